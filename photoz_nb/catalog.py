@@ -1,0 +1,258 @@
+"""The data contract: a data set is a directory with catalog.fits, images.npy, manifest.json.
+
+Every reader goes through :func:`open_dataset`, which calls :func:`validate_dataset`;
+every writer goes through :class:`DatasetWriter`, which builds the data set in a
+``<name>.partial`` directory (resumable chunk by chunk) and renames it only when the
+manifest and checksums are complete, so an interrupted build never looks finished.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from . import config
+
+CATALOG, IMAGES, MANIFEST = "catalog.fits", "images.npy", "manifest.json"
+PROGRESS = "progress.json"
+SPLITS = ("train", "val", "test")
+
+#: Required columns and their units (written to the FITS header via astropy).
+COLUMNS = {
+    "objid": "", "ra": "deg", "dec": "deg", "z_spec": "",
+    "ebv": "mag",
+    **{f"mag_{b}": "mag" for b in config.BANDS},
+    "petro_r": "mag", "b_over_a": "", "psf_fwhm_r": "arcsec",
+    "n_neighbours": "", "snr_r": "", "stripe82": "", "split": "",
+}
+#: Columns that must be finite numbers (split and stripe82 are checked separately).
+NUMERIC = [c for c in COLUMNS if c not in ("split", "stripe82", "objid")]
+
+
+class ContractError(ValueError):
+    """A data set directory does not satisfy the data contract."""
+
+
+def image_shape(n: int) -> tuple[int, int, int, int]:
+    return (n, config.STAMP, config.STAMP, len(config.BANDS))
+
+
+def sha256(path: Path, chunk: int = 1 << 24) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def assign_splits(n: int, fractions=(0.72, 0.08, 0.2), seed: int = 0) -> np.ndarray:
+    """Random train/val/test labels with the given fractions (exact counts, seeded)."""
+    if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1):
+        raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
+    counts = np.floor(np.asarray(fractions) * n).astype(int)
+    counts[0] += n - counts.sum()
+    labels = np.repeat(np.array(SPLITS), counts)
+    return np.random.default_rng(seed).permutation(labels)
+
+
+def validate_catalog(cat: Table, where: str = "catalog") -> None:
+    """Raise :class:`ContractError` naming the first column that breaks the contract."""
+    missing = [c for c in COLUMNS if c not in cat.colnames]
+    if missing:
+        raise ContractError(f"{where}: missing column(s) {missing}; required: {list(COLUMNS)}")
+    for c in NUMERIC:
+        values = np.asarray(cat[c], dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ContractError(f"{where}: column {c!r} has {bad.sum()} non-finite value(s), "
+                                f"first at row {int(np.argmax(bad))}")
+    z = np.asarray(cat["z_spec"], dtype=float)
+    out = (z <= config.Z_MIN) | (z > config.Z_MAX)
+    if out.any():
+        raise ContractError(f"{where}: column 'z_spec' has {out.sum()} value(s) outside "
+                            f"({config.Z_MIN}, {config.Z_MAX}], first {z[out][0]:.4f} at row {int(np.argmax(out))}")
+    bad_split = ~np.isin(np.asarray(cat["split"]).astype(str), SPLITS)
+    if bad_split.any():
+        raise ContractError(f"{where}: column 'split' must hold {SPLITS}; row {int(np.argmax(bad_split))} "
+                            f"holds {cat['split'][np.argmax(bad_split)]!r}")
+
+
+@dataclasses.dataclass
+class Dataset:
+    """An opened data set: the catalogue in memory, the images memory-mapped read-only."""
+
+    path: Path
+    catalog: Table
+    images: np.ndarray
+    manifest: dict
+
+    def __len__(self) -> int:
+        return len(self.catalog)
+
+    def split(self, name: str) -> np.ndarray:
+        """Row indices of one split (``train``, ``val`` or ``test``)."""
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
+        return np.flatnonzero(np.asarray(self.catalog["split"]).astype(str) == name)
+
+
+def validate_dataset(path, verify_checksums: bool = True) -> dict:
+    """Check a data set directory against the contract; return its manifest.
+
+    Errors name the file and the field: a missing file, a manifest checksum mismatch,
+    the wrong dtype or shape of the images, a missing or non-finite catalogue column,
+    or a catalogue whose length differs from the number of images.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        hint = " (an interrupted build is left as .partial)" if path.with_name(path.name + ".partial").exists() else ""
+        raise ContractError(f"{path}: no data set directory here{hint}")
+    for name in (MANIFEST, CATALOG, IMAGES):
+        if not (path / name).is_file():
+            raise ContractError(f"{path / name}: missing file of the data contract")
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+    except json.JSONDecodeError as err:
+        raise ContractError(f"{path / MANIFEST}: not valid JSON ({err})") from None
+    for name in (CATALOG, IMAGES):
+        entry = manifest.get("files", {}).get(name)
+        if entry is None:
+            raise ContractError(f"{path / MANIFEST}: no entry for {name} under 'files'")
+        size = (path / name).stat().st_size
+        if size != entry["bytes"]:
+            raise ContractError(f"{path / name}: size {size} bytes, manifest says {entry['bytes']}")
+        if verify_checksums and sha256(path / name) != entry["sha256"]:
+            raise ContractError(f"{path / name}: sha256 does not match manifest.json (file changed or corrupt)")
+    try:
+        images = np.load(path / IMAGES, mmap_mode="r")
+    except ValueError as err:
+        raise ContractError(f"{path / IMAGES}: not a readable .npy array ({err})") from None
+    if images.dtype != np.float32:
+        raise ContractError(f"{path / IMAGES}: dtype {images.dtype}, expected float32")
+    if images.ndim != 4 or images.shape[1:] != image_shape(0)[1:]:
+        raise ContractError(f"{path / IMAGES}: shape {images.shape}, expected (N, 64, 64, 5) "
+                            "channels last in bands u,g,r,i,z")
+    cat = Table.read(path / CATALOG)
+    validate_catalog(cat, where=str(path / CATALOG))
+    if len(cat) != len(images):
+        raise ContractError(f"{path}: {CATALOG} has {len(cat)} rows but {IMAGES} has {len(images)} images")
+    return manifest
+
+
+def open_dataset(path, verify_checksums: bool = True) -> Dataset:
+    """Validate and open a data set; images stay on disk (memory-mapped, read-only)."""
+    path = Path(path)
+    manifest = validate_dataset(path, verify_checksums=verify_checksums)
+    return Dataset(path, Table.read(path / CATALOG), np.load(path / IMAGES, mmap_mode="r"), manifest)
+
+
+class DatasetWriter:
+    """Write a data set chunk by chunk, resumably, and publish it atomically.
+
+    >>> with DatasetWriter(out, catalog, meta) as w:           # doctest: +SKIP
+    ...     for start, stop in w.pending_chunks(512):
+    ...         w.write(start, render(catalog[start:stop]))
+
+    The catalogue is written first; ``meta`` (generator, seed, profile, ...) goes into the
+    manifest and identifies the build: a ``.partial`` directory left by an interrupted build
+    with the same catalogue and meta is resumed, any other is discarded.
+    """
+
+    def __init__(self, path, catalog: Table, meta: dict):
+        validate_catalog(catalog, where=f"catalog for {path}")
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.catalog = catalog
+        self.meta = meta
+        self.n = len(catalog)
+
+    # -- lifecycle ---------------------------------------------------------
+    def __enter__(self) -> "DatasetWriter":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        identity = self._identity()
+        progress = self._read_progress()
+        if progress.get("identity") != identity:
+            shutil.rmtree(self.partial, ignore_errors=True)
+            self.partial.mkdir(parents=True)
+            self.catalog.write(self.partial / CATALOG, overwrite=True)
+            np.lib.format.open_memmap(self.partial / IMAGES, mode="w+", dtype=np.float32,
+                                      shape=image_shape(self.n)).flush()
+            progress = {"identity": identity, "done": []}
+            self._write_progress(progress)
+        self.done = {tuple(c) for c in progress["done"]}
+        self.images = np.load(self.partial / IMAGES, mmap_mode="r+")
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.images.flush()
+        del self.images
+        if exc_type is None:
+            self._publish()
+
+    # -- writing -------------------------------------------------------------
+    def pending_chunks(self, size: int):
+        """(start, stop) of every chunk of ``size`` rows not yet written."""
+        return [(s, min(s + size, self.n)) for s in range(0, self.n, size)
+                if (s, min(s + size, self.n)) not in self.done]
+
+    def write(self, start: int, block: np.ndarray) -> None:
+        block = np.asarray(block, dtype=np.float32)
+        stop = start + len(block)
+        if block.shape[1:] != image_shape(0)[1:] or stop > self.n:
+            raise ContractError(f"{self.partial / IMAGES}: block of shape {block.shape} at row {start} "
+                                f"does not fit (N={self.n}, 64, 64, 5)")
+        if not np.isfinite(block).all():
+            raise ContractError(f"{self.partial / IMAGES}: non-finite pixels in rows {start}..{stop - 1}")
+        self.images[start:stop] = block
+        self.images.flush()
+        self.done.add((start, stop))
+        self._write_progress({"identity": self._identity(), "done": sorted(self.done)})
+
+    # -- internals -----------------------------------------------------------
+    def _identity(self) -> str:
+        h = hashlib.sha256(json.dumps(self.meta, sort_keys=True, default=str).encode())
+        for c in self.catalog.colnames:
+            h.update(c.encode())
+            h.update(np.ascontiguousarray(self.catalog[c]).tobytes())
+        return h.hexdigest()
+
+    def _read_progress(self) -> dict:
+        try:
+            return json.loads((self.partial / PROGRESS).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    def _write_progress(self, progress: dict) -> None:
+        tmp = self.partial / (PROGRESS + ".tmp")
+        tmp.write_text(json.dumps(progress))
+        os.replace(tmp, self.partial / PROGRESS)
+
+    def _publish(self) -> None:
+        written = sum(stop - start for start, stop in self.done)
+        if written != self.n:
+            raise ContractError(f"{self.partial}: only {written} of {self.n} images written; "
+                                "run the build again to resume")
+        files = {name: {"sha256": sha256(self.partial / name), "bytes": (self.partial / name).stat().st_size}
+                 for name in (CATALOG, IMAGES)}
+        manifest = {
+            "format": "photoz-nb dataset v1",
+            "n_galaxies": self.n,
+            "images": {"shape": list(image_shape(self.n)), "dtype": "float32", "bands": list(config.BANDS),
+                       "units": "nanomaggies", "pixel_scale_arcsec": config.PIXEL_SCALE, "layout": "NHWC"},
+            "columns": {c: str(self.catalog[c].unit or COLUMNS.get(c, "")) for c in self.catalog.colnames},
+            "files": files,
+            **self.meta,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        (self.partial / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+        (self.partial / PROGRESS).unlink()
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        os.replace(self.partial, self.path)

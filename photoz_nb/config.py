@@ -1,0 +1,108 @@
+"""Profiles, paths, the redshift grid and seeds: every tunable number lives here.
+
+One switch selects a profile: the environment variable ``PHOTOZ_PROFILE`` (also a
+papermill parameter of every notebook).  ``smoke`` is for tests and CI, ``small`` is the
+CPU tutorial, ``paper`` is the published configuration for a GPU.  All three run the
+same code path; only sizes change.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+
+#: Redshift grid of the paper: 180 bins of equal width on [0, 0.4].
+N_BINS = 180
+Z_MIN, Z_MAX = 0.0, 0.4
+#: Image geometry of the paper: 64x64 pixels of 0.396 arcsec in u, g, r, i, z.
+BANDS = ("u", "g", "r", "i", "z")
+STAMP = 64
+PIXEL_SCALE = 0.396  # arcsec / pixel
+#: SDSS A_band / E(B-V) (Schlegel, Finkbeiner & Davis 1998 as used by SDSS).
+EXTINCTION_COEFF = {"u": 5.155, "g": 3.793, "r": 2.751, "i": 2.086, "z": 1.479}
+#: Selection of the Main Galaxy Sample used by the paper.
+R_PETRO_MAX = 17.8
+
+DEFAULT_BACKEND = "jax"
+
+
+def redshift_edges(n_bins: int = N_BINS, z_min: float = Z_MIN, z_max: float = Z_MAX) -> np.ndarray:
+    """Bin edges of the PDF grid (length ``n_bins + 1``)."""
+    return np.linspace(z_min, z_max, n_bins + 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """Sizes of one run of the whole chain."""
+
+    name: str
+    n_galaxies: int | None  # None: every galaxy the generator can make
+    split_fractions: tuple[float, float, float]  # train, val, test
+    model_width: float  # multiplier on Net_P's feature maps
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int = 20190101
+    verify_checksums: bool = True
+
+    @property
+    def data_dir(self) -> Path:
+        return data_root() / self.name
+
+    @property
+    def dataset_dir(self) -> Path:
+        return self.data_dir / "dataset"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def predictions_dir(self) -> Path:
+        return self.data_dir / "predictions"
+
+    @property
+    def figures_dir(self) -> Path:
+        return project_root() / "figures" / self.name
+
+
+PROFILES = {
+    "smoke": Profile("smoke", n_galaxies=1200, split_fractions=(0.7, 0.1, 0.2),
+                     model_width=0.125, epochs=3, batch_size=64, learning_rate=1e-3),
+    "small": Profile("small", n_galaxies=None, split_fractions=(0.72, 0.08, 0.2),
+                     model_width=0.25, epochs=30, batch_size=64, learning_rate=3e-4),
+    "paper": Profile("paper", n_galaxies=516_525, split_fractions=(0.72, 0.08, 0.2),
+                     model_width=1.0, epochs=60, batch_size=128, learning_rate=1e-4,
+                     verify_checksums=False),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile called ``name``, else ``$PHOTOZ_PROFILE``, else ``small``."""
+    name = name or os.environ.get("PHOTOZ_PROFILE") or "small"
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown profile {name!r}; expected one of {sorted(PROFILES)} "
+                         "(set PHOTOZ_PROFILE or pass profile=...)") from None
+
+
+def project_root() -> Path:
+    """``$PHOTOZ_HOME`` if set, else the checkout holding this package, else the cwd."""
+    if os.environ.get("PHOTOZ_HOME"):
+        return Path(os.environ["PHOTOZ_HOME"]).resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").exists():
+        return checkout
+    return Path.cwd()
+
+
+def data_root() -> Path:
+    return project_root() / "data"
+
+
+def shared_dir() -> Path:
+    """The project's read-only ``shared/`` folder (real SDSS frames), beside the checkout."""
+    return Path(os.environ.get("PHOTOZ_SHARED", project_root().parent / "shared"))
