@@ -1,0 +1,134 @@
+"""Command line: ``photoz-nb <stage> [--profile P]``, one subcommand per stage of the chain."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import config
+
+NOTEBOOKS = ("01_data_preparation", "02_train_cnn", "03_pdf_calibration", "04_bias_studies", "05_paper_figures")
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    if not hasattr(args, "run"):
+        _parser().print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except (ValueError, FileNotFoundError) as err:  # bad input: one clear line, no traceback
+        print(f"photoz-nb {args.command}: error: {err}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="photoz-nb", description=__doc__)
+    sub = p.add_subparsers(dest="command")
+
+    def command(name, run, help):
+        c = sub.add_parser(name, help=help, description=help)
+        c.add_argument("--profile", default=None, help="smoke | small | paper (default: $PHOTOZ_PROFILE or small)")
+        c.set_defaults(run=run)
+        return c
+
+    c = command("simulate", _simulate, "build the embedded default data set (simulated SDSS cutouts of real galaxies)")
+    c.add_argument("--n", type=int, default=None, help="number of galaxies (default: the profile's)")
+    c.add_argument("--seed", type=int, default=None)
+    c.add_argument("--out", type=Path, default=None, help="output directory (default data/<profile>/dataset)")
+    c.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    c = command("validate", _validate, "check a data set directory against the data contract")
+    c.add_argument("path", type=Path, nargs="?", default=None, help="data set directory (default: the profile's)")
+    c = command("train", _train, "train the CNN of the profile (reuses a finished model)")
+    c.add_argument("--no-ebv", action="store_true", help="train without E(B-V) as an input")
+    command("predict", _predict, "PDFs of every galaxy from the CNN and the photometric baselines")
+    command("evaluate", _evaluate, "write the summary table (paper layout) for the profile")
+    command("figures", _figures, "regenerate every figure from saved predictions")
+    command("reproduce", _reproduce, "run notebooks 01..05 in order with papermill, writing figures and tables")
+    c = command("bench", _bench, "print throughput tables (img/s, peak memory)")
+    c.add_argument("what", choices=["backends", "train", "predict"])
+    return p
+
+
+def _profile(args) -> config.Profile:
+    return config.get_profile(args.profile)
+
+
+def _simulate(args):
+    from .simulate import build_dataset
+    path = build_dataset(_profile(args), out_dir=args.out, seed=args.seed, n=args.n, workers=args.workers)
+    print(f"data set written to {path}")
+
+
+def _validate(args):
+    from .catalog import validate_dataset
+    path = args.path or _profile(args).dataset_dir
+    manifest = validate_dataset(path)
+    print(f"{path}: valid ({manifest['n_galaxies']} galaxies, generator {manifest.get('generator')})")
+
+
+def _train(args):
+    from . import pipeline
+    profile = _profile(args)
+    ds = pipeline.dataset(profile)
+    result = pipeline.train_cnn(profile, ds, name="cnn_no_ebv" if args.no_ebv else "cnn", use_ebv=not args.no_ebv)
+    print(f"model in {result.path}")
+
+
+def _all_pdfs(profile):
+    from . import pipeline
+    ds = pipeline.dataset(profile)
+    pdfs = {"CNN": pipeline.cnn_pdfs(profile, ds, pipeline.train_cnn(profile, ds))}
+    pdfs.update({m: pipeline.baseline_pdfs(profile, ds, m) for m in pipeline.BASELINES})
+    return ds, pdfs
+
+
+def _predict(args):
+    profile = _profile(args)
+    _all_pdfs(profile)
+    print(f"predictions in {profile.predictions_dir}")
+
+
+def _evaluate(args):
+    from . import metrics, pipeline
+    profile = _profile(args)
+    ds, pdfs = _all_pdfs(profile)
+    table = pipeline.summary(profile, ds, pdfs)
+    stem = profile.figures_dir / "summary_table"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    metrics.write_summary(table, stem)
+    print(Path(f"{stem}.md").read_text())
+    print(f"summary table in {stem}.md / .tex / .ecsv")
+
+
+def _figures(args):
+    from . import pipeline
+    profile = _profile(args)
+    ds, pdfs = _all_pdfs(profile)
+    paths = pipeline.figures(profile, ds, pdfs)
+    print(f"{len(paths)} files written to {profile.figures_dir}")
+
+
+def _reproduce(args):
+    import papermill
+    profile = _profile(args)
+    out = config.project_root() / "build" / "notebooks" / profile.name
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    for i, name in enumerate(NOTEBOOKS, 1):
+        print(f"[{i}/{len(NOTEBOOKS)}] {name} (profile {profile.name}) ... {time.time() - start:.0f} s elapsed", flush=True)
+        papermill.execute_notebook(config.project_root() / "notebooks" / f"{name}.ipynb", out / f"{name}.ipynb",
+                                   parameters={"profile": profile.name}, cwd=config.project_root() / "notebooks",
+                                   progress_bar=True, log_output=True, stderr_file=sys.stderr)
+    print(f"\nDone in {(time.time() - start) / 60:.1f} min.\n  figures:       {profile.figures_dir}/"
+          f"\n  summary table: {profile.figures_dir}/summary_table.md\n  notebooks:     {out}/")
+
+
+def _bench(args):
+    from . import bench
+    {"backends": bench.bench_backends, "train": bench.bench_train, "predict": bench.bench_predict}[args.what]()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

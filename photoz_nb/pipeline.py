@@ -1,0 +1,157 @@
+"""The chain end to end, one cached step each: data -> CNN -> baselines -> evaluation -> figures.
+
+Notebooks and the CLI call these steps; each returns quickly when its inputs have not changed
+(data sets are validated, models and predictions are keyed by what produced them).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import catalog, config
+
+BASELINES = ("knn", "rf")
+PROPERTIES = {  # catalogue column -> axis label of the bias studies
+    "z_spec": "spectroscopic redshift",
+    "petro_r": "Petrosian r [mag]",
+    "ebv": "E(B-V) [mag]",
+    "b_over_a": "axis ratio b/a",
+    "psf_fwhm_r": "PSF FWHM (r) [arcsec]",
+    "snr_r": "S/N (r)",
+}
+
+
+def dataset(profile) -> catalog.Dataset:
+    """The profile's data set, built on first use (the embedded simulation by default)."""
+    from .simulate import ensure_dataset
+    profile = config.get_profile(profile) if not isinstance(profile, config.Profile) else profile
+    return catalog.open_dataset(ensure_dataset(profile), verify_checksums=profile.verify_checksums)
+
+
+def train_cnn(profile, ds: catalog.Dataset, name: str = "cnn", use_ebv: bool = True):
+    """Train (or reload) the CNN of this profile on the training split."""
+    from .train import ensure_trained
+    return ensure_trained(profile, ds, name=name, use_ebv=use_ebv)
+
+
+def cnn_pdfs(profile, ds: catalog.Dataset, result, name: str = "cnn") -> np.ndarray:
+    """PDFs of every galaxy of the data set from a trained CNN (cached beside the model)."""
+    from .train import predict
+    key = _key(ds.manifest["files"], _file_digest(Path(result.path)))
+    return _cached_pdfs(profile, name, key, lambda: predict(result.model, ds))
+
+
+def baseline_pdfs(profile, ds: catalog.Dataset, method: str) -> np.ndarray:
+    """PDFs of every galaxy from a photometry-only baseline fitted on the training split."""
+    from .baselines import PhotometricBaseline
+
+    def fit_and_predict():
+        cat = ds.catalog
+        model = PhotometricBaseline(method, seed=profile.seed).fit(cat[ds.split("train")], cat[ds.split("val")])
+        return model.predict_pdfs(cat)
+
+    return _cached_pdfs(profile, method, _key(ds.manifest["files"], method, profile.seed), fit_and_predict)
+
+
+def summary(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], kind: str = "mean"):
+    """The paper's table (trial, training size, bias, sigma_MAD, outliers %, CRPS) on the test split."""
+    from . import metrics, pdf
+    edges = config.redshift_edges()
+    test = ds.split("test")
+    z = np.asarray(ds.catalog["z_spec"], float)[test]
+    n_train = len(ds.split("train"))
+    s82 = np.asarray(ds.catalog["stripe82"], bool)[test]
+    rows = []
+    for name, p in pdfs.items():
+        p = p[test]
+        zp, crps = pdf.point_estimate(p, edges, kind), pdf.crps(p, edges, z)
+        keep = metrics.widest_removed(p, edges)
+        subsets = {"full test sample": np.ones(len(z), bool), "widest 20% of PDFs removed": keep}
+        if s82.sum() >= 20:
+            subsets.update({"testing on Stripe 82": s82, "Stripe 82, widest 20% removed": s82 & keep})
+        for trial, m in subsets.items():
+            rows.append(metrics.summary_row(f"{name}: {trial}", n_train, zp[m], z[m], crps[m]))
+    return metrics.summary_table(rows)
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _file_digest(path: Path) -> str:
+    files = sorted(p for p in (path.rglob("*") if path.is_dir() else [path]) if p.is_file())
+    return _key(*[catalog.sha256(p) for p in files])
+
+
+def _cached_pdfs(profile, name: str, key: str, compute) -> np.ndarray:
+    from .train import load_predictions, save_predictions
+    path = profile.predictions_dir / f"{name}.npz"
+    if path.exists():
+        saved = load_predictions(path)
+        if saved["meta"].get("key") == key:
+            return saved["pdfs"]
+    pdfs = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_predictions(path, pdfs, config.redshift_edges(), np.arange(len(pdfs)), meta={"key": key})
+    return pdfs
+
+
+def point_estimates(pdfs: dict[str, np.ndarray], kind: str = "mean") -> dict[str, np.ndarray]:
+    from .pdf import point_estimate
+    return {name: point_estimate(p, config.redshift_edges(), kind) for name, p in pdfs.items()}
+
+
+def studies(ds: catalog.Dataset, pdfs: dict[str, np.ndarray], n_bins: int = 6, split: str = "test") -> dict:
+    """Bias, sigma_MAD and outliers in bins of each property, per method, with fitted slopes.
+
+    Returns {property: {"tables": {method: Table}, "slopes": {method: (slope, err)}}}.
+    """
+    from . import metrics
+    rows = ds.split(split)
+    z = np.asarray(ds.catalog["z_spec"], float)[rows]
+    zp = {name: v[rows] for name, v in point_estimates(pdfs).items()}
+    out = {}
+    for column in PROPERTIES:
+        values = np.asarray(ds.catalog[column], float)[rows]
+        tables = {name: metrics.binned_metrics(values, zp[name], z, n_bins) for name in pdfs}
+        out[column] = {"tables": tables,
+                       "slopes": {name: metrics.fit_slope(t, "bias") for name, t in tables.items()}}
+    return out
+
+
+def slope_table(study: dict):
+    """One row per property: the fitted slope of the bias (with error) for each method."""
+    from astropy.table import Table
+    methods = list(next(iter(study.values()))["slopes"])
+    rows = [[PROPERTIES[c]] + [f"{s[m][0]:+.4f} ± {s[m][1]:.4f}" for m in methods]
+            for c, s in ((c, v["slopes"]) for c, v in study.items())]
+    return Table(rows=rows, names=["property"] + [f"d(bias)/dx {m}" for m in methods])
+
+
+def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], history: dict | None = None) -> list[Path]:
+    """Write every figure family of this stage of the project to ``figures/<profile>/`` (PDF + PNG)."""
+    from . import pdf, plots
+    edges, test = config.redshift_edges(), ds.split("test")
+    z = np.asarray(ds.catalog["z_spec"], float)[test]
+    zp = {name: v[test] for name, v in point_estimates(pdfs).items()}
+    cnn, baseline = "CNN", next(n for n in pdfs if n != "CNN")
+    made = {
+        "redshift_magnitude_distributions": plots.redshift_magnitude_distributions(ds.catalog),
+        "example_cutouts": plots.example_cutouts(ds.images, ds.catalog, seed=profile.seed),
+        "zphot_vs_zspec": plots.zphot_vs_zspec(z, zp[cnn], label=cnn, baseline=(zp[baseline], baseline)),
+        "pit_histogram": plots.pit_histogram(pdf.pit(pdfs[cnn][test], edges, z), label=cnn,
+                                             others={n: pdf.pit(p[test], edges, z) for n, p in pdfs.items() if n != cnn}),
+        "pdf_examples": plots.pdf_examples(pdfs[cnn][test], edges, z, seed=profile.seed),
+        "stacked_nz": plots.stacked_nz(pdfs[cnn][test], edges, z),
+    }
+    if history:
+        made["learning_curves"] = plots.learning_curves(history)
+    for column, result in studies(ds, pdfs).items():
+        made[f"metrics_vs_{column}"] = plots.metric_vs_property(result["tables"], PROPERTIES[column])
+    paths = []
+    for name, fig in made.items():
+        paths += plots.save_figure(fig, profile.figures_dir, name)
+    return paths
