@@ -58,7 +58,7 @@ class PhotometricBaseline:
     def fit(self, catalog_train, catalog_val=None) -> "PhotometricBaseline":
         x = photometric_features(catalog_train)
         self.z_train = np.asarray(catalog_train["z_spec"], float)
-        self.mean, self.scale = x.mean(axis=0), x.std(axis=0)
+        self.mean, self.scale = x.mean(axis=0), np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
         if self.method == "knn":
             self.model = NearestNeighbors(n_neighbors=self.k).fit(self._standardise(x))
         else:

@@ -111,7 +111,10 @@ def _figures(args):
 
 
 def _reproduce(args):
+    import logging
+
     import papermill
+    logging.basicConfig(level=logging.INFO, format="    %(message)s")  # papermill streams cell output here
     profile = _profile(args)
     out = config.project_root() / "build" / "notebooks" / profile.name
     out.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,17 @@ PROPERTIES = {  # catalogue column -> axis label of the bias studies
     "psf_fwhm_r": "PSF FWHM (r) [arcsec]",
     "snr_r": "S/N (r)",
 }
+#: Stable figure names -> the figure family of Pasquet et al. (2019) each one regenerates.
+FIGURE_INDEX = {
+    "redshift_magnitude_distributions": "redshift and r-magnitude distributions of the sample, per split",
+    "example_cutouts": "example ugriz cutouts with colour composites",
+    "zphot_vs_zspec": "z_phot vs z_spec, CNN beside a photometry-only method (paper: CNN vs B16)",
+    "pit_histogram": "PIT histograms (calibration of the PDFs)",
+    "pdf_examples": "example PDFs with the true redshift",
+    "stacked_nz": "stacked PDFs vs the true n(z)",
+    "learning_curves": "training and validation loss per epoch (not in the paper; training diagnostic)",
+    **{f"metrics_vs_{c}": f"bias, sigma_MAD and outlier fraction vs {label}" for c, label in PROPERTIES.items()},
+}
 
 
 def dataset(profile) -> catalog.Dataset:
@@ -154,4 +165,13 @@ def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], history: 
     paths = []
     for name, fig in made.items():
         paths += plots.save_figure(fig, profile.figures_dir, name)
+    write_figure_index(profile.figures_dir.parent / "README.md")
     return paths
+
+
+def write_figure_index(path: Path) -> None:
+    """``figures/README.md``: which file regenerates which figure of the paper."""
+    lines = ["# Figures", "", "Written by `photoz-nb figures` (or notebook 05) to `figures/<profile>/NAME.pdf|png`.", "",
+             "| file | regenerates |", "|---|---|"] + [f"| `{n}` | {d} |" for n, d in FIGURE_INDEX.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,126 @@
+"""Net_P, the network of Pasquet et al. (2019), and its width-scaled variants.
+
+Layer by layer (64x64x5 input, channels last, every convolution "same"-padded and
+followed by a per-channel PReLU)::
+
+    conv 5x5 (64) -> avg-pool 2/2                                  32x32x64
+    inception(48 -> 64) -> inception(64 -> 92)                     32x32x240, 32x32x340
+    avg-pool 2/2 -> inception(92 -> 128) x 2                       16x16x476
+    avg-pool 2/2 -> inception(92 -> 128, no 5x5 branch)            8x8x348
+    flatten (22272), concatenate E(B-V) -> dense 1096 ReLU x 2 -> softmax 180
+
+An inception block ``(s1, s2)`` concatenates four branches: 1x1(s2); 1x1(s1) -> 5x5(s2);
+1x1(s1) -> 3x3(s2); 1x1(s1) -> avg-pool 2x2 stride 1; it outputs ``3 s2 + s1`` maps
+(``2 s2 + s1`` without the 5x5 branch).  Weights start Glorot-uniform ("Xavier") with
+biases at 0.1; there is no batch normalisation and no dropout.  At width 1 the network
+has 26,984,124 weights with E(B-V) (26,983,028 without), 90% of them in the first dense
+layer: the paper's "about 27 million".
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from . import config
+
+#: Feature maps (s1, s2) of the five inception blocks and whether each has a 5x5 branch.
+INCEPTION_BLOCKS = ((48, 64, True), (64, 92, True), (92, 128, True), (92, 128, True), (92, 128, False))
+FIRST_CONV_MAPS = 64
+DENSE_UNITS = 1096
+BIAS_INIT = 0.1
+
+
+def scaled(n: int, width: float) -> int:
+    """``n`` feature maps (or units) scaled by ``width``: rounded, at least 4."""
+    return max(4, int(round(n * width)))
+
+
+def _conv(x, filters: int, kernel: int, seed, name: str):
+    """Convolution ("same" padding, Xavier init, bias 0.1) followed by a per-channel PReLU."""
+    x = layers.Conv2D(filters, kernel, padding="same", name=name,
+                      kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+                      bias_initializer=keras.initializers.Constant(BIAS_INIT))(x)
+    # One slope per feature map (the paper's PReLU), not one per pixel (Keras' default).
+    return layers.PReLU(shared_axes=[1, 2], name=f"{name}_prelu")(x)
+
+
+def _inception(x, s1: int, s2: int, with_5x5: bool, seeds, name: str):
+    """Inception block of Net_P: see the module docstring."""
+    branches = [_conv(x, s2, 1, next(seeds), f"{name}_1x1")]
+    if with_5x5:
+        reduced = _conv(x, s1, 1, next(seeds), f"{name}_5x5_reduce")
+        branches.append(_conv(reduced, s2, 5, next(seeds), f"{name}_5x5"))
+    reduced = _conv(x, s1, 1, next(seeds), f"{name}_3x3_reduce")
+    branches.append(_conv(reduced, s2, 3, next(seeds), f"{name}_3x3"))
+    reduced = _conv(x, s1, 1, next(seeds), f"{name}_pool_reduce")
+    branches.append(layers.AveragePooling2D(2, strides=1, padding="same", name=f"{name}_pool")(reduced))
+    return layers.Concatenate(name=f"{name}_concat")(branches)
+
+
+def _seed_stream(seed):
+    """Distinct initializer seeds derived from ``seed`` (None: Keras' global seed)."""
+    i = 0
+    while True:
+        yield None if seed is None else seed + i
+        i += 1
+
+
+def build_net_p(width: float = 1.0, n_bins: int = config.N_BINS, use_ebv: bool = True,
+                seed: int | None = None) -> keras.Model:
+    """Net_P with every feature-map count and dense size multiplied by ``width``.
+
+    Parameters
+    ----------
+    width : float
+        Multiplier on feature maps and dense units (1 is the paper's network; CPU
+        profiles use 0.125-0.25).  Each count is rounded and kept at least 4.
+    n_bins : int
+        Redshift bins of the softmax output.
+    use_ebv : bool
+        Add the ``"ebv"`` input (shape (1,)) concatenated to the flattened features.
+    seed : int, optional
+        Seed of the weight initialisers; None uses Keras' global seed
+        (``keras.utils.set_random_seed``).
+
+    Returns
+    -------
+    keras.Model
+        Inputs ``"image"`` (64, 64, 5) [and ``"ebv"`` (1,)]; output (n_bins,) probabilities.
+    """
+    if not width > 0:
+        raise ValueError(f"width must be positive, got {width}")
+    if int(n_bins) < 2:
+        raise ValueError(f"n_bins must be at least 2, got {n_bins}")
+    seeds = _seed_stream(seed)
+    image = keras.Input((config.STAMP, config.STAMP, len(config.BANDS)), name="image")
+    x = _conv(image, scaled(FIRST_CONV_MAPS, width), 5, next(seeds), "conv0")
+    x = layers.AveragePooling2D(2, name="pool0")(x)
+    for i, (s1, s2, with_5x5) in enumerate(INCEPTION_BLOCKS):
+        if i in (2, 4):  # pools before the third and the fifth block
+            x = layers.AveragePooling2D(2, name=f"pool{i // 2}")(x)
+        x = _inception(x, scaled(s1, width), scaled(s2, width), with_5x5, seeds, f"inception{i}")
+    x = layers.Flatten(name="flatten")(x)
+    inputs = [image]
+    if use_ebv:
+        ebv = keras.Input((1,), name="ebv")
+        inputs.append(ebv)
+        x = layers.Concatenate(name="concat_ebv")([x, ebv])
+    for i in (1, 2):
+        x = layers.Dense(scaled(DENSE_UNITS, width), activation="relu", name=f"fc{i}",
+                         kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+                         bias_initializer=keras.initializers.Constant(BIAS_INIT))(x)
+    pdf = layers.Dense(int(n_bins), activation="softmax", name="pdf",
+                       kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+                       bias_initializer=keras.initializers.Constant(BIAS_INIT))(x)
+    return keras.Model(inputs, pdf, name=f"net_p_w{width:g}" + ("" if use_ebv else "_noebv"))
+
+
+def architecture(model: keras.Model) -> list[tuple[str, tuple]]:
+    """(layer class, output shape) of every layer: a fingerprint of the architecture."""
+    return [(layer.__class__.__name__, tuple(layer.output.shape[1:]) if hasattr(layer.output, "shape")
+             else tuple(tuple(o.shape[1:]) for o in layer.output)) for layer in model.layers]
+
+
+def weight_shapes(model: keras.Model) -> list[tuple[str, tuple]]:
+    """(path, shape) of every weight, in order: what must agree to load a checkpoint."""
+    return [(w.path, tuple(w.shape)) for w in model.weights]

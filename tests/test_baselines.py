@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from photoz_nb import config
+from photoz_nb.baselines import PhotometricBaseline, photometric_features, samples_to_pdfs
+from conftest import make_catalog
+
+
+def test_kernel_pdf_is_exact_gaussian_integral():
+    edges = config.redshift_edges()
+    pdfs = samples_to_pdfs(np.array([[0.2]]), edges, bandwidth=0.01)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    assert pdfs.shape == (1, 180) and np.isclose(pdfs.sum(), 1, atol=1e-6)
+    assert np.isclose((pdfs[0] * centres).sum(), 0.2, atol=1e-5)
+    assert np.isclose(np.sqrt((pdfs[0] * (centres - 0.2) ** 2).sum()), np.sqrt(0.01**2 + (0.4 / 180) ** 2 / 12), rtol=1e-3)
+
+
+def redshift_from_colour(n, seed):
+    """A catalogue where g-r determines z exactly: a photometric method must learn it."""
+    cat = make_catalog(n, seed)
+    cat["mag_r"] = 17.0
+    cat["mag_g"] = cat["mag_r"] + 5 * cat["z_spec"]
+    return cat
+
+
+@pytest.mark.parametrize("method", ["knn", "rf"])
+def test_baselines_learn_a_colour_redshift_relation(method):
+    train, val, test = (redshift_from_colour(n, s) for n, s in ((2000, 1), (300, 2), (300, 3)))
+    model = PhotometricBaseline(method, seed=0).fit(train, val)
+    pdfs = model.predict_pdfs(test)
+    assert pdfs.shape == (300, 180) and np.allclose(pdfs.sum(1), 1, atol=1e-5)
+    centres = 0.5 * (model.edges[1:] + model.edges[:-1])
+    z_phot = pdfs @ centres
+    scatter = np.std(z_phot - test["z_spec"])
+    assert scatter < 0.2 * np.std(test["z_spec"])
+
+
+def test_baseline_is_deterministic_and_validates():
+    train, val = redshift_from_colour(500, 1), redshift_from_colour(100, 2)
+    a = PhotometricBaseline("rf", seed=3).fit(train, val).predict_pdfs(val)
+    b = PhotometricBaseline("rf", seed=3).fit(train, val).predict_pdfs(val)
+    assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="unknown baseline method"):
+        PhotometricBaseline("svm")
+    with pytest.raises(RuntimeError, match="before fit"):
+        PhotometricBaseline("knn").predict_pdfs(val)
+    train["mag_i"][0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        photometric_features(train)
