@@ -36,8 +36,8 @@ def _validate_edges(edges) -> np.ndarray:
     steps = np.diff(edges)
     if np.any(steps <= 0):
         i = int(np.argmax(steps <= 0))
-        raise ValueError(f"edges must be strictly increasing; edges[{i}]={edges[i]!r} "
-                         f">= edges[{i + 1}]={edges[i + 1]!r}")
+        raise ValueError(f"edges must be strictly increasing; edges[{i}]={edges[i]:.10g} "
+                         f">= edges[{i + 1}]={edges[i + 1]:.10g}")
     return edges
 
 
@@ -57,7 +57,7 @@ def _validate_z(z, n_rows: int, edges: np.ndarray, name: str = "z") -> np.ndarra
     if outside.any():
         i = int(np.argmax(outside))
         raise ValueError(f"{name} has {int(outside.sum())} value(s) outside the grid "
-                         f"[{edges[0]}, {edges[-1]}]; first {name}[{i}]={z[i]!r}")
+                         f"[{edges[0]:g}, {edges[-1]:g}]; first {name}[{i}]={z[i]:.10g}")
     return z
 
 
@@ -103,14 +103,14 @@ def validate_pdfs(pdfs, edges, z=None, atol: float = 1e-3):
         if p.min() < -NEGATIVE_NOISE:
             row = int(np.argmax(p.min(axis=1) < -NEGATIVE_NOISE))
             raise ValueError(f"pdfs contain negative probabilities; first in row {row} "
-                             f"(min {p[row].min()!r})")
+                             f"(min {p[row].min():.6g})")
         np.maximum(p, 0, out=p)
     sums = p.sum(axis=1)
     off = np.abs(sums - 1) > atol
     if off.any():
         row = int(np.argmax(off))
         raise ValueError(f"{int(off.sum())} PDF row(s) do not sum to 1 within atol={atol}; "
-                         f"first row {row} sums to {sums[row]!r}")
+                         f"first row {row} sums to {sums[row]:.6g}")
     p /= sums[:, None]
     if z is None:
         return p, edges

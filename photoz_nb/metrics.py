@@ -1,0 +1,304 @@
+"""Point-estimate statistics of the paper, bootstrap errors, binned studies and the summary table.
+
+Definitions (Pasquet et al. 2019; other libraries differ, so these are implemented here):
+``dz = (z_phot - z_spec) / (1 + z_spec)``; bias = mean(dz);
+``sigma_MAD = 1.4826 * median(|dz - median(dz)|)``; outlier fraction = fraction of ``|dz| > 0.05``.
+
+>>> point_metrics([0.11, 0.2], [0.1, 0.2])["outlier_frac"]
+0.0
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+from tqdm.auto import tqdm
+
+from . import pdf as pdf_mod
+
+MAD_TO_SIGMA = 1.4826
+OUTLIER_CUT = 0.05
+#: Bootstraps with more resampled values than this show a progress bar by default.
+PROGRESS_THRESHOLD = 50_000_000
+#: The paper's table: column name -> (header, format of one value).
+SUMMARY_COLUMNS = {
+    "trial": ("trial", "{}"),
+    "training_size": ("training size", "{:,d}"),
+    "bias": ("bias", "{:.5f}"),
+    "sigma_mad": ("sigma_MAD", "{:.5f}"),
+    "outliers_pct": ("outliers %", "{:.2f}"),
+    "crps": ("CRPS", "{:.5f}"),
+}
+TEX_HEADERS = {"sigma_mad": r"$\sigma_{\rm MAD}$", "outliers_pct": r"outliers (\%)",
+               "bias": "bias", "crps": "CRPS", "trial": "trial", "training_size": "training size"}
+
+
+def _as_1d(x, name: str) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {x.shape}")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise ValueError(f"{name} has {int(bad.sum())} NaN/inf value(s); first at index {int(np.argmax(bad))}")
+    return x
+
+
+def _check_pair(z_phot, z_spec) -> tuple[np.ndarray, np.ndarray]:
+    zp, zs = _as_1d(z_phot, "z_phot"), _as_1d(z_spec, "z_spec")
+    if len(zp) != len(zs):
+        raise ValueError(f"z_phot and z_spec differ in length: {len(zp)} != {len(zs)}")
+    if np.any(zs <= -1):
+        raise ValueError("z_spec must be > -1 (dz divides by 1 + z_spec)")
+    return zp, zs
+
+
+def dz(z_phot, z_spec) -> np.ndarray:
+    """Normalised residual ``(z_phot - z_spec) / (1 + z_spec)``."""
+    zp, zs = _check_pair(z_phot, z_spec)
+    return (zp - zs) / (1 + zs)
+
+
+def sigma_mad(x) -> float:
+    """``1.4826 * median(|x - median(x)|)``: the Gaussian sigma of a robust spread."""
+    x = np.asarray(x, dtype=float)
+    return float(MAD_TO_SIGMA * np.median(np.abs(x - np.median(x))))
+
+
+def point_metrics(z_phot, z_spec, outlier_cut: float = OUTLIER_CUT) -> dict:
+    """The paper's statistics of ``dz``: ``bias``, ``sigma_mad``, ``outlier_frac`` (|dz| > cut), ``n``."""
+    d = dz(z_phot, z_spec)
+    if len(d) == 0:
+        raise ValueError("point_metrics needs at least one galaxy, got empty arrays")
+    return {"bias": float(d.mean()), "sigma_mad": sigma_mad(d),
+            "outlier_frac": float(np.mean(np.abs(d) > outlier_cut)), "n": len(d)}
+
+
+def bootstrap(statistic_fn, *arrays, n_boot: int = 200, seed: int = 0, progress: bool | None = None):
+    """Bootstrap standard errors of a statistic of paired arrays.
+
+    Parameters
+    ----------
+    statistic_fn : callable
+        ``statistic_fn(*resampled_arrays)`` returning a dict of numbers (or one number).
+    *arrays : array_like
+        Same length; resampled together (the same rows in each).
+    n_boot, seed : int
+        Number of resamples; the seed makes the errors reproducible.
+    progress : bool, optional
+        Show a progress bar; by default only for large jobs.
+
+    Returns
+    -------
+    dict of key -> standard deviation over resamples (ddof=1), or a float for a scalar statistic.
+    """
+    if not arrays:
+        raise ValueError("bootstrap needs at least one array")
+    arrays = [np.asarray(a) for a in arrays]
+    n = len(arrays[0])
+    if any(len(a) != n for a in arrays):
+        raise ValueError(f"bootstrap arrays differ in length: {[len(a) for a in arrays]}")
+    if n == 0 or n_boot < 2:
+        raise ValueError(f"bootstrap needs non-empty arrays and n_boot >= 2 (got n={n}, n_boot={n_boot})")
+    rng = np.random.default_rng(seed)
+    show = progress if progress is not None else n * n_boot > PROGRESS_THRESHOLD
+    draws = []
+    for _ in tqdm(range(n_boot), desc="bootstrap", disable=not show, leave=False):
+        idx = rng.integers(0, n, n)
+        draws.append(statistic_fn(*(a[idx] for a in arrays)))
+    if not isinstance(draws[0], dict):
+        return float(np.std(np.asarray(draws, float), ddof=1))
+    return {key: float(np.std([d[key] for d in draws], ddof=1)) for key in draws[0]
+            if np.isscalar(draws[0][key]) and not isinstance(draws[0][key], str)}
+
+
+def pdf_metrics(pdfs, edges, z_spec, kind: str = "mean") -> dict:
+    """:func:`point_metrics` of the ``kind`` point estimate, plus the mean ``crps`` and ``kind``."""
+    z_phot = pdf_mod.point_estimate(pdfs, edges, kind)
+    out = point_metrics(z_phot, z_spec)
+    out["crps"] = float(np.mean(pdf_mod.crps(pdfs, edges, z_spec)))
+    out["kind"] = kind
+    return out
+
+
+def _bin_edges(values: np.ndarray, bins) -> np.ndarray:
+    if np.ndim(bins) == 0:
+        if int(bins) != bins or bins < 1:
+            raise ValueError(f"bins must be a positive integer or an array of edges, got {bins!r}")
+        edges = np.quantile(values, np.linspace(0, 1, int(bins) + 1))
+        if np.any(np.diff(edges) <= 0):
+            raise ValueError(f"{int(bins)} quantile bins of these values have empty widths "
+                             "(too many repeated values); pass explicit edges")
+        return edges
+    edges = np.asarray(bins, dtype=float)
+    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0) or not np.all(np.isfinite(edges)):
+        raise ValueError(f"bin edges must be a 1-D strictly increasing finite array, got {bins!r}")
+    return edges
+
+
+def _binned_statistic(z_phot, z_spec, crps=None) -> dict:
+    out = point_metrics(z_phot, z_spec)
+    if crps is not None:
+        out["crps"] = float(np.mean(crps))
+    return out
+
+
+def binned_metrics(values, z_phot, z_spec, bins, crps=None, n_boot: int = 200, seed: int = 0) -> Table:
+    """Bias, sigma_MAD, outlier fraction (and mean CRPS) in bins of ``values``, with bootstrap errors.
+
+    Parameters
+    ----------
+    values : array_like
+        The property binned on (z_spec, z_phot, magnitude, E(B-V), b/a, seeing, ...).
+    bins : int or array_like
+        Number of equal-count (quantile) bins, or bin edges; values outside the edges are
+        left out, the last bin includes its right edge.
+    crps : array_like, optional
+        Per-galaxy CRPS; adds ``crps`` and ``crps_err`` columns.
+
+    Returns
+    -------
+    astropy.table.Table with ``lo, hi, centre, n, bias, bias_err, sigma_mad, sigma_mad_err,
+    outlier_frac, outlier_frac_err`` (+ ``crps, crps_err``); statistics are NaN in empty bins
+    and errors NaN in bins with fewer than 2 galaxies.  ``centre`` is the median value in the bin.
+    """
+    zp, zs = _check_pair(z_phot, z_spec)
+    values = _as_1d(values, "values")
+    arrays = [zp, zs]
+    if crps is not None:
+        arrays.append(_as_1d(crps, "crps"))
+    if any(len(a) != len(values) for a in arrays):
+        raise ValueError(f"values, z_phot, z_spec (and crps) differ in length: "
+                         f"{[len(values)] + [len(a) for a in arrays]}")
+    edges = _bin_edges(values, bins)
+    which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+    inside = (values >= edges[0]) & (values <= edges[-1])
+    stats = ["bias", "sigma_mad", "outlier_frac"] + (["crps"] if crps is not None else [])
+    rows = []
+    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        sel = inside & (which == i)
+        row = {"lo": lo, "hi": hi, "centre": float(np.median(values[sel])) if sel.any() else 0.5 * (lo + hi),
+               "n": int(sel.sum())}
+        vals = _binned_statistic(*(a[sel] for a in arrays)) if sel.any() else {}
+        errs = (bootstrap(_binned_statistic, *(a[sel] for a in arrays), n_boot=n_boot,
+                          seed=np.random.SeedSequence([seed, i]).generate_state(1)[0])
+                if sel.sum() >= 2 else {})
+        for s in stats:
+            row[s], row[f"{s}_err"] = vals.get(s, np.nan), errs.get(s, np.nan)
+        rows.append(row)
+    names = ["lo", "hi", "centre", "n"] + [c for s in stats for c in (s, f"{s}_err")]
+    return Table(rows=[[r[c] for c in names] for r in rows], names=names,
+                 dtype=[float, float, float, int] + [float] * (2 * len(stats)))
+
+
+def fit_slope(table: Table, stat: str = "bias") -> tuple[float, float]:
+    """Weighted least-squares slope of ``table[stat]`` against ``table['centre']``.
+
+    Weights are ``1 / table[stat + '_err']**2``; rows with NaN or zero errors are skipped.
+    Returns ``(slope, slope_err)``, the error from the weights alone (not rescaled by chi^2).
+    """
+    err_col = f"{stat}_err"
+    for col in ("centre", stat, err_col):
+        if col not in table.colnames:
+            raise ValueError(f"table has no column {col!r}; columns are {table.colnames}")
+    x, y, e = (np.asarray(table[c], float) for c in ("centre", stat, err_col))
+    ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(e) & (e > 0)
+    if ok.sum() < 2 or np.ptp(x[ok]) == 0:
+        raise ValueError(f"fit_slope needs at least 2 bins with distinct centres and positive finite "
+                         f"{err_col}; got {int(ok.sum())}")
+    x, y, w = x[ok], y[ok], 1 / e[ok] ** 2
+    s, sx, sxx, sy, sxy = w.sum(), (w * x).sum(), (w * x * x).sum(), (w * y).sum(), (w * x * y).sum()
+    det = s * sxx - sx * sx
+    return float((s * sxy - sx * sy) / det), float(np.sqrt(s / det))
+
+
+def summary_row(trial: str, training_size: int, z_phot, z_spec, crps=None) -> dict:
+    """One row of the paper's table; ``crps`` is per-galaxy values (averaged here) or one number."""
+    m = point_metrics(z_phot, z_spec)
+    return {"trial": str(trial), "training_size": int(training_size), "bias": m["bias"],
+            "sigma_mad": m["sigma_mad"], "outliers_pct": 100 * m["outlier_frac"],
+            "crps": float(np.mean(crps)) if crps is not None else np.nan, "n_test": m["n"]}
+
+
+def summary_table(rows) -> Table:
+    """The paper's layout: trial, training size, bias, sigma_MAD, outliers %, CRPS (+ n_test)."""
+    rows = list(rows)
+    names = list(SUMMARY_COLUMNS) + ["n_test"]
+    missing = [c for r in rows for c in names if c not in r]
+    if missing:
+        raise ValueError(f"summary rows lack {sorted(set(missing))}; build them with summary_row")
+    table = Table(rows=[[r[c] for c in names] for r in rows], names=names,
+                  dtype=[str, int, float, float, float, float, int])
+    table["outliers_pct"].unit = "%"
+    return table
+
+
+def _cell(row, col: str) -> str:
+    value = row[col]
+    if col != "trial" and not np.isfinite(value):
+        return ""
+    return SUMMARY_COLUMNS[col][1].format(value.item() if hasattr(value, "item") else value)
+
+
+def to_markdown(table: Table) -> str:
+    """Markdown pipe table of the paper's columns, numbers as the paper prints them."""
+    cols = list(SUMMARY_COLUMNS)
+    lines = ["| " + " | ".join(SUMMARY_COLUMNS[c][0] for c in cols) + " |",
+             "|" + "|".join("---" if c == "trial" else "---:" for c in cols) + "|"]
+    for row in table:
+        lines.append("| " + " | ".join(_cell(row, c).replace("|", r"\|") for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _tex_escape(text: str) -> str:
+    return "".join(_TEX_SPECIAL.get(char, char) for char in text)
+
+
+def to_latex(table: Table) -> str:
+    """LaTeX ``tabular`` of the paper's columns (booktabs rules: needs ``\\usepackage{booktabs}``)."""
+    cols = list(SUMMARY_COLUMNS)
+    lines = [r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}", r"\toprule",
+             " & ".join(TEX_HEADERS[c] for c in cols) + r" \\", r"\midrule"]
+    for row in table:
+        cells = [_tex_escape(_cell(row, c)) if c == "trial"
+                 else _cell(row, c).replace(",", "{,}").replace("-", "$-$") for c in cols]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def _write_atomic(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_summary(table: Table, path_stem) -> list[Path]:
+    """Write ``<stem>.md``, ``<stem>.tex`` and ``<stem>.ecsv`` (full precision); return the paths."""
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_name(stem.name + ext) for ext in (".md", ".tex", ".ecsv")]
+    _write_atomic(paths[0], lambda p: p.write_text(to_markdown(table)))
+    _write_atomic(paths[1], lambda p: p.write_text(to_latex(table)))
+    _write_atomic(paths[2], lambda p: table.write(p, format="ascii.ecsv", overwrite=True))
+    return paths
+
+
+def widest_removed(pdfs, edges, fraction: float = 0.2, kind: str = "central68") -> np.ndarray:
+    """Boolean mask keeping all but the ``fraction`` of galaxies with the widest PDFs.
+
+    ``round(fraction * N)`` galaxies are dropped; ties are broken by row order (stable).
+    """
+    if not 0 <= fraction < 1:
+        raise ValueError(f"fraction must be in [0, 1), got {fraction!r}")
+    w = pdf_mod.width(pdfs, edges, kind=kind)
+    n_drop = int(round(fraction * len(w)))
+    keep = np.ones(len(w), bool)
+    if n_drop:
+        keep[np.argsort(w, kind="stable")[len(w) - n_drop:]] = False
+    return keep

@@ -1,0 +1,574 @@
+"""Paper figures: one function per figure family, each returning a matplotlib Figure.
+
+Figures are built with the object-oriented API (:class:`matplotlib.figure.Figure`, never
+``pyplot``), so nothing is shown or kept alive by a GUI backend and notebooks display
+each figure exactly once.  Every function draws under :func:`paper_style`: 3.5 in wide
+(one A&A column), fonts of at least 8 pt, and PNGs at 200 dpi via :func:`save_figure`.
+
+>>> fig = pit_histogram(np.random.default_rng(0).random(1000))   # doctest: +SKIP
+>>> save_figure(fig, "figures/small", "pit_histogram")           # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+from . import config
+
+#: Width of one column of A&A (inches); every figure is drawn at this width except
+#: the side-by-side comparison of :func:`zphot_vs_zspec`, which spans the page.
+COLUMN_WIDTH = 3.5
+TEXT_WIDTH = 6.7
+#: Outlier threshold of the paper on |dz| = |z_phot - z_spec| / (1 + z_spec).
+OUTLIER_DZ = 0.05
+#: Okabe-Ito colours: distinguishable with colour-blindness and in greyscale print.
+COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+Z_LABEL = r"spectroscopic redshift $z_\mathrm{spec}$"
+ZPHOT_LABEL = r"photometric redshift $z_\mathrm{phot}$"
+STAT_LABELS = {
+    "bias": r"bias $\langle\Delta z\rangle$",
+    "sigma_mad": r"$\sigma_\mathrm{MAD}$",
+    "outlier_frac": r"outliers $\eta$ [%]",
+}
+
+_STYLE = {
+    "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 8,
+    "ytick.labelsize": 8, "legend.fontsize": 8, "figure.titlesize": 8,
+    "font.family": "DejaVu Sans", "mathtext.fontset": "dejavusans",
+    "lines.linewidth": 1.0, "axes.linewidth": 0.6, "patch.linewidth": 0.8,
+    "xtick.major.width": 0.6, "ytick.major.width": 0.6, "xtick.direction": "in",
+    "ytick.direction": "in", "xtick.top": True, "ytick.right": True,
+    "legend.frameon": False, "legend.handlelength": 1.5,
+    "axes.prop_cycle": mpl.cycler(color=COLOURS),
+    "figure.dpi": 100, "savefig.dpi": 200, "savefig.bbox": None,
+    "pdf.fonttype": 42, "image.origin": "lower", "image.interpolation": "nearest",
+}
+
+
+@contextlib.contextmanager
+def paper_style():
+    """Temporarily set the rcParams shared by every figure (fonts >= 8 pt, 200 dpi PNG)."""
+    with mpl.rc_context(_STYLE):
+        yield
+
+
+def _figure(n_rows: int = 1, n_cols: int = 1, height: float = 2.6, width: float = COLUMN_WIDTH,
+            **subplot_kw):
+    """A constrained-layout Figure (one column wide by default) and its axes as a 2-D array."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, **subplot_kw)
+    return fig, axes
+
+
+# --------------------------------------------------------------------------- saving
+def save_figure(fig: Figure, directory, name: str) -> list[Path]:
+    """Write ``name.pdf`` and ``name.png`` into ``directory`` (created), atomically.
+
+    Each file is rendered to a temporary name in the same directory and renamed, so a
+    crash never leaves a half-written figure under the stable name.  The PDF carries no
+    creation date, so re-running the same figure gives the same bytes.
+
+    Returns
+    -------
+    list of Path
+        The PDF and PNG paths, in that order.
+    """
+    if not name or Path(name).name != name or Path(name).suffix in (".pdf", ".png"):
+        raise ValueError(f"figure name must be a bare file stem like 'pit_histogram', got {name!r}")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    with paper_style():
+        for fmt, metadata in (("pdf", {"CreationDate": None}), ("png", None)):
+            final = directory / f"{name}.{fmt}"
+            tmp = directory / f".{name}.{fmt}.{os.getpid()}.tmp"
+            try:
+                fig.savefig(tmp, format=fmt, metadata=metadata)
+                os.replace(tmp, final)
+            finally:
+                tmp.unlink(missing_ok=True)
+            written.append(final)
+    return written
+
+
+# --------------------------------------------------------------------------- validation
+def _vector(values, name: str) -> np.ndarray:
+    """``values`` as a non-empty, finite 1-D float array, else a ValueError naming it."""
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{name} has {bad.sum()} non-finite value(s), first at index {int(np.argmax(bad))}")
+    return arr
+
+
+def _same_length(**arrays) -> None:
+    lengths = {k: len(v) for k, v in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"arrays must have the same length, got {lengths}")
+
+
+def _pdf_inputs(pdfs, edges, z_spec):
+    """Validate a PDF block (N, n_bins), its edges (n_bins + 1) and z_spec (N)."""
+    pdfs = np.asarray(pdfs)
+    edges = _vector(edges, "edges")
+    z_spec = _vector(z_spec, "z_spec")
+    if pdfs.ndim != 2 or pdfs.shape[1] != len(edges) - 1:
+        raise ValueError(f"pdfs must have shape (N, {len(edges) - 1}) to match {len(edges)} edges, "
+                         f"got {pdfs.shape}")
+    if np.any(np.diff(edges) <= 0):
+        raise ValueError("edges must increase strictly")
+    _same_length(pdfs=pdfs, z_spec=z_spec)
+    return pdfs, edges, z_spec
+
+
+def _as_mapping(values, default_label: str) -> dict:
+    """A dict label -> values; a bare array becomes ``{default_label: array}``."""
+    return dict(values) if isinstance(values, Mapping) else {default_label: values}
+
+
+def _pick(n_total: int, n: int, seed: int, order=None) -> np.ndarray:
+    """``n`` distinct rows chosen with ``seed`` (sorted by ``order`` if given, else by index)."""
+    if not 1 <= n <= n_total:
+        raise ValueError(f"n must be between 1 and the number of galaxies ({n_total}), got {n}")
+    rows = np.sort(np.random.default_rng(seed).choice(n_total, size=n, replace=False))
+    return rows if order is None else rows[np.argsort(np.asarray(order)[rows], kind="stable")]
+
+
+# --------------------------------------------------------------------------- shared axis formatting
+def _redshift_axis(ax, axis: str = "x", label: str = Z_LABEL) -> None:
+    getattr(ax, f"set_{axis}lim")(config.Z_MIN, config.Z_MAX)
+    getattr(ax, f"set_{axis}label")(label)
+
+
+def _text_box(ax, text: str, loc: str = "upper left") -> None:
+    """A small white-backed annotation in a corner of ``ax``."""
+    x, ha = (0.04, "left") if "left" in loc else (0.96, "right")
+    y, va = (0.96, "top") if "upper" in loc else (0.04, "bottom")
+    ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va,
+            bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="0.6", lw=0.5, alpha=0.9))
+
+
+# --------------------------------------------------------------------------- z_phot vs z_spec
+def _metrics_text(z_phot, z_spec) -> str:
+    from .metrics import point_metrics  # lazy: plots sits above metrics in the import order
+
+    m = point_metrics(z_phot, z_spec)
+    return (f"bias = {m['bias']:+.5f}\n$\\sigma_\\mathrm{{MAD}}$ = {m['sigma_mad']:.5f}\n"
+            f"$\\eta$ = {100 * m['outlier_frac']:.2f}%  (N = {m['n']})")
+
+
+def _density_panel(ax, z_spec, z_phot, label, bins, norm):
+    counts, _, _ = np.histogram2d(z_spec, z_phot, bins=[bins, bins])
+    mesh = ax.pcolormesh(bins, bins, np.ma.masked_equal(counts.T, 0), norm=norm,
+                         cmap="viridis", rasterized=True)
+    z = np.array([config.Z_MIN, config.Z_MAX])
+    ax.plot(z, z, color="k", lw=0.8, label="1:1")
+    for sign in (1, -1):
+        ax.plot(z, z + sign * OUTLIER_DZ * (1 + z), color=COLOURS[1], ls="--", lw=0.8,
+                label=rf"$|\Delta z| = {OUTLIER_DZ}$" if sign > 0 else None)
+    _redshift_axis(ax, "x")
+    _redshift_axis(ax, "y", label=ZPHOT_LABEL if ax.get_subplotspec().is_first_col() else "")
+    ax.set_aspect("equal")
+    ax.set_title(label)
+    _text_box(ax, _metrics_text(z_phot, z_spec))
+    return mesh
+
+
+def zphot_vs_zspec(z_spec, z_phot, label: str = "CNN", baseline=None, n_cells: int = 80) -> Figure:
+    """Density of z_phot against z_spec with the 1:1 line, the outlier envelope and metrics.
+
+    Parameters
+    ----------
+    z_spec, z_phot : array (N,)
+    label : str
+        Title of the panel.
+    baseline : (z_phot_baseline, label), optional
+        A second method on the same galaxies, drawn in a panel to the right (e.g. B16);
+        the figure is then page-wide (``TEXT_WIDTH``) with one shared colour scale.
+    n_cells : int
+        Cells per axis of the 2-D histogram on [0, 0.4].
+    """
+    z_spec, z_phot = _vector(z_spec, "z_spec"), _vector(z_phot, "z_phot")
+    _same_length(z_spec=z_spec, z_phot=z_phot)
+    panels = [(z_phot, label)]
+    if baseline is not None:
+        base_z, base_label = baseline
+        base_z = _vector(base_z, f"baseline z_phot ({base_label})")
+        _same_length(z_spec=z_spec, baseline=base_z)
+        panels.append((base_z, base_label))
+    bins = np.linspace(config.Z_MIN, config.Z_MAX, n_cells + 1)
+    peak = max(np.histogram2d(z_spec, zp, bins=[bins, bins])[0].max() for zp, _ in panels)
+    norm = LogNorm(vmin=1, vmax=max(peak, 2))  # one scale for both panels: densities compare
+    with paper_style():
+        wide = len(panels) > 1
+        fig, axes = _figure(1, len(panels), height=3.0 if not wide else 3.1,
+                            width=TEXT_WIDTH if wide else COLUMN_WIDTH, sharey=True)
+        for ax, (zp, name) in zip(axes[0], panels):
+            mesh = _density_panel(ax, z_spec, zp, name, bins, norm)
+        axes[0, -1].legend(loc="lower right", handlelength=1.2, borderaxespad=0.2)
+        fig.colorbar(mesh, ax=axes[0].tolist(), label="galaxies per cell", shrink=0.9, aspect=25)
+    return fig
+
+
+# --------------------------------------------------------------------------- PIT
+def _pit_vector(pit, name: str) -> np.ndarray:
+    pit = _vector(pit, name)
+    if pit.min() < -1e-6 or pit.max() > 1 + 1e-6:
+        raise ValueError(f"{name} must lie in [0, 1], got values in [{pit.min():.4g}, {pit.max():.4g}]")
+    return np.clip(pit, 0.0, 1.0)
+
+
+def pit_histogram(pit, label: str = "CNN", others: Mapping | None = None, n_bins: int = 20) -> Figure:
+    """PIT histogram (density: 1 for calibrated PDFs) with the uniform expectation.
+
+    The shaded bands are the +-1 and +-2 sigma Poisson scatter of a histogram of
+    ``len(pit)`` uniform draws: 1 +- k sqrt(n_bins / N) in density units.
+
+    Parameters
+    ----------
+    pit : array (N,) in [0, 1]
+    label : str
+        Legend entry of ``pit``.
+    others : dict label -> array, optional
+        Further PIT sets overlaid as outlines (e.g. after calibration).
+    n_bins : int
+        Number of histogram bins on [0, 1].
+    """
+    series = {label: _pit_vector(pit, "pit")}
+    for name, values in (others or {}).items():
+        series[name] = _pit_vector(values, f"others[{name!r}]")
+    bins = np.linspace(0.0, 1.0, n_bins + 1)
+    sigma = np.sqrt(n_bins / len(series[label]))
+    with paper_style():
+        fig, axes = _figure(height=2.4)
+        ax = axes[0, 0]
+        for k, alpha in ((2, 0.15), (1, 0.3)):
+            ax.axhspan(1 - k * sigma, 1 + k * sigma, color="0.5", alpha=alpha, lw=0,
+                       label=rf"uniform $\pm{k}\sigma$")
+        ax.axhline(1.0, color="k", lw=0.8, ls="--", label="uniform")
+        for i, (name, values) in enumerate(series.items()):
+            ax.hist(values, bins=bins, density=True, histtype="stepfilled" if i == 0 else "step",
+                    alpha=0.5 if i == 0 else 1.0, color=COLOURS[i], lw=1.2, label=name)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, None)
+        ax.set_xlabel("PIT")
+        ax.set_ylabel("density (uniform = 1)")
+        ax.legend(loc="upper center", ncols=2, fontsize=8)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # headroom for the legend
+    return fig
+
+
+def coverage_plot(pit_dict) -> Figure:
+    """QQ plot of PIT: the fraction of galaxies with PIT <= q against the nominal q.
+
+    Calibrated PDFs follow the 1:1 line.  Over-confident (too narrow) PDFs put PIT near
+    0 and 1: the curve runs above the line at low q and below it at high q; too wide
+    PDFs do the opposite; a curve above (below) everywhere means z_phot biased high
+    (low).  The lower panel shows the difference from the line, where small departures show.
+
+    Parameters
+    ----------
+    pit_dict : dict label -> array (N,), or a single array
+    """
+    series = {name: _pit_vector(v, f"pit[{name!r}]") for name, v in _as_mapping(pit_dict, "PIT").items()}
+    q = np.linspace(0, 1, 201)
+    with paper_style():
+        fig, axes = _figure(2, 1, height=3.4, sharex=True, gridspec_kw={"height_ratios": (3, 1.2)})
+        top, bottom = axes[:, 0]
+        top.plot(q, q, color="k", lw=0.8, ls="--", label="1:1 (calibrated)")
+        bottom.axhline(0, color="k", lw=0.8, ls="--")
+        for name, pit in series.items():
+            ecdf = np.searchsorted(np.sort(pit), q, side="right") / len(pit)
+            top.plot(q, ecdf, label=name)
+            bottom.plot(q, ecdf - q)
+        top.set(xlim=(0, 1), ylim=(0, 1), ylabel="empirical CDF of PIT")
+        top.legend(loc="upper left")
+        bottom.set(xlabel="nominal quantile (uniform CDF)", ylabel="difference")
+    return fig
+
+
+# --------------------------------------------------------------------------- training
+def learning_curves(history) -> Figure:
+    """Loss per epoch (training and validation), plus one panel per other logged quantity.
+
+    Parameters
+    ----------
+    history : dict or keras History
+        ``loss`` and ``val_loss`` lists (one value per epoch); other keys such as
+        ``accuracy``/``val_accuracy`` or ``learning_rate`` get their own panel.
+    """
+    history = dict(getattr(history, "history", history))
+    missing = [k for k in ("loss", "val_loss") if k not in history]
+    if missing:
+        raise ValueError(f"history needs keys 'loss' and 'val_loss'; missing {missing}, has {sorted(history)}")
+    curves = {k: _vector(v, f"history[{k!r}]") for k, v in history.items()}
+    _same_length(**curves)
+    families = ["loss"] + sorted({k.removeprefix("val_") for k in curves} - {"loss"})
+    epochs = np.arange(1, len(curves["loss"]) + 1)
+    with paper_style():
+        fig, axes = _figure(len(families), 1, height=1.2 + 1.3 * len(families), sharex=True)
+        for ax, family in zip(axes[:, 0], families):
+            for key, name, style in ((family, "training", "-"), (f"val_{family}", "validation", "--")):
+                if key in curves:
+                    ax.plot(epochs, curves[key], ls=style, marker="o", ms=2.5, label=name)
+            ax.set_ylabel(family.replace("_", " "))
+            if "rate" in family:
+                ax.set_yscale("log")
+                ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+        best = int(np.argmin(curves["val_loss"]))
+        axes[0, 0].plot(epochs[best], curves["val_loss"][best], "k*", ms=7, label=f"best (epoch {best + 1})")
+        axes[0, 0].legend(loc="upper right")
+        axes[-1, 0].set_xlabel("epoch")
+        axes[-1, 0].xaxis.get_major_locator().set_params(integer=True)
+    return fig
+
+
+# --------------------------------------------------------------------------- data
+def _band_norm(stamp: np.ndarray):
+    from astropy.visualization import simple_norm
+
+    return simple_norm(stamp, stretch="asinh", asinh_a=0.05, percent=99.5)
+
+
+def _lupton_rgb(stamps: np.ndarray) -> np.ndarray:
+    """Lupton et al. (2004) RGB of i, r, g with one stretch for all rows (colours compare)."""
+    from astropy.visualization import make_lupton_rgb
+
+    b = {band: i for i, band in enumerate(config.BANDS)}
+    mean = stamps[..., [b["i"], b["r"], b["g"]]].mean(axis=-1)
+    stretch = max(0.2 * float(np.percentile(mean, 99.5)), 1e-6)  # cores bright, sky dark
+    return np.stack([make_lupton_rgb(s[..., b["i"]], s[..., b["r"]], s[..., b["g"]],
+                                     minimum=0.0, stretch=stretch, Q=8) for s in stamps])
+
+
+def _scale_bar(ax, arcsec: float = 10.0) -> None:
+    """A white bar of ``arcsec`` in the lower right of an image axes (pixels of PIXEL_SCALE)."""
+    length = arcsec / config.PIXEL_SCALE
+    x1, y = config.STAMP - 4, 5
+    ax.plot([x1 - length, x1], [y, y], color="w", lw=1.5, solid_capstyle="butt")
+    ax.text(x1 - length / 2, y + 2, f'{arcsec:g}"', color="w", ha="center", va="bottom")
+
+
+def example_cutouts(images, catalog, n: int = 6, seed: int = 0) -> Figure:
+    """A grid of ``n`` galaxies (rows, sorted by z_spec) in u, g, r, i, z and a Lupton RGB.
+
+    Each band uses its own asinh stretch; the RGB (i, r, g) uses one stretch for all rows.
+    Rows are labelled with z_spec and the Petrosian r magnitude.
+
+    Parameters
+    ----------
+    images : array (N, 64, 64, 5), nanomaggies (a memory map is read only for the chosen rows)
+    catalog : astropy Table with ``z_spec`` and ``petro_r``, row i = image i
+    """
+    expected = (config.STAMP, config.STAMP, len(config.BANDS))
+    if np.ndim(images) != 4 or tuple(images.shape[1:]) != expected:
+        raise ValueError(f"images must have shape (N, {', '.join(map(str, expected))}) channels last "
+                         f"in bands {''.join(config.BANDS)}, got {np.shape(images)}")
+    missing = [c for c in ("z_spec", "petro_r") if c not in catalog.colnames]
+    if missing:
+        raise ValueError(f"catalog lacks column(s) {missing} needed to label the cutouts")
+    _same_length(images=images, catalog=catalog)
+    z = np.asarray(catalog["z_spec"], dtype=float)
+    rows = _pick(len(z), n, seed, order=z)
+    stamps = np.nan_to_num(np.asarray(images[np.sort(rows)], dtype=np.float64))
+    stamps = stamps[np.argsort(np.argsort(rows))]  # back to z order after the sorted memmap read
+    rgb = _lupton_rgb(stamps)
+    titles = list(config.BANDS) + ["irg"]
+    with paper_style():
+        fig, axes = _figure(n, len(titles), height=0.25 + 0.5 * n)
+        fig.get_layout_engine().set(w_pad=0.005, h_pad=0.005, wspace=0.01, hspace=0.01)
+        for r, row in enumerate(rows):
+            for c, ax in enumerate(axes[r]):
+                if c < len(config.BANDS):
+                    ax.imshow(stamps[r, ..., c], cmap="gray_r", norm=_band_norm(stamps[r, ..., c]))
+                else:
+                    ax.imshow(rgb[r])
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if r == 0:
+                    ax.set_title(titles[c], pad=2)
+            axes[r, 0].set_ylabel(f"z={z[row]:.3f}\nr={catalog['petro_r'][row]:.1f}",
+                                  rotation=0, ha="right", va="center", labelpad=2)
+        _scale_bar(axes[-1, -1])
+    return fig
+
+
+def redshift_magnitude_distributions(catalog, splits=("train", "val", "test")) -> Figure:
+    """Normalised z_spec and Petrosian r histograms, one outline per split.
+
+    Parameters
+    ----------
+    catalog : astropy Table with ``z_spec``, ``petro_r`` and ``split``
+    splits : sequence of split names to draw (a split with no galaxy is an error)
+    """
+    missing = [c for c in ("z_spec", "petro_r", "split") if c not in catalog.colnames]
+    if missing:
+        raise ValueError(f"catalog lacks column(s) {missing}")
+    split = np.asarray(catalog["split"]).astype(str)
+    empty = [s for s in splits if not np.any(split == s)]
+    if empty:
+        raise ValueError(f"split(s) {empty} have no galaxy; catalog holds {sorted(set(split))}")
+    z = _vector(catalog["z_spec"], "catalog['z_spec']")
+    r = _vector(catalog["petro_r"], "catalog['petro_r']")
+    z_bins = np.linspace(config.Z_MIN, config.Z_MAX, 41)
+    r_bins = np.linspace(np.floor(r.min() * 2) / 2, max(np.ceil(r.max() * 2) / 2, config.R_PETRO_MAX + 0.2), 31)
+    with paper_style():
+        fig, axes = _figure(2, 1, height=3.6)
+        ax_z, ax_r = axes[:, 0]
+        for s in splits:
+            sel = split == s
+            label = f"{s} (N={sel.sum()})"
+            ax_z.hist(z[sel], bins=z_bins, density=True, histtype="step", lw=1.2, label=label)
+            ax_r.hist(r[sel], bins=r_bins, density=True, histtype="step", lw=1.2, label=label)
+        ax_r.axvline(config.R_PETRO_MAX, color="k", ls=":", lw=0.8, label=f"r = {config.R_PETRO_MAX}")
+        _redshift_axis(ax_z, "x")
+        ax_r.set_xlabel("Petrosian r [mag]")
+        ax_z.set_ylabel("probability density")
+        ax_r.set_ylabel("probability density")
+        ax_r.legend(loc="upper left")  # same splits in both panels: one legend
+    return fig
+
+
+# --------------------------------------------------------------------------- metrics vs a property
+_TABLE_COLUMNS = ("lo", "hi", "centre", "n")
+
+
+def _check_metric_table(table, label, stats) -> None:
+    need = list(_TABLE_COLUMNS) + [c for s in stats for c in (s, f"{s}_err")]
+    missing = [c for c in need if c not in table.colnames]
+    if missing:
+        raise ValueError(f"table {label!r} lacks column(s) {missing} (binned_metrics output expected)")
+
+
+def metric_vs_property(tables, property_label: str,
+                       stats=("bias", "sigma_mad", "outlier_frac")) -> Figure:
+    """Binned metrics against a property: one stacked panel per statistic, one series per table.
+
+    Parameters
+    ----------
+    tables : dict label -> astropy Table, or one Table
+        Output of ``photoz_nb.metrics.binned_metrics`` (columns lo, hi, centre, n,
+        ``<stat>`` and ``<stat>_err``), e.g. ``{"CNN": t1, "B16": t2}``.
+    property_label : str
+        The x-axis label, with units, e.g. ``"PSF FWHM [arcsec]"``.
+    stats : sequence of str
+        Statistics to draw, top to bottom; ``outlier_frac`` is shown in percent.
+    """
+    tables = _as_mapping(tables, "")
+    unknown = [s for s in stats if s not in STAT_LABELS]
+    if unknown or not stats:
+        raise ValueError(f"stats must be chosen from {list(STAT_LABELS)}, got {list(stats)}")
+    for label, table in tables.items():
+        _check_metric_table(table, label, stats)
+    with paper_style():
+        fig, axes = _figure(len(stats), 1, height=0.5 + 1.15 * len(stats), sharex=True)
+        for i, (label, table) in enumerate(tables.items()):
+            width = np.asarray(table["hi"], float) - np.asarray(table["lo"], float)
+            x = np.asarray(table["centre"], float) + 0.08 * width * (i - (len(tables) - 1) / 2)  # dodge series
+            for ax, stat in zip(axes[:, 0], stats):
+                scale = 100.0 if stat == "outlier_frac" else 1.0
+                ax.errorbar(x, scale * np.asarray(table[stat], float), yerr=scale * np.asarray(table[f"{stat}_err"], float),
+                            marker="o", ms=3, capsize=1.5, lw=0.9, elinewidth=0.7, color=COLOURS[i],
+                            label=label or None)
+        for ax, stat in zip(axes[:, 0], stats):
+            ax.set_ylabel(STAT_LABELS[stat])
+            if stat == "bias":
+                ax.axhline(0, color="k", lw=0.6, ls="--")
+            ax.yaxis.get_major_formatter().set_powerlimits((-2, 3))
+        axes[-1, 0].set_xlabel(property_label)
+        if len(tables) > 1:  # above the panels, where it hides no point
+            axes[0, 0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=min(len(tables), 3),
+                              borderaxespad=0.1)
+    return fig
+
+
+# --------------------------------------------------------------------------- PDFs
+def _zoom_range(pdf, edges, z_true, min_width: float = 0.06) -> tuple[float, float]:
+    """x-range holding the central 99.8% of a PDF's mass and the true redshift."""
+    cdf = np.concatenate([[0.0], np.cumsum(pdf)]) / max(pdf.sum(), 1e-30)
+    lo, hi = np.interp([0.001, 0.999], cdf, edges)
+    lo, hi = min(lo, z_true), max(hi, z_true)
+    pad = max((min_width - (hi - lo)) / 2, 0.15 * (hi - lo))
+    return max(lo - pad, edges[0]), min(hi + pad, edges[-1])
+
+
+def pdf_examples(pdfs, edges, z_spec, n: int = 6, seed: int = 0, zoom: bool = True) -> Figure:
+    """A few redshift PDFs (as densities, drawn as steps) with z_spec marked.
+
+    Parameters
+    ----------
+    pdfs : array (N, n_bins), bin probabilities; edges : array (n_bins + 1,); z_spec : array (N,)
+    n, seed : how many galaxies to draw, chosen at random with ``seed`` and sorted by z_spec
+    zoom : bool
+        Limit each panel to where its PDF has mass (narrow PDFs are unreadable on [0, 0.4]).
+    """
+    pdfs, edges, z_spec = _pdf_inputs(pdfs, edges, z_spec)
+    rows = _pick(len(z_spec), n, seed, order=z_spec)
+    n_cols = 2 if n > 1 else 1
+    n_rows = -(-n // n_cols)
+    with paper_style():
+        fig, axes = _figure(n_rows, n_cols, height=0.4 + 1.0 * n_rows)
+        for ax, row in zip(axes.flat, rows):
+            density = np.asarray(pdfs[row], float) / np.diff(edges)
+            ax.stairs(density, edges, color=COLOURS[0], lw=1.0, label="PDF")
+            ax.axvline(z_spec[row], color=COLOURS[1], ls="--", lw=1.0, label=r"$z_\mathrm{spec}$")
+            ax.set_xlim(*(_zoom_range(np.asarray(pdfs[row], float), edges, z_spec[row]) if zoom
+                          else (edges[0], edges[-1])))
+            ax.set_ylim(0, density.max() * 1.15)
+            ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(3))
+        for ax in axes.flat[n:]:
+            ax.set_visible(False)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("p(z)")
+        for col in axes.T:  # the lowest visible panel of each column carries the label
+            [ax for ax in col if ax.get_visible()][-1].set_xlabel("redshift z")
+        axes[0, 0].legend(loc="upper right", fontsize=8, handlelength=1.0)
+    return fig
+
+
+def stacked_nz(pdfs, edges, z_spec, label: str = "stacked PDFs") -> Figure:
+    """The sum of the PDFs against the histogram of z_spec on the same bins, with residuals.
+
+    Both are densities on the PDF grid; the lower panel shows stacked minus true with the
+    Poisson error of the true histogram.
+
+    Parameters
+    ----------
+    pdfs : array (N, n_bins), or dict label -> array (N, n_bins) on the same galaxies
+        (e.g. before and after calibration); ``label`` names a bare array.
+    edges : array (n_bins + 1,)
+    z_spec : array (N,)
+    """
+    series = _as_mapping(pdfs, label)
+    stacks = {}
+    for name, block in series.items():
+        block, edges_, z_spec_ = _pdf_inputs(block, edges, z_spec)
+        stacks[name] = np.sum(block, axis=0, dtype=np.float64) / (len(z_spec_) * np.diff(edges_))
+    edges, z_spec = edges_, z_spec_
+    counts = np.histogram(z_spec, bins=edges)[0]
+    true = counts / (len(z_spec) * np.diff(edges))
+    err = np.sqrt(counts) / (len(z_spec) * np.diff(edges))
+    with paper_style():
+        fig, axes = _figure(2, 1, height=3.2, sharex=True, gridspec_kw={"height_ratios": (3, 1.2)})
+        top, bottom = axes[:, 0]
+        top.stairs(true, edges, color="0.3", fill=True, alpha=0.35, label=r"true $z_\mathrm{spec}$")
+        bottom.fill_between(edges, np.append(-err, -err[-1]), np.append(err, err[-1]), step="post",
+                            color="0.6", alpha=0.5, lw=0, label=r"$\pm1\sigma$ Poisson")
+        bottom.axhline(0, color="k", lw=0.6)
+        for i, (name, stack) in enumerate(stacks.items()):
+            top.stairs(stack, edges, color=COLOURS[i], lw=1.1, label=name)
+            bottom.stairs(stack - true, edges, color=COLOURS[i], lw=0.9)
+        top.set(ylabel="n(z) density", xlim=(edges[0], edges[-1]))
+        top.legend(loc="upper right")
+        bottom.set(xlabel="redshift z", ylabel="stacked $-$ true")
+        bottom.legend(loc="lower right", fontsize=8)
+    return fig

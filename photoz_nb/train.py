@@ -1,0 +1,510 @@
+"""Training and inference of Net_P: streaming input, augmentation, checkpoints, caching.
+
+The input pipeline reads batches from the memory-mapped images by row index (memory does
+not grow with the data set), stretches the pixel values (:func:`stretch`), applies a
+random rotation by a multiple of 90 degrees and a random flip, and yields the E(B-V)
+input and the redshift bin as label.  Every random draw is a pure function of
+``(seed, epoch, batch)``, so an interrupted run resumed from its last checkpoint sees
+exactly the batches the uninterrupted run would have seen.
+
+A training run lives in one directory::
+
+    ckpt-0003.keras, best-0002.weights.h5, checkpoint.json   # while training (resumable)
+    model.keras, history.json, run.json                      # when done
+
+``checkpoint.json`` is written last (atomically), so it always names complete files.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import keras
+import numpy as np
+
+from . import catalog, config
+from .model import build_net_p, weight_shapes
+
+#: Version tag of everything between pixels and loss that is not in the profile.
+PIPELINE = "stretch=sign*(sqrt(|x|+1)-1); aug=dihedral8; loss=sparse_ce(bin); sched=lr/5@1/3,2/3"
+#: The paper's schedule: lr / 5 at 60k and 120k iterations of (we assume) 180k in all.
+PAPER_DROPS = (60_000, 120_000)
+PAPER_ITERATIONS = 180_000
+#: Rows whose pixels are checked for NaN/inf before training (every batch is checked too).
+UPFRONT_CHECK_ROWS = 512
+
+
+# --------------------------------------------------------------------------- pixels, labels
+def stretch(x):
+    """Sign-preserving square-root-like stretch of pixel values (nanomaggies).
+
+    ``f(x) = sign(x) * (sqrt(|x| + 1) - 1)``: linear near 0 (slope 1/2), so sky noise
+    (0.02-0.2 nanomaggies in SDSS) is not amplified the way a bare ``sqrt(|x|)`` would
+    amplify it; it grows like ``sqrt(|x|)`` on bright pixels, compressing the dynamic range
+    of galaxy cores; it is odd, continuous and monotonic, so negative noise stays negative.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    return (np.sign(x) * (np.sqrt(np.abs(x) + np.float32(1)) - np.float32(1))).astype(np.float32)
+
+
+def redshift_bins(z, edges=None) -> np.ndarray:
+    """Index of the bin ``(edges[k], edges[k+1]]`` holding each redshift (int32)."""
+    edges = config.redshift_edges() if edges is None else np.asarray(edges)
+    z = np.asarray(z, dtype=float)
+    bad = ~((z > edges[0]) & (z <= edges[-1]))
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ValueError(f"z_spec: {bad.sum()} label(s) outside ({edges[0]:g}, {edges[-1]:g}], "
+                         f"first {z[first]!r} at position {first}")
+    return np.clip(np.searchsorted(edges, z, side="left") - 1, 0, len(edges) - 2).astype(np.int32)
+
+
+def dihedral(images: np.ndarray, transform) -> np.ndarray:
+    """Apply one of the 8 rotations/flips (0-7; one per image if an array) to NHWC images."""
+    transform = np.broadcast_to(np.asarray(transform), (len(images),))
+    out = np.empty_like(images)
+    for t in np.unique(transform):
+        rows = transform == t
+        turned = np.rot90(images[rows], int(t) % 4, axes=(1, 2))
+        out[rows] = turned[:, :, ::-1] if t >= 4 else turned
+    return out
+
+
+def _check_finite(images: np.ndarray, rows: np.ndarray, where) -> None:
+    bad = ~np.isfinite(images).all(axis=(1, 2, 3))
+    if bad.any():
+        raise ValueError(f"{where}: non-finite (NaN/inf) pixels in image row(s) "
+                         f"{rows[bad][:10].tolist()}{' ...' if bad.sum() > 10 else ''}")
+
+
+# --------------------------------------------------------------------------- input pipeline
+class GalaxyBatches(keras.utils.PyDataset):
+    """Batches ``({"image", "ebv"}, bin)`` streamed from a data set's memory-mapped images.
+
+    Parameters
+    ----------
+    dataset : catalog.Dataset
+    index : array of int
+        Catalogue rows to serve.
+    batch_size : int
+    seed : int
+        Seed of the shuffling and the augmentation (drawn from ``(seed, epoch, batch)``).
+    train : bool
+        Shuffle each epoch, augment, and drop the last incomplete batch (fixed shapes,
+        no re-compilation; the shuffle changes which rows are dropped).  Otherwise every
+        row once, in order.
+    use_ebv, labels : bool
+        Include the E(B-V) input; include the labels.
+    """
+
+    def __init__(self, dataset, index, batch_size: int, seed: int = 0, train: bool = False,
+                 use_ebv: bool = True, labels: bool = True, transform: int = 0):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.images = dataset.images
+        self.where = Path(dataset.path) / catalog.IMAGES
+        self.index = np.asarray(index, dtype=np.int64)
+        self.batch_size, self.seed, self.train = int(batch_size), int(seed), train
+        self.use_ebv, self.transform = use_ebv, transform
+        self.ebv = np.asarray(dataset.catalog["ebv"], dtype=np.float32)[:, None]
+        self.labels = redshift_bins(np.asarray(dataset.catalog["z_spec"])[self.index]) if labels else None
+        self.epoch = 0  # set by the training loop at the start of each epoch
+
+    def __len__(self) -> int:
+        n = len(self.index)
+        if self.train:
+            return max(1, n // self.batch_size)
+        return -(-n // self.batch_size)
+
+    def _positions(self, i: int) -> np.ndarray:
+        """Positions (into ``self.index``) of batch ``i`` of the current epoch."""
+        order = np.arange(len(self.index))
+        if self.train:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(order)
+        return np.sort(order[i * self.batch_size:(i + 1) * self.batch_size])  # sorted: sequential reads
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < len(self):
+            raise IndexError(f"batch {i} out of range (0..{len(self) - 1})")
+        pos = self._positions(i)
+        rows = self.index[pos]
+        x = np.asarray(self.images[rows], dtype=np.float32)
+        _check_finite(x, rows, self.where)
+        x = stretch(x)
+        if self.train:
+            x = dihedral(x, np.random.default_rng([self.seed, self.epoch, i]).integers(0, 8, len(x)))
+        elif self.transform:
+            x = dihedral(x, self.transform)
+        inputs = {"image": x, "ebv": self.ebv[rows]} if self.use_ebv else {"image": x}
+        return (inputs, self.labels[pos]) if self.labels is not None else (inputs,)
+
+
+# --------------------------------------------------------------------------- validation
+def _as_profile(profile) -> config.Profile:
+    return profile if isinstance(profile, config.Profile) else config.get_profile(profile)
+
+
+def _check_index(dataset, index, name: str) -> np.ndarray:
+    index = np.asarray(index)
+    if index.size == 0:
+        raise ValueError(f"{dataset.path}: the {name} split is empty (no galaxy to {name} on); "
+                         "check the catalogue's 'split' column or the index passed")
+    if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
+        raise ValueError(f"{name} index must be a 1-d array of integer row numbers, got "
+                         f"dtype {index.dtype} shape {index.shape}")
+    if index.min() < 0 or index.max() >= len(dataset):
+        raise ValueError(f"{name} index holds rows outside 0..{len(dataset) - 1} of {dataset.path}")
+    return index.astype(np.int64)
+
+
+def _check_labels(dataset, index, name: str) -> None:
+    z = np.asarray(dataset.catalog["z_spec"], dtype=float)[index]
+    try:
+        redshift_bins(z)
+    except ValueError as err:
+        bad = index[~((z > config.Z_MIN) & (z <= config.Z_MAX))]
+        raise ValueError(f"{Path(dataset.path) / catalog.CATALOG}: {err} in the {name} split "
+                         f"(catalogue rows {bad[:10].tolist()})") from None
+
+
+def _check_images_sample(dataset, index) -> None:
+    """Up-front NaN/inf check of up to UPFRONT_CHECK_ROWS evenly spread rows."""
+    rows = np.unique(index[np.linspace(0, len(index) - 1, min(len(index), UPFRONT_CHECK_ROWS)).astype(int)])
+    _check_finite(np.asarray(dataset.images[rows]), rows, Path(dataset.path) / catalog.IMAGES)
+
+
+# --------------------------------------------------------------------------- training
+@dataclasses.dataclass
+class TrainResult:
+    """A trained model, its per-epoch history (``loss``, ``val_loss``) and its file."""
+
+    model: keras.Model
+    history: dict
+    path: Path
+
+
+def default_patience(epochs: int) -> int:
+    """Early-stopping patience: a fifth of the planned epochs, at least 3."""
+    return max(3, epochs // 5)
+
+
+def learning_rate_schedule(learning_rate: float, total_steps: int):
+    """The paper's lr / 5 drops at 60k and 120k of ~180k iterations, scaled to ``total_steps``."""
+    boundaries = [max(1, round(total_steps * b / PAPER_ITERATIONS)) for b in PAPER_DROPS]
+    boundaries[1] = max(boundaries[1], boundaries[0] + 1)
+    values = [learning_rate, learning_rate / 5, learning_rate / 25]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+
+def _digest(array) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array, dtype=np.int64).tobytes()).hexdigest()
+
+
+def run_identity(dataset, profile, seed, use_ebv, train_index, val_index, patience) -> dict:
+    """Everything that determines a training run; a checkpoint or cache is reused only if equal."""
+    return {
+        "architecture": {"net": "Net_P", "width": profile.model_width, "n_bins": config.N_BINS,
+                         "use_ebv": bool(use_ebv)},
+        "training": {"epochs": profile.epochs, "batch_size": profile.batch_size,
+                     "learning_rate": profile.learning_rate, "patience": patience, "pipeline": PIPELINE},
+        "seed": seed,
+        "data": {name: entry["sha256"] for name, entry in sorted(dataset.manifest["files"].items())},
+        "train_index": _digest(train_index),
+        "val_index": _digest(val_index),
+    }
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def _save_keras(model, path: Path) -> None:
+    tmp = path.with_name("tmp-" + path.name)
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _save_weights(model, path: Path) -> None:
+    tmp = path.with_name("tmp-" + path.name)
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
+def _describe_difference(old: dict, new: dict) -> str:
+    diffs = []
+    for key in new:
+        if isinstance(new[key], dict) and isinstance(old.get(key), dict):
+            diffs += [f"{key}.{k}: {old[key].get(k)!r} -> {v!r}" for k, v in new[key].items() if old[key].get(k) != v]
+        elif old.get(key) != new[key]:
+            diffs.append(f"{key}: {str(old.get(key))[:16]!r} -> {str(new[key])[:16]!r}")
+    return "; ".join(diffs)
+
+
+class _Checkpointer(keras.callbacks.Callback):
+    """Early stopping on val_loss plus a resumable checkpoint at the end of every epoch."""
+
+    def __init__(self, out_dir: Path, state: dict, sequences):
+        super().__init__()
+        self.out_dir, self.state, self.sequences = out_dir, state, sequences
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for seq in self.sequences:
+            seq.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        loss, val = float(logs["loss"]), float(logs["val_loss"])
+        if not (np.isfinite(loss) and np.isfinite(val)):
+            raise FloatingPointError(f"epoch {epoch + 1}: loss {loss}, val_loss {val} is not finite; "
+                                     "lower the learning rate or check the inputs")
+        st = self.state
+        st["history"]["loss"].append(loss)
+        st["history"]["val_loss"].append(val)
+        old_files = [st.get("model_file"), st.get("best_file")]
+        if val < st["best_val_loss"]:
+            st.update(best_val_loss=val, best_epoch=epoch + 1, wait=0, best_file=f"best-{epoch + 1:04d}.weights.h5")
+            _save_weights(self.model, self.out_dir / st["best_file"])
+        else:
+            st["wait"] += 1
+        st["model_file"] = f"ckpt-{epoch + 1:04d}.keras"
+        _save_keras(self.model, self.out_dir / st["model_file"])
+        st["epochs_done"] = epoch + 1
+        st["stopped_early"] = st["wait"] >= st["patience"]
+        st["rng"] = {"seed": st["identity"]["seed"], "next_epoch": epoch + 1,
+                     "scheme": "numpy default_rng([seed, epoch]) shuffles, default_rng([seed, epoch, batch]) augments"}
+        _write_json(self.out_dir / "checkpoint.json", st)  # commit point
+        for name in old_files:
+            if name and name not in (st["model_file"], st["best_file"]):
+                (self.out_dir / name).unlink(missing_ok=True)
+        if st["stopped_early"]:
+            self.model.stop_training = True
+
+
+class _Progress(keras.callbacks.Callback):
+    """One tqdm bar over all training batches, with the epoch's losses."""
+
+    def __init__(self, total_steps: int, done_steps: int):
+        super().__init__()
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=total_steps, initial=done_steps, desc="training", unit="batch")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.bar.set_postfix(epoch=epoch + 1, loss=f"{logs.get('loss', np.nan):.3f}",
+                             val_loss=f"{logs.get('val_loss', np.nan):.3f}")
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
+
+
+def _compile(model, learning_rate: float, total_steps: int) -> None:
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(learning_rate, total_steps)),
+                  loss="sparse_categorical_crossentropy")
+
+
+def _resume_or_start(out_dir: Path, identity: dict, overwrite: bool) -> dict | None:
+    """The checkpoint state to resume from, None to start afresh; raise on a foreign checkpoint."""
+    state = _read_json(out_dir / "checkpoint.json")
+    if state is None or state.get("identity") == identity:
+        return state
+    what = ("a different architecture" if state.get("identity", {}).get("architecture") != identity["architecture"]
+            else "a different run")
+    if not overwrite:
+        raise ValueError(f"{out_dir / 'checkpoint.json'}: checkpoint of {what} "
+                         f"({_describe_difference(state.get('identity', {}), identity)}); "
+                         "delete the directory or pass overwrite=True to start afresh")
+    for path in out_dir.iterdir():
+        if path.suffix in (".keras", ".h5", ".json", ".tmp"):
+            path.unlink()
+    return None
+
+
+def _load_checkpoint(out_dir: Path, state: dict, fresh: keras.Model) -> keras.Model:
+    path = out_dir / state["model_file"]
+    model = keras.models.load_model(path)
+    if weight_shapes(model) != weight_shapes(fresh):
+        raise ValueError(f"{path}: checkpoint of a different architecture than Net_P "
+                         f"{state['identity']['architecture']} (weight shapes differ)")
+    return model
+
+
+def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = True, train_index=None,
+          progress: bool = True, val_index=None, patience: int | None = None, overwrite: bool = False,
+          callbacks=()) -> TrainResult:
+    """Train Net_P on ``dataset`` with the sizes of ``profile``; resume if interrupted.
+
+    Parameters
+    ----------
+    dataset : catalog.Dataset
+    profile : config.Profile or str
+        Width, epochs, batch size and learning rate come from here.
+    out_dir : path
+        Checkpoints, the final ``model.keras``, ``history.json`` and ``run.json``.
+    seed : int, optional
+        Seed of weights, shuffling and augmentation (default ``profile.seed``).
+    use_ebv : bool
+        Feed E(B-V) to the dense layers.
+    train_index, val_index : array of int, optional
+        Catalogue rows to train on / to early-stop on (default: the train / val splits).
+    progress : bool
+        Show a progress bar.
+    patience : int, optional
+        Epochs without a better val_loss before stopping (default :func:`default_patience`).
+    overwrite : bool
+        Discard a checkpoint in ``out_dir`` left by a different run instead of raising.
+    callbacks : sequence of keras.callbacks.Callback
+        Extra callbacks (e.g. for monitoring).
+
+    Returns
+    -------
+    TrainResult
+        The model with the weights of its best validation epoch restored.
+    """
+    profile = _as_profile(profile)
+    seed = profile.seed if seed is None else int(seed)
+    patience = default_patience(profile.epochs) if patience is None else int(patience)
+    train_index = _check_index(dataset, dataset.split("train") if train_index is None else train_index, "train")
+    val_index = _check_index(dataset, dataset.split("val") if val_index is None else val_index, "val")
+    for index, name in ((train_index, "train"), (val_index, "val")):
+        _check_labels(dataset, index, name)
+    _check_images_sample(dataset, np.concatenate([train_index, val_index]))
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    identity = run_identity(dataset, profile, seed, use_ebv, train_index, val_index, patience)
+    state = _resume_or_start(out_dir, identity, overwrite)
+
+    keras.utils.set_random_seed(seed)
+    train_seq = GalaxyBatches(dataset, train_index, profile.batch_size, seed, train=True, use_ebv=use_ebv)
+    val_seq = GalaxyBatches(dataset, val_index, profile.batch_size, seed, use_ebv=use_ebv)
+    total_steps = len(train_seq) * profile.epochs
+    model = build_net_p(profile.model_width, use_ebv=use_ebv, seed=seed)
+    if state is None:
+        state = {"identity": identity, "history": {"loss": [], "val_loss": []}, "epochs_done": 0,
+                 "best_val_loss": float("inf"), "best_epoch": 0, "wait": 0, "patience": patience,
+                 "stopped_early": False, "model_file": None, "best_file": None, "finished": False}
+        _compile(model, profile.learning_rate, total_steps)
+    elif state["finished"] and (out_dir / "model.keras").exists():
+        return TrainResult(keras.models.load_model(out_dir / "model.keras"), state["history"], out_dir / "model.keras")
+    else:
+        model = _load_checkpoint(out_dir, state, model)
+
+    if state["epochs_done"] < profile.epochs and not state["stopped_early"]:
+        cbs = [_Checkpointer(out_dir, state, [train_seq, val_seq])]
+        if progress:
+            cbs.append(_Progress(total_steps, state["epochs_done"] * len(train_seq)))
+        model.fit(train_seq, validation_data=val_seq, epochs=profile.epochs, initial_epoch=state["epochs_done"],
+                  shuffle=False, verbose=0, callbacks=cbs + list(callbacks))
+    return _finish(model, out_dir, state)
+
+
+def _finish(model, out_dir: Path, state: dict) -> TrainResult:
+    """Restore the best weights, write model.keras, history.json, run.json; drop checkpoints."""
+    model.load_weights(out_dir / state["best_file"])
+    _save_keras(model, out_dir / "model.keras")
+    _write_json(out_dir / "history.json", state["history"])
+    _write_json(out_dir / "run.json", {
+        "identity": state["identity"], "epochs_run": state["epochs_done"], "best_epoch": state["best_epoch"],
+        "best_val_loss": state["best_val_loss"], "stopped_early": state["stopped_early"],
+        "backend": keras.backend.backend(), "keras": keras.__version__})
+    state["finished"] = True
+    _write_json(out_dir / "checkpoint.json", state)
+    (out_dir / state["model_file"]).unlink(missing_ok=True)  # the epoch checkpoint is no longer needed
+    return TrainResult(model, state["history"], out_dir / "model.keras")
+
+
+def ensure_trained(profile, dataset, name: str = "cnn", use_ebv: bool = True, train_index=None,
+                   progress: bool = True) -> TrainResult:
+    """The model in ``profile.models_dir / name`` if it was trained on these inputs, else train it.
+
+    The recorded inputs (``run.json``) are the data set's sha256s, the profile's training
+    numbers, the seed, ``use_ebv`` and hashes of the train/val rows; any change retrains.
+    An interrupted run with the same inputs is resumed.
+    """
+    profile = _as_profile(profile)
+    out_dir = profile.models_dir / name
+    train_index = _check_index(dataset, dataset.split("train") if train_index is None else train_index, "train")
+    val_index = _check_index(dataset, dataset.split("val"), "val")
+    identity = run_identity(dataset, profile, profile.seed, use_ebv, train_index, val_index,
+                            default_patience(profile.epochs))
+    run = _read_json(out_dir / "run.json")
+    if run is not None and run.get("identity") == identity and (out_dir / "model.keras").exists():
+        history = _read_json(out_dir / "history.json")
+        return TrainResult(keras.models.load_model(out_dir / "model.keras"), history, out_dir / "model.keras")
+    (out_dir / "run.json").unlink(missing_ok=True)
+    return train(dataset, profile, out_dir, seed=profile.seed, use_ebv=use_ebv, train_index=train_index,
+                 progress=progress, overwrite=True)
+
+
+# --------------------------------------------------------------------------- inference
+def predict(model: keras.Model, dataset, index=None, batch_size: int = 256, tta: bool = False,
+            progress: bool = True) -> np.ndarray:
+    """Redshift PDFs (float32, shape (n, n_bins), rows sum to 1) of the rows ``index`` (default all).
+
+    ``tta=True`` averages the PDFs of the 8 rotations/flips of each image.
+    """
+    from tqdm.auto import tqdm
+    index = np.arange(len(dataset)) if index is None else _check_index(dataset, index, "predict")
+    use_ebv = "ebv" in [t.name.split(":")[0] for t in model.inputs] or len(model.inputs) > 1
+    transforms = range(8) if tta else [0]
+    total = np.zeros((len(index), model.output.shape[-1]), dtype=np.float64)
+    bar = tqdm(total=len(transforms) * -(-len(index) // batch_size), desc="predicting", unit="batch",
+               disable=not progress)
+    for t in transforms:
+        seq = GalaxyBatches(dataset, index, batch_size, use_ebv=use_ebv, labels=False, transform=t)
+        start = 0
+        for i in range(len(seq)):
+            (inputs,) = seq[i]
+            p = keras.ops.convert_to_numpy(model.predict_on_batch(inputs))
+            total[start:start + len(p)] += p
+            start += len(p)
+            bar.update(1)
+    bar.close()
+    return (total / total.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class Predictions(NamedTuple):
+    pdfs: np.ndarray
+    edges: np.ndarray
+    index: np.ndarray
+    meta: dict
+
+
+def save_predictions(path, pdfs, edges, index, meta: dict | None = None) -> Path:
+    """Write PDFs, their bin edges and catalogue rows to ``path`` (.npz), atomically."""
+    pdfs, edges, index = np.asarray(pdfs, np.float32), np.asarray(edges, float), np.asarray(index, np.int64)
+    if pdfs.ndim != 2 or pdfs.shape[1] != len(edges) - 1 or len(index) != len(pdfs):
+        raise ValueError(f"{path}: pdfs {pdfs.shape}, edges {edges.shape}, index {index.shape} do not agree "
+                         "(expected (n, n_bins), (n_bins + 1,), (n,))")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, pdfs=pdfs, edges=edges, index=index, meta=np.array(json.dumps(meta or {})))
+    os.replace(tmp, path)
+    return path
+
+
+def load_predictions(path) -> Predictions:
+    """Read what :func:`save_predictions` wrote."""
+    with np.load(path, allow_pickle=False) as f:
+        missing = {"pdfs", "edges", "index"} - set(f.files)
+        if missing:
+            raise ValueError(f"{path}: not a predictions file (missing {sorted(missing)})")
+        meta = json.loads(str(f["meta"])) if "meta" in f.files else {}
+        return Predictions(f["pdfs"], f["edges"], f["index"], meta)

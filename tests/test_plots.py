@@ -1,0 +1,422 @@
+"""Figure functions: content checked against independent computations, layout rules, saving.
+
+Run with the Agg backend; nothing here opens a window.  To regenerate the image baseline
+after an intended change of style: ``PHOTOZ_UPDATE_BASELINES=1 pytest tests/test_plots.py``.
+"""
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from astropy.table import Table  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.testing.compare import compare_images  # noqa: E402
+from matplotlib.testing.decorators import remove_ticks_and_titles  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from photoz_nb import config, metrics, plots  # noqa: E402
+
+from conftest import make_catalog  # noqa: E402
+
+BASELINE_DIR = Path(__file__).parent / "baseline"
+RNG = np.random.default_rng(42)
+
+
+# ------------------------------------------------------------------ helpers
+def visible_texts(fig):
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def assert_paper_layout(fig, width=plots.COLUMN_WIDTH):
+    """Column width, fonts >= 8 pt, every grid row has a y label and every column an x label."""
+    assert isinstance(fig, Figure)
+    assert fig.get_size_inches()[0] == pytest.approx(width)
+    small = [(t.get_text(), t.get_fontsize()) for t in visible_texts(fig) if t.get_fontsize() < 8]
+    assert not small, f"text below 8 pt: {small}"
+    grid = [ax for ax in fig.axes if ax.get_visible() and ax.get_subplotspec() is not None]
+    for axis, span in (("x", "colspan"), ("y", "rowspan")):
+        groups = {}
+        for ax in grid:
+            key = tuple(getattr(ax.get_subplotspec(), span))
+            groups.setdefault(key, []).append(getattr(ax, f"get_{axis}label")())
+        for key, labels in groups.items():
+            assert any(label.strip() for label in labels), f"no {axis} label for grid {span} {key}"
+    for ax in fig.axes:  # colour bars too
+        if ax.get_subplotspec() is None:
+            assert ax.get_ylabel() or ax.get_xlabel()
+
+
+def legend_texts(fig):
+    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+
+
+def hist_heights(polygon, n_bins):
+    """Bar heights of a step/stepfilled histogram polygon (vertices up/across/down...)."""
+    return polygon.get_xy()[1:2 * n_bins:2, 1]
+
+
+def stairs(ax):
+    from matplotlib.patches import StepPatch
+    return {p.get_label(): p.get_data() for p in ax.patches if isinstance(p, StepPatch)}
+
+
+def gaussian_pdfs(z_spec, edges, width=0.015, shift=0.0):
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    p = np.exp(-0.5 * ((centres - z_spec[:, None] - shift) / width) ** 2)
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture
+def redshifts():
+    z_spec = RNG.uniform(0.02, 0.35, 500)
+    z_phot = z_spec + 0.01 * (1 + z_spec) * RNG.standard_normal(500)
+    z_phot[:10] += 0.1  # guaranteed outliers
+    return z_spec, z_phot
+
+
+# ------------------------------------------------------------------ style and saving
+def test_paper_style_sets_and_restores_rcparams():
+    before = matplotlib.rcParams["savefig.dpi"]
+    with plots.paper_style():
+        assert matplotlib.rcParams["savefig.dpi"] == 200
+        assert matplotlib.rcParams["font.size"] >= 8
+    assert matplotlib.rcParams["savefig.dpi"] == before
+
+
+def test_save_figure_writes_pdf_and_png_atomically(tmp_path, redshifts):
+    fig = plots.pit_histogram(RNG.random(300))
+    out = tmp_path / "new" / "dir"
+    paths = plots.save_figure(fig, out, "pit_histogram")
+    assert paths == [out / "pit_histogram.pdf", out / "pit_histogram.png"]
+    assert paths[0].read_bytes().startswith(b"%PDF")
+    png = paths[1].read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width_px = int.from_bytes(png[16:20], "big")  # IHDR width at 200 dpi
+    assert width_px == round(plots.COLUMN_WIDTH * 200)
+    assert sorted(p.name for p in out.iterdir()) == ["pit_histogram.pdf", "pit_histogram.png"]
+    first = paths[0].read_bytes()
+    plots.save_figure(fig, out, "pit_histogram")  # overwrite: same bytes (no creation date)
+    assert paths[0].read_bytes() == first
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "fig.png", "../x"])
+def test_save_figure_rejects_bad_names(tmp_path, name):
+    with pytest.raises(ValueError, match="figure name"):
+        plots.save_figure(plots.pit_histogram(RNG.random(50)), tmp_path, name)
+
+
+def test_save_figure_crash_keeps_old_files_and_no_temp(tmp_path, monkeypatch):
+    fig = plots.pit_histogram(RNG.random(50))
+    old = plots.save_figure(fig, tmp_path, "pit")
+    old_png = old[1].read_bytes()
+    real_savefig = fig.savefig
+
+    def crash_on_png(fname, **kw):  # write half a file, then die, as a crash mid-render would
+        if kw.get("format") == "png":
+            Path(fname).write_bytes(b"\x89PNG half")
+            raise OSError("disk full")
+        return real_savefig(fname, **kw)
+
+    monkeypatch.setattr(fig, "savefig", crash_on_png)
+    with pytest.raises(OSError, match="disk full"):
+        plots.save_figure(fig, tmp_path, "pit")
+    assert old[1].read_bytes() == old_png  # the published PNG is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pit.pdf", "pit.png"]
+
+
+# ------------------------------------------------------------------ z_phot vs z_spec
+def test_zphot_vs_zspec_metrics_box_matches_paper_definitions(redshifts):
+    z_spec, z_phot = redshifts
+    fig = plots.zphot_vs_zspec(z_spec, z_phot)
+    assert_paper_layout(fig)
+    dz = (z_phot - z_spec) / (1 + z_spec)  # independent of photoz_nb.metrics
+    expected = [f"bias = {dz.mean():+.5f}", f"= {1.4826 * np.median(np.abs(dz - np.median(dz))):.5f}",
+                f"= {100 * np.mean(np.abs(dz) > 0.05):.2f}%", "N = 500"]
+    box = next(t.get_text() for t in visible_texts(fig) if "bias" in t.get_text())
+    for piece in expected:
+        assert piece in box
+    assert plots.OUTLIER_DZ == metrics.OUTLIER_CUT
+    assert {"1:1", r"$|\Delta z| = 0.05$"} <= set(legend_texts(fig))
+
+
+def test_zphot_vs_zspec_envelope_and_histogram(redshifts):
+    z_spec, z_phot = redshifts
+    ax = plots.zphot_vs_zspec(z_spec, z_phot, n_cells=40).axes[0]
+    envelope = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(envelope) == 2
+    for line in envelope:
+        x, y = line.get_data()
+        assert np.allclose(np.abs(y - x), 0.05 * (1 + x))
+    mesh = ax.collections[0]
+    inside = np.sum((z_phot >= 0) & (z_phot <= 0.4))
+    assert mesh.get_array().sum() == inside  # every galaxy in the window is counted once
+
+
+def test_zphot_vs_zspec_baseline_panel_shares_colour_scale(redshifts):
+    z_spec, z_phot = redshifts
+    fig = plots.zphot_vs_zspec(z_spec, z_phot, baseline=(z_spec + 0.02, "B16"))
+    assert_paper_layout(fig, width=plots.TEXT_WIDTH)
+    left, right = (ax for ax in fig.axes if ax.get_subplotspec() is not None)
+    assert (left.get_title(), right.get_title()) == ("CNN", "B16")
+    assert left.collections[0].norm is right.collections[0].norm
+    assert any("bias = +0.0" in t.get_text() for t in right.texts)
+
+
+def test_zphot_vs_zspec_input_errors(redshifts):
+    z_spec, z_phot = redshifts
+    with pytest.raises(ValueError, match="same length"):
+        plots.zphot_vs_zspec(z_spec, z_phot[:-1])
+    with pytest.raises(ValueError, match="same length"):
+        plots.zphot_vs_zspec(z_spec, z_phot, baseline=(z_phot[:5], "B16"))
+    bad = z_phot.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="z_phot has 1 non-finite value.*index 3"):
+        plots.zphot_vs_zspec(z_spec, bad)
+
+
+# ------------------------------------------------------------------ PIT
+def test_pit_histogram_heights_and_poisson_band():
+    pit, n_bins = RNG.random(800), 16
+    fig = plots.pit_histogram(pit, others={"calibrated": RNG.random(800)}, n_bins=n_bins)
+    assert_paper_layout(fig)
+    ax = fig.axes[0]
+    counts = np.histogram(pit, bins=np.linspace(0, 1, n_bins + 1))[0]
+    main = next(p for p in ax.patches if p.get_label() == "CNN")
+    assert np.allclose(hist_heights(main, n_bins), counts * n_bins / len(pit))
+    sigma = np.sqrt(n_bins / len(pit))  # Poisson sigma of a uniform histogram, in density units
+    for k in (1, 2):
+        band = next(p for p in ax.patches if p.get_label() == rf"uniform $\pm{k}\sigma$")
+        assert band.get_y() == pytest.approx(1 - k * sigma)
+        assert band.get_height() == pytest.approx(2 * k * sigma)
+    assert {"CNN", "calibrated", "uniform"} <= set(legend_texts(fig))
+
+
+def test_pit_histogram_rejects_values_outside_unit_interval():
+    with pytest.raises(ValueError, match=r"others\['cal'\] must lie in \[0, 1\]"):
+        plots.pit_histogram(RNG.random(10), others={"cal": np.array([0.5, 1.2])})
+
+
+def _baseline_pit_figure():
+    """A deterministic PIT figure (closed-form inputs, no RNG) with text stripped for comparison."""
+    n = 2000
+    u = (np.arange(n) + 0.5) / n
+    fig = plots.pit_histogram(u ** 1.3, others={"calibrated": u}, n_bins=20)
+    remove_ticks_and_titles(fig)  # fonts differ across FreeType builds; graphics do not
+    for ax in fig.axes:
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        ax.get_legend().remove()
+    return fig
+
+
+def test_pit_histogram_matches_baseline_image(tmp_path):
+    baseline = BASELINE_DIR / "pit_histogram.png"
+    actual = tmp_path / "pit_histogram.png"
+    with plots.paper_style():
+        _baseline_pit_figure().savefig(actual, dpi=100)
+    if os.environ.get("PHOTOZ_UPDATE_BASELINES"):
+        BASELINE_DIR.mkdir(exist_ok=True)
+        actual.replace(baseline)
+        pytest.skip(f"baseline rewritten: {baseline}")
+    assert baseline.exists(), f"{baseline} missing; create it with PHOTOZ_UPDATE_BASELINES=1"
+    result = compare_images(str(baseline), str(actual), tol=2)
+    assert result is None, result
+
+
+def test_coverage_plot_is_empirical_cdf():
+    pits = {"CNN": RNG.beta(2, 2, 400), "calibrated": RNG.random(300)}
+    fig = plots.coverage_plot(pits)
+    assert_paper_layout(fig)
+    top, bottom = fig.axes
+    lines = {line.get_label(): line.get_data() for line in top.get_lines()}
+    for name, pit in pits.items():
+        q, ecdf = lines[name]
+        assert np.allclose(ecdf, (pit[None, :] <= q[:, None]).mean(axis=1))
+    q, ideal = lines["1:1 (calibrated)"]
+    assert np.allclose(q, ideal)
+    assert {"CNN", "calibrated"} <= set(legend_texts(fig))
+    assert plots.coverage_plot(RNG.random(50)).axes[0].get_lines()  # a bare array works too
+
+
+# ------------------------------------------------------------------ training
+class FakeHistory:  # what keras.Model.fit returns
+    def __init__(self, history):
+        self.history = history
+
+
+def test_learning_curves_plots_every_key():
+    history = {"loss": [3.0, 2.0, 1.5, 1.2], "val_loss": [3.1, 2.4, 2.2, 2.3],
+               "accuracy": [0.1, 0.2, 0.3, 0.4], "val_accuracy": [0.1, 0.15, 0.2, 0.2],
+               "learning_rate": [1e-4, 1e-4, 2e-5, 2e-5]}
+    fig = plots.learning_curves(FakeHistory(history))
+    assert_paper_layout(fig)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy", "learning rate"]
+    assert fig.axes[-1].get_xlabel() == "epoch"
+    loss_lines = {line.get_label(): line.get_ydata() for line in fig.axes[0].get_lines()}
+    assert np.allclose(loss_lines["training"], history["loss"])
+    assert np.allclose(loss_lines["validation"], history["val_loss"])
+    assert np.allclose(fig.axes[0].get_lines()[0].get_xdata(), [1, 2, 3, 4])
+    assert "best (epoch 3)" in legend_texts(fig)
+    assert fig.axes[2].get_yscale() == "log"
+
+
+def test_learning_curves_input_errors():
+    with pytest.raises(ValueError, match="missing \\['val_loss'\\]"):
+        plots.learning_curves({"loss": [1, 2]})
+    with pytest.raises(ValueError, match="same length"):
+        plots.learning_curves({"loss": [1, 2, 3], "val_loss": [1, 2]})
+
+
+# ------------------------------------------------------------------ data figures
+@pytest.fixture
+def cutout_data(tmp_path):
+    n = 12
+    cat = make_catalog(n, seed=3)
+    yy, xx = np.mgrid[:64, :64] - 31.5
+    blob = np.exp(-(xx ** 2 + yy ** 2) / 18.0)
+    images = blob[None, :, :, None] * np.linspace(0.5, 2, 5) * 4 + RNG.normal(0, 0.02, (n, 64, 64, 5))
+    np.save(tmp_path / "images.npy", images.astype(np.float32))
+    return np.load(tmp_path / "images.npy", mmap_mode="r"), cat
+
+
+def test_example_cutouts_grid_from_memmap(cutout_data):
+    images, cat = cutout_data
+    fig = plots.example_cutouts(images, cat, n=4, seed=1)
+    assert fig.get_size_inches()[0] == pytest.approx(plots.COLUMN_WIDTH)
+    assert not [t for t in visible_texts(fig) if t.get_fontsize() < 8]
+    axes = np.array(fig.axes).reshape(4, 6)
+    assert [ax.get_title() for ax in axes[0]] == ["u", "g", "r", "i", "z", "irg"]
+    z_labels = [float(ax.get_ylabel().split("\n")[0].removeprefix("z=")) for ax in axes[:, 0]]
+    assert z_labels == sorted(z_labels)  # rows in redshift order
+    assert set(z_labels) <= {round(float(z), 3) for z in cat["z_spec"]}
+    for r, ax in enumerate(axes[:, 2]):  # the r-band panel shows that galaxy's r image
+        row = int(np.argmin(np.abs(np.asarray(cat["z_spec"]) - z_labels[r])))
+        assert np.allclose(ax.images[0].get_array(), images[row, ..., 2])
+    rgb = axes[0, 5].images[0].get_array()
+    assert rgb.shape == (64, 64, 3) and rgb.dtype == np.uint8
+    bar = axes[-1, -1].get_lines()[0].get_xdata()
+    assert bar[1] - bar[0] == pytest.approx(10 / config.PIXEL_SCALE)  # 10 arcsec in pixels
+    assert '10"' in [t.get_text() for t in axes[-1, -1].texts]
+    again = plots.example_cutouts(images, cat, n=4, seed=1)  # same seed, same galaxies
+    assert [ax.get_ylabel() for ax in again.axes[::6]] == [ax.get_ylabel() for ax in axes[:, 0]]
+
+
+def test_example_cutouts_input_errors(cutout_data):
+    images, cat = cutout_data
+    with pytest.raises(ValueError, match=r"shape \(N, 64, 64, 5\).*\(12, 64, 64, 4\)"):
+        plots.example_cutouts(np.zeros((12, 64, 64, 4)), cat)
+    with pytest.raises(ValueError, match="same length"):
+        plots.example_cutouts(images, cat[:5])
+    with pytest.raises(ValueError, match="n must be between 1 and"):
+        plots.example_cutouts(images, cat, n=13)
+    cat.remove_column("petro_r")
+    with pytest.raises(ValueError, match="petro_r"):
+        plots.example_cutouts(images, cat)
+
+
+def test_redshift_magnitude_distributions_per_split():
+    cat = make_catalog(400, seed=5)
+    fig = plots.redshift_magnitude_distributions(cat)
+    assert_paper_layout(fig)
+    ax_z, ax_r = fig.axes
+    assert ax_r.get_xlabel() == "Petrosian r [mag]"
+    counts = {s: int(np.sum(cat["split"] == s)) for s in ("train", "val", "test")}
+    assert {f"{s} (N={k})" for s, k in counts.items()} <= set(legend_texts(fig))
+    train = next(p for p in ax_z.patches if p.get_label().startswith("train"))
+    heights = hist_heights(train, 40)
+    assert np.sum(heights * 0.01) == pytest.approx(1.0)  # a density on [0, 0.4], 40 bins
+    with pytest.raises(ValueError, match=r"split\(s\) \['calib'\] have no galaxy"):
+        plots.redshift_magnitude_distributions(cat, splits=("train", "calib"))
+
+
+# ------------------------------------------------------------------ binned metrics
+def test_metric_vs_property_from_binned_metrics():
+    n = 3000
+    r_mag = RNG.uniform(14, 17.8, n)
+    z_spec = RNG.uniform(0.02, 0.35, n)
+    z_cnn = z_spec + 0.01 * (1 + z_spec) * RNG.standard_normal(n)
+    z_b16 = z_spec + 0.014 * (1 + z_spec) * RNG.standard_normal(n)
+    bins = np.linspace(14, 17.8, 6)
+    tables = {"CNN": metrics.binned_metrics(r_mag, z_cnn, z_spec, bins, n_boot=20, seed=0),
+              "B16": metrics.binned_metrics(r_mag, z_b16, z_spec, bins, n_boot=20, seed=0)}
+    fig = plots.metric_vs_property(tables, "r [mag]")
+    assert_paper_layout(fig)
+    axes = fig.axes
+    assert axes[-1].get_xlabel() == "r [mag]"
+    assert [len(ax.containers) for ax in axes] == [2, 2, 2]  # one errorbar series per label
+    assert set(legend_texts(fig)) == {"CNN", "B16"}
+    outliers = axes[2].containers[0].lines[0].get_ydata()
+    assert np.allclose(outliers, 100 * np.asarray(tables["CNN"]["outlier_frac"]))  # percent
+    sig = axes[1].containers[1].lines[0].get_ydata()
+    assert np.allclose(sig, tables["B16"]["sigma_mad"])
+    zero = [line for line in axes[0].get_lines() if np.all(np.asarray(line.get_ydata()) == 0)]
+    assert zero, "bias panel needs a zero line"
+
+
+def test_metric_vs_property_input_errors():
+    table = Table({"lo": [0.0], "hi": [1.0], "centre": [0.5], "n": [10], "bias": [0.0], "bias_err": [0.1]})
+    fig = plots.metric_vs_property(table, "b/a", stats=("bias",))  # one bare table, one stat
+    assert len(fig.axes) == 1 and fig.axes[0].get_legend() is None
+    with pytest.raises(ValueError, match=r"table 'CNN' lacks column\(s\) \['sigma_mad'"):
+        plots.metric_vs_property({"CNN": table}, "b/a")
+    with pytest.raises(ValueError, match="stats must be chosen"):
+        plots.metric_vs_property(table, "b/a", stats=("crps_median",))
+
+
+# ------------------------------------------------------------------ PDFs
+@pytest.fixture
+def pdf_data():
+    edges = config.redshift_edges()
+    z_spec = RNG.uniform(0.03, 0.35, 300)
+    return gaussian_pdfs(z_spec, edges), edges, z_spec
+
+
+def test_pdf_examples_draw_chosen_pdfs(pdf_data):
+    pdfs, edges, z_spec = pdf_data
+    fig = plots.pdf_examples(pdfs, edges, z_spec, n=5, seed=2)
+    assert_paper_layout(fig)
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 5
+    marked = []
+    for ax in shown:
+        density = stairs(ax)["PDF"].values
+        z_true = ax.get_lines()[0].get_xdata()[0]
+        row = int(np.argmin(np.abs(z_spec - z_true)))
+        assert np.allclose(density, pdfs[row] / np.diff(edges), rtol=1e-5)
+        lo, hi = ax.get_xlim()
+        assert lo < z_true < hi
+        marked.append(z_true)
+    assert marked == sorted(marked)
+    assert {"PDF", r"$z_\mathrm{spec}$"} <= set(legend_texts(fig))
+
+
+def test_pdf_inputs_shape_errors(pdf_data):
+    pdfs, edges, z_spec = pdf_data
+    with pytest.raises(ValueError, match=r"pdfs must have shape \(N, 180\).*\(300, 179\)"):
+        plots.pdf_examples(pdfs[:, 1:], edges, z_spec)
+    with pytest.raises(ValueError, match="same length"):
+        plots.stacked_nz(pdfs, edges, z_spec[:-1])
+    with pytest.raises(ValueError, match="edges must increase"):
+        plots.stacked_nz(pdfs, edges[::-1], z_spec)
+
+
+def test_stacked_nz_against_true_histogram(pdf_data):
+    pdfs, edges, z_spec = pdf_data
+    shifted = gaussian_pdfs(z_spec, edges, shift=0.02)
+    fig = plots.stacked_nz({"CNN": pdfs, "shifted": shifted}, edges, z_spec)
+    assert_paper_layout(fig)
+    top = fig.axes[0]
+    drawn = stairs(top)
+    width = np.diff(edges)
+    assert np.allclose(drawn["CNN"][0], pdfs.mean(axis=0) / width, rtol=1e-5)
+    assert np.allclose(drawn[r"true $z_\mathrm{spec}$"][0], np.histogram(z_spec, edges, density=True)[0])
+    for values, *_ in drawn.values():
+        assert np.sum(values * width) == pytest.approx(1.0, rel=1e-5)
+    # the narrow unshifted PDFs follow the truth better than the shifted ones
+    true = drawn[r"true $z_\mathrm{spec}$"][0]
+    assert np.abs(drawn["CNN"][0] - true).sum() < np.abs(drawn["shifted"][0] - true).sum()
+    assert {"CNN", "shifted"} <= set(legend_texts(fig))
