@@ -102,10 +102,9 @@ def _cached_pdfs(profile, name: str, key: str, compute) -> np.ndarray:
     path = profile.predictions_dir / f"{name}.npz"
     if path.exists():
         saved = load_predictions(path)
-        if saved["meta"].get("key") == key:
-            return saved["pdfs"]
+        if saved.meta.get("key") == key:
+            return saved.pdfs
     pdfs = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
     save_predictions(path, pdfs, config.redshift_edges(), np.arange(len(pdfs)), meta={"key": key})
     return pdfs
 

@@ -215,7 +215,10 @@ def zphot_vs_zspec(z_spec, z_phot, label: str = "CNN", baseline=None, n_cells: i
         for ax, (zp, name) in zip(axes[0], panels):
             mesh = _density_panel(ax, z_spec, zp, name, bins, norm)
         axes[0, -1].legend(loc="lower right", handlelength=1.2, borderaxespad=0.2)
-        fig.colorbar(mesh, ax=axes[0].tolist(), label="galaxies per cell", shrink=0.9, aspect=25)
+        bar = fig.colorbar(mesh, ax=axes[0].tolist(), label="galaxies per cell", shrink=0.9, aspect=25)
+        plain = mpl.ticker.FuncFormatter(lambda value, _: f"{value:g}")  # 1, 10, 100 (not 10^0)
+        bar.ax.yaxis.set_major_formatter(plain)
+        bar.ax.yaxis.set_minor_formatter(plain if peak < 10 else mpl.ticker.NullFormatter())
     return fig
 
 
@@ -321,9 +324,8 @@ def learning_curves(history) -> Figure:
                 if key in curves:
                     ax.plot(epochs, curves[key], ls=style, marker="o", ms=2.5, label=name)
             ax.set_ylabel(family.replace("_", " "))
-            if "rate" in family:
+            if family in ("lr", "learning_rate"):  # stepped by factors: log scale
                 ax.set_yscale("log")
-                ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
         best = int(np.argmin(curves["val_loss"]))
         axes[0, 0].plot(epochs[best], curves["val_loss"][best], "k*", ms=7, label=f"best (epoch {best + 1})")
         axes[0, 0].legend(loc="upper right")

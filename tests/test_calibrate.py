@@ -154,7 +154,8 @@ def test_calibrated_pdfs_stay_nearly_unchanged(calibrated_outputs, method):
     assert before["ks"] < 0.02 and after["ks"] < 0.025
     assert after["crps"] == pytest.approx(before["crps"], rel=0.005)
     assert after[0.68] == pytest.approx(0.68, abs=0.02)
-    assert np.median(np.abs(p_out - p_in).sum(axis=1)) < 0.05  # L1 distance per PDF
+    cdf_shift = np.abs(np.cumsum(p_out, axis=1) - np.cumsum(p_in, axis=1)).max(axis=1)
+    assert np.median(cdf_shift) < 0.03  # the CDFs move by about the noise of the fitted map
 
 
 @pytest.mark.parametrize("method", cal.METHODS)
@@ -251,7 +252,7 @@ def test_input_errors_are_clear(cases):
     with pytest.raises(ValueError, match="outside the grid"):
         cal.PITRemap().fit(p_fit[:3], [0.1, 0.2, 0.5])
     cond = np.linspace(14, 18, len(z_fit))
-    with pytest.raises(ValueError, match="condition has 1 NaN"):
+    with pytest.raises(ValueError, match="condition has 15 NaN"):
         cal.ConditionalPITRemap().fit(p_fit, z_fit, condition=np.where(cond > 17.99, np.nan, cond))
     with pytest.raises(ValueError, match="condition must be a 1-D array with one value per PDF row"):
         cal.ConditionalPITRemap().fit(p_fit, z_fit, condition=cond[:-1])

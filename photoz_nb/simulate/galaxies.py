@@ -1,0 +1,362 @@
+"""The galaxy population: real SDSS MGS galaxies, their morphology and observing conditions.
+
+The redshifts, positions, Galactic reddening and ugriz fluxes are those of the real Main
+Galaxy Sample galaxies in kcorrect's test catalogue, selected as in the paper (dereddened
+Petrosian r <= 17.8, 0 < z <= 0.4).  When more galaxies are asked for than exist, clones
+are made by moving real galaxies in redshift with their kcorrect SED fits (see
+:func:`clone_galaxies`).  Morphology (bulge + inclined disk, sizes from the Shen et al. 2003
+size-luminosity relations) and observing conditions (PSF, sky noise, neighbours) are drawn
+per galaxy.  :func:`make_catalog` returns the catalogue of the data contract plus the
+per-galaxy render parameters.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from .. import catalog, config
+from . import observe, sed
+
+BANDS = config.BANDS
+R = BANDS.index("r")
+#: Early types by colour (Strateva et al. 2001): dereddened u - r above this.
+EARLY_TYPE_U_MINUS_R = 2.22
+#: Shen et al. 2003, Table 1 (r-band Petrosian R50 in kpc, h = 0.7; concentration-selected).
+SHEN_EARLY = dict(a=0.60, b=-4.63, sigma1=0.48, sigma2=0.25, m0=-20.52)
+SHEN_LATE = dict(alpha=0.21, beta=0.53, gamma=-1.31, sigma1=0.48, sigma2=0.25, m0=-20.52)
+#: r-band bulge-to-total ratio: Beta distributions for early and late types.
+BULGE_FRAC_BETA = {"early": (6.0, 2.5), "late": (1.3, 5.0)}
+#: Sizes of the second component relative to the first (uniform ranges).
+DISK_OVER_BULGE_EARLY = (1.0, 2.0)   # early types: R50 is the bulge's
+BULGE_OVER_DISK_LATE = (0.2, 0.5)    # late types: R50 is the disk's
+HLR_RANGE_ARCSEC = (0.1, 30.0)
+#: Bulge minus disk colour, (band - r) in mag: bulges are redder.
+BULGE_COLOUR = {"u": 0.80, "g": 0.25, "r": 0.0, "i": -0.08, "z": -0.15}
+#: Intrinsic disk thickness and inclination reddening A_band = gamma_band log10(a/b)
+#: (gamma_r ~ 1 mag per dex, scaled to other bands by the SFD extinction curve); only its
+#: colour part is applied so that r-band fluxes, hence the selection, stay those of SDSS.
+DISK_THICKNESS = 0.15
+GAMMA_R = 1.0
+BULGE_Q_RANGE = (0.55, 1.0)
+#: Redshift move of clones (Gaussian sigma) and the smallest redshift they may take.
+CLONE_SIGMA_Z, CLONE_Z_MIN = 0.03, 0.005
+#: Streams of the one seed (numpy SeedSequence spawn keys).
+STREAM_SAMPLE, STREAM_MORPHOLOGY, STREAM_OBSERVING, STREAM_NEIGHBOURS, STREAM_NOISE = range(5)
+CLONE_OBJID_OFFSET = 10_000_000
+
+
+def mgs_path() -> Path:
+    """kcorrect's test catalogue of SDSS MGS galaxies (10,000 rows)."""
+    import kcorrect
+
+    return Path(kcorrect.__file__).parent / "data" / "test" / "gst_tests_small.fits"
+
+
+def stream(seed: int, key: int) -> np.random.Generator:
+    """Independent random stream ``key`` of ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(key,)))
+
+
+def nanomaggies_to_mag(flux) -> np.ndarray:
+    return 22.5 - 2.5 * np.log10(flux)
+
+
+# -- real galaxies --------------------------------------------------------------------
+@dataclasses.dataclass
+class Population:
+    """One row per galaxy; fluxes are dereddened model fluxes in nanomaggies."""
+
+    objid: np.ndarray
+    parent_objid: np.ndarray
+    is_real: np.ndarray
+    ra: np.ndarray
+    dec: np.ndarray
+    ebv: np.ndarray
+    z: np.ndarray
+    flux: np.ndarray      # (n, 5)
+    petro_r: np.ndarray
+    coeffs: np.ndarray    # (n, 5) kcorrect template coefficients
+
+    def __len__(self):
+        return len(self.z)
+
+    def take(self, rows) -> "Population":
+        return Population(**{f.name: getattr(self, f.name)[rows] for f in dataclasses.fields(self)})
+
+    @staticmethod
+    def concatenate(parts) -> "Population":
+        return Population(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
+                             for f in dataclasses.fields(Population)})
+
+
+def load_real_galaxies(path=None) -> Population:
+    """The MGS galaxies passing the paper's cuts, with kcorrect fits (9,811 rows)."""
+    path = Path(path or mgs_path())
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: kcorrect's test catalogue is missing (is kcorrect installed?)")
+    t = Table.read(path)
+    ext = np.asarray(t["EXTINCTION"], dtype=float)
+    deredden = 10 ** (0.4 * ext)
+    petro_r = nanomaggies_to_mag(np.clip(np.asarray(t["PETROFLUX"][:, R], float), 1e-9, None)) - ext[:, R]
+    z = np.asarray(t["Z"], dtype=float)
+    keep = (petro_r <= config.R_PETRO_MAX) & (z > config.Z_MIN) & (z <= config.Z_MAX)
+    flux = np.asarray(t["MODELFLUX"], float)[keep] * deredden[keep]
+    ivar = np.asarray(t["MODELFLUX_IVAR"], float)[keep] / deredden[keep] ** 2
+    coeffs = sed.fit_coeffs(z[keep], flux, ivar)
+    # a few u fluxes are <= 0 (noise): the SED fit gives the galaxy's expected flux there
+    bad = flux <= 0
+    if bad.any():
+        flux[bad] = sed.model_flux(z[keep], coeffs)[bad]
+    objid = np.flatnonzero(keep).astype(np.int64) + 1  # row number in the kcorrect file
+    return Population(objid=objid, parent_objid=objid.copy(), is_real=np.ones(len(objid), bool),
+                      ra=np.asarray(t["RA"], float)[keep], dec=np.asarray(t["DEC"], float)[keep],
+                      ebv=ext[keep, R] / config.EXTINCTION_COEFF["r"], z=z[keep], flux=flux,
+                      petro_r=petro_r[keep], coeffs=coeffs)
+
+
+def clone_galaxies(real: Population, n_new: int, rng: np.random.Generator) -> Population:
+    """``n_new`` clones of real galaxies moved in redshift, re-selected like the MGS.
+
+    Each clone moves its parent from z to z' = z + N(0, CLONE_SIGMA_Z) with the parent's
+    SED: flux' = flux x model(z') / model(z) x (D_L(z) / D_L(z'))^2, so the parent's
+    measured colours keep their residuals from the templates.  The move is accepted with
+    probability min(1, dV/dz(z') / dV/dz(z)) and only if the clone stays in the sample
+    (r_petro <= 17.8, z' <= 0.4): a Metropolis step that leaves a flux-limited redshift
+    distribution unchanged.  Each clone takes the sky position and E(B-V) of another,
+    random real galaxy.
+    """
+    model_at_z = sed.model_flux(real.z, real.coeffs)
+    pool = np.flatnonzero((model_at_z > 0).all(axis=1))
+    parts, made = [], 0
+    while made < n_new:
+        m = int(1.5 * (n_new - made)) + 64
+        parent = pool[rng.integers(len(pool), size=m)]
+        z_new = real.z[parent] + CLONE_SIGMA_Z * rng.standard_normal(m)
+        accept_volume = rng.random(m)
+        donor = rng.integers(len(real), size=m)
+        ok = (z_new > CLONE_Z_MIN) & (z_new <= config.Z_MAX)
+        ok[ok] &= accept_volume[ok] < (sed.comoving_volume_density(z_new[ok])
+                                       / sed.comoving_volume_density(real.z[parent[ok]]))
+        parent, z_new, donor = parent[ok], z_new[ok], donor[ok]
+        ratio = (sed.model_flux(z_new, real.coeffs[parent]) / model_at_z[parent]
+                 * (sed.luminosity_distance(real.z[parent]) / sed.luminosity_distance(z_new))[:, None] ** 2)
+        petro_r = real.petro_r[parent] - 2.5 * np.log10(ratio[:, R])
+        ok = petro_r <= config.R_PETRO_MAX
+        clones = Population(objid=np.zeros(ok.sum(), np.int64), parent_objid=real.objid[parent[ok]],
+                            is_real=np.zeros(ok.sum(), bool), ra=real.ra[donor[ok]], dec=real.dec[donor[ok]],
+                            ebv=real.ebv[donor[ok]], z=z_new[ok], flux=real.flux[parent[ok]] * ratio[ok],
+                            petro_r=petro_r[ok], coeffs=real.coeffs[parent[ok]])
+        parts.append(clones)
+        made += len(clones)
+    out = Population.concatenate(parts).take(slice(0, n_new))
+    out.objid = CLONE_OBJID_OFFSET + np.arange(1, n_new + 1, dtype=np.int64)
+    return out
+
+
+def sample_population(n: int | None, rng: np.random.Generator, real: Population | None = None) -> Population:
+    """``n`` galaxies: a random subset of the real ones, all of them (None) or all plus clones."""
+    real = real if real is not None else load_real_galaxies()
+    if n is None or n == len(real):
+        return real
+    if n <= 0:
+        raise ValueError(f"number of galaxies must be positive, got n={n}")
+    if n < len(real):
+        return real.take(np.sort(rng.choice(len(real), size=n, replace=False)))
+    return Population.concatenate([real, clone_galaxies(real, n - len(real), rng)])
+
+
+# -- morphology -------------------------------------------------------------------------
+def shen_r50_kpc(abs_mag_r: np.ndarray, early: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Half-light radius (kpc) drawn from the Shen et al. 2003 size-luminosity relations."""
+    m = np.asarray(abs_mag_r, dtype=float)
+    e, l = SHEN_EARLY, SHEN_LATE
+    log_early = -0.4 * e["a"] * m + e["b"]
+    log_late = (-0.4 * l["alpha"] * m + (l["beta"] - l["alpha"]) * np.log10(1 + 10 ** (-0.4 * (m - l["m0"])))
+                + l["gamma"])
+    mean = np.where(early, log_early, log_late) * np.log(10)
+    p = np.where(early[:, None], [[e["sigma1"], e["sigma2"], e["m0"]]], [[l["sigma1"], l["sigma2"], l["m0"]]])
+    sigma_ln = p[:, 1] + (p[:, 0] - p[:, 1]) / (1 + 10 ** (-0.8 * (m - p[:, 2])))
+    return np.exp(mean + sigma_ln * rng.standard_normal(len(m)))
+
+
+def disk_axis_ratio(cos_i: np.ndarray) -> np.ndarray:
+    """Projected b/a of an oblate disk of thickness DISK_THICKNESS at inclination arccos(cos_i)."""
+    return np.sqrt(cos_i ** 2 + DISK_THICKNESS ** 2 * (1 - cos_i ** 2))
+
+
+def _mean_log_inverse_q() -> float:
+    """<log10(a/b)> of disks with isotropic orientations (cos i uniform)."""
+    cos_i = (np.arange(100_000) + 0.5) / 100_000
+    return float(np.mean(-np.log10(disk_axis_ratio(cos_i))))
+
+
+def inclination_colour(q_disk: np.ndarray) -> np.ndarray:
+    """Disk flux factor per band from internal dust, relative to r and to an average disk."""
+    ratio = np.array([config.EXTINCTION_COEFF[b] for b in BANDS]) / config.EXTINCTION_COEFF["r"]
+    excess = -np.log10(q_disk) - _mean_log_inverse_q()
+    return 10 ** (-0.4 * GAMMA_R * np.outer(excess, ratio - 1.0))
+
+
+def split_bulge_disk(flux: np.ndarray, bulge_frac_r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bulge and disk fluxes per band with the bulge redder by BULGE_COLOUR."""
+    tilt = 10 ** (-0.4 * np.array([BULGE_COLOUR[b] for b in BANDS]))
+    b = bulge_frac_r[:, None] * tilt
+    frac = b / (b + 1 - bulge_frac_r[:, None])
+    return flux * frac, flux * (1 - frac)
+
+
+def draw_morphology(pop: Population, rng: np.random.Generator) -> dict:
+    """Bulge + disk parameters, sizes in arcsec; fluxes dereddened (nanomaggies)."""
+    n = len(pop)
+    mag = nanomaggies_to_mag(pop.flux)
+    early = (mag[:, 0] - mag[:, R]) > EARLY_TYPE_U_MINUS_R
+    abs_mag_r = pop.petro_r - sed.distance_modulus(pop.z) - sed.kcorrection_r(pop.z, pop.coeffs)
+    r50_kpc = shen_r50_kpc(abs_mag_r, early, rng)
+    r50_arcsec = r50_kpc / (sed.angular_diameter_distance(pop.z) * 1e3) * 206264.806
+    bulge_frac = np.where(early, rng.beta(*BULGE_FRAC_BETA["early"], n), rng.beta(*BULGE_FRAC_BETA["late"], n))
+    second = np.where(early, rng.uniform(*DISK_OVER_BULGE_EARLY, n), rng.uniform(*BULGE_OVER_DISK_LATE, n))
+    hlr_bulge = np.clip(np.where(early, r50_arcsec, r50_arcsec * second), *HLR_RANGE_ARCSEC)
+    hlr_disk = np.clip(np.where(early, r50_arcsec * second, r50_arcsec), *HLR_RANGE_ARCSEC)
+    cos_i = rng.random(n)
+    q_disk = disk_axis_ratio(cos_i)
+    q_bulge = rng.uniform(*BULGE_Q_RANGE, n)
+    bulge_flux, disk_flux = split_bulge_disk(pop.flux, bulge_frac)
+    disk_flux = disk_flux * inclination_colour(q_disk)
+    return dict(early=early, abs_mag_r=abs_mag_r, r50_kpc=r50_kpc, bulge_frac=bulge_frac,
+                hlr_bulge=hlr_bulge, hlr_disk=hlr_disk, q_bulge=q_bulge, q_disk=q_disk,
+                inclination=np.degrees(np.arccos(cos_i)), pa=rng.uniform(0, np.pi, n),
+                offset=rng.uniform(-0.5, 0.5, (n, 2)), bulge_flux=bulge_flux, disk_flux=disk_flux)
+
+
+# -- observing conditions -----------------------------------------------------------------
+def draw_observing(n: int, rng: np.random.Generator) -> dict:
+    """PSF FWHM (arcsec), Stripe 82 flag, native and delivered sky noise, resampling shifts."""
+    stripe82 = np.zeros(n, bool)
+    stripe82[rng.choice(n, size=int(round(observe.STRIPE82_FRACTION * n)), replace=False)] = True
+    psf = observe.draw_psf_fwhm(rng, n)
+    noise = observe.draw_native_noise(rng, stripe82)
+    shifts = rng.random((n, len(BANDS), 2))
+    return dict(psf=psf, stripe82=stripe82, noise_native=noise, shifts=shifts,
+                noise=noise * observe.resampling_noise_factor(shifts))
+
+
+def draw_neighbours(pop: Population, rng: np.random.Generator, max_neighbours: int = 2) -> dict:
+    """Neighbour galaxies in the stamp: count, dereddened fluxes, shapes, positions (pixels)."""
+    n = len(pop)
+    count = rng.choice(len(observe.NEIGHBOUR_PROBS), size=n, p=observe.NEIGHBOUR_PROBS)
+    shape = (n, max_neighbours)
+    donor = rng.integers(n, size=shape)
+    dmag = rng.uniform(*observe.NEIGHBOUR_DMAG, shape)
+    flux = pop.flux[donor] * 10 ** (-0.4 * dmag)[..., None]
+    flux[np.arange(max_neighbours)[None, :] >= count[:, None]] = 0.0
+    median, sigma, lo, hi = observe.NEIGHBOUR_HLR_ARCSEC
+    r_lo, r_hi = observe.NEIGHBOUR_RADIUS_PIX
+    radius = np.sqrt(rng.uniform(r_lo ** 2, r_hi ** 2, shape))
+    angle = rng.uniform(0, 2 * np.pi, shape)
+    mag = nanomaggies_to_mag(pop.flux)
+    return dict(count=count, flux=flux, hlr=np.clip(median * np.exp(sigma * rng.standard_normal(shape)), lo, hi),
+                q=rng.uniform(0.3, 1.0, shape), pa=rng.uniform(0, np.pi, shape),
+                x=radius * np.cos(angle), y=radius * np.sin(angle),
+                devaucouleurs=(mag[donor, 0] - mag[donor, R]) > EARLY_TYPE_U_MINUS_R)
+
+
+# -- the catalogue ----------------------------------------------------------------------------
+def make_catalog(n: int | None, seed: int, split_fractions=(0.72, 0.08, 0.2)) -> tuple[Table, dict]:
+    """The data-contract catalogue and the render parameters of ``n`` simulated galaxies.
+
+    Parameters
+    ----------
+    n : int or None
+        Number of galaxies; None for every real galaxy passing the cuts (9,811).
+    seed : int
+        Fixes every random choice (same seed, same catalogue and parameters).
+    split_fractions : (train, val, test)
+
+    Returns
+    -------
+    (Table, dict)
+        The catalogue (contract columns plus truths) and a dict of per-galaxy arrays
+        that :func:`photoz_nb.simulate.build.render_rows` turns into images.
+    """
+    if n is not None and (not isinstance(n, (int, np.integer)) or n <= 0):
+        raise ValueError(f"number of galaxies must be a positive integer or None, got n={n!r}")
+    pop = sample_population(n, stream(seed, STREAM_SAMPLE))
+    morph = draw_morphology(pop, stream(seed, STREAM_MORPHOLOGY))
+    obs = draw_observing(len(pop), stream(seed, STREAM_OBSERVING))
+    nb = draw_neighbours(pop, stream(seed, STREAM_NEIGHBOURS))
+    transmission = observe.extinction_factor(pop.ebv)
+    params = render_parameters(morph, obs, nb, transmission)
+    table = _catalog_table(pop, morph, obs, nb, transmission, split_fractions, seed)
+    return table, params
+
+
+def render_parameters(morph: dict, obs: dict, nb: dict, transmission: np.ndarray) -> dict:
+    """Everything the renderer needs, in pixels and observed (reddened) nanomaggies."""
+    pix = config.PIXEL_SCALE
+    return dict(
+        bulge_flux=morph["bulge_flux"] * transmission, disk_flux=morph["disk_flux"] * transmission,
+        hlr_bulge=morph["hlr_bulge"] / pix, hlr_disk=morph["hlr_disk"] / pix,
+        q_bulge=morph["q_bulge"], q_disk=morph["q_disk"], pa=morph["pa"],
+        dx=morph["offset"][:, 0], dy=morph["offset"][:, 1],
+        psf=obs["psf"] / pix, noise_native=obs["noise_native"], shifts=obs["shifts"],
+        nb_flux=nb["flux"] * transmission[:, None, :], nb_hlr=nb["hlr"] / pix, nb_q=nb["q"], nb_pa=nb["pa"],
+        nb_x=nb["x"], nb_y=nb["y"], nb_devaucouleurs=nb["devaucouleurs"],
+    )
+
+
+def _snr_r(morph: dict, obs: dict, flux_r: np.ndarray) -> np.ndarray:
+    """r-band S/N in an optimal aperture: flux / (sigma sqrt(noise-equivalent area)).
+
+    The area is that of a Gaussian with the galaxy's circularised half-light radius
+    (r-flux weighted) added in quadrature to the PSF; the native (pre-resampling) noise is
+    used because resampling preserves the noise of sums over many pixels.
+    """
+    pix = config.PIXEL_SCALE
+    bt = morph["bulge_frac"]
+    hlr = (bt * morph["hlr_bulge"] * np.sqrt(morph["q_bulge"]) + (1 - bt) * morph["hlr_disk"] * np.sqrt(morph["q_disk"]))
+    sigma2 = (hlr / pix / 1.1774) ** 2 + (obs["psf"][:, R] / pix / 2.3548) ** 2
+    area = 4 * np.pi * sigma2
+    return flux_r / (obs["noise_native"][:, R] * np.sqrt(area))
+
+
+def _catalog_table(pop, morph, obs, nb, transmission, split_fractions, seed) -> Table:
+    flux_dered = morph["bulge_flux"] + morph["disk_flux"]
+    flux_obs = flux_dered * transmission
+    mags = nanomaggies_to_mag(flux_dered)
+    nb_dist = np.where(nb["flux"][..., R] > 0, np.hypot(nb["x"], nb["y"]), np.inf).min(axis=1)
+    cols = {
+        "objid": pop.objid, "ra": pop.ra, "dec": pop.dec, "z_spec": pop.z, "ebv": pop.ebv,
+        **{f"mag_{b}": mags[:, i] for i, b in enumerate(BANDS)},
+        "petro_r": pop.petro_r,
+        "b_over_a": morph["bulge_frac"] * morph["q_bulge"] + (1 - morph["bulge_frac"]) * morph["q_disk"],
+        "psf_fwhm_r": obs["psf"][:, R], "n_neighbours": nb["count"].astype(np.int16),
+        "snr_r": _snr_r(morph, obs, flux_obs[:, R]), "stripe82": obs["stripe82"],
+        "split": catalog.assign_splits(len(pop), split_fractions, seed),
+        # truths
+        "is_real": pop.is_real, "parent_objid": pop.parent_objid, "early_type": morph["early"],
+        "abs_mag_r": morph["abs_mag_r"], "r50_kpc": morph["r50_kpc"], "bulge_frac": morph["bulge_frac"],
+        "hlr_bulge_arcsec": morph["hlr_bulge"], "hlr_disk_arcsec": morph["hlr_disk"],
+        "q_bulge": morph["q_bulge"], "q_disk": morph["q_disk"], "inclination_deg": morph["inclination"],
+        "position_angle_deg": np.degrees(morph["pa"]),
+        "offset_x_pix": morph["offset"][:, 0], "offset_y_pix": morph["offset"][:, 1],
+        **{f"psf_fwhm_{b}": obs["psf"][:, i] for i, b in enumerate(BANDS) if b != "r"},
+        **{f"noise_{b}": obs["noise"][:, i] for i, b in enumerate(BANDS)},
+        **{f"flux_{b}": flux_obs[:, i] for i, b in enumerate(BANDS)},
+        "neighbour_flux_frac_r": nb["flux"][..., R].sum(axis=1) / flux_dered[:, R],
+        "neighbour_dist_arcsec": np.where(np.isfinite(nb_dist), nb_dist * config.PIXEL_SCALE, np.nan),
+    }
+    table = Table(cols)
+    for name, unit in {**catalog.COLUMNS, **TRUTH_UNITS}.items():
+        if unit and name in table.colnames:
+            table[name].unit = unit
+    return table
+
+
+TRUTH_UNITS = {
+    "abs_mag_r": "mag", "r50_kpc": "kpc", "hlr_bulge_arcsec": "arcsec", "hlr_disk_arcsec": "arcsec",
+    "inclination_deg": "deg", "position_angle_deg": "deg", "offset_x_pix": "pix", "offset_y_pix": "pix",
+    **{f"psf_fwhm_{b}": "arcsec" for b in BANDS}, **{f"noise_{b}": "nmgy" for b in BANDS}, **{f"flux_{b}": "nmgy" for b in BANDS},
+}
