@@ -37,7 +37,7 @@ from scipy import optimize, special, stats
 
 from . import config
 from . import pdf as pdfmod
-from .pdf import _edge_cdf  # the CDF at every edge; the same convention as pit() and crps()
+from .pdf import edge_cdf  # the CDF at every edge; the same convention as pit() and crps()
 
 __all__ = ["NotFittedError", "TemperatureScaling", "PITRemap", "ConditionalPITRemap",
            "fit_all", "apply_all", "pit_ks", "pit_cvm", "coverage", "calibration_report"]
@@ -189,7 +189,7 @@ def _fit_pit_map(pit: np.ndarray, n_knots: int, min_per_knot: int = 10):
 
 def _apply_pit_map(p: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """New bin probabilities: differences of G(F) at the edges (exact there)."""
-    return np.diff(np.interp(_edge_cdf(p), x, y), axis=1)
+    return np.diff(np.interp(edge_cdf(p), x, y), axis=1)
 
 
 class PITRemap(_Calibrator):
@@ -274,6 +274,8 @@ class ConditionalPITRemap(_Calibrator):
         super().__init__(edges)
         if int(n_groups) < 1:
             raise ValueError(f"n_groups must be at least 1, got {n_groups!r}")
+        if int(n_knots) < 2:
+            raise ValueError(f"n_knots must be at least 2, got {n_knots!r}")
         if point_kind not in pdfmod.POINT_KINDS:
             raise ValueError(f"point_kind must be one of {pdfmod.POINT_KINDS}, got {point_kind!r}")
         self.n_groups, self.min_count, self.n_knots = int(n_groups), int(min_count), int(n_knots)
@@ -297,9 +299,7 @@ class ConditionalPITRemap(_Calibrator):
         values = self._condition(p, condition)
         self.condition_source_ = "point_estimate" if condition is None else "array"
         pit = pdfmod.pit(p, self.edges, z)
-        self.global_map_ = PITRemap(self.edges, self.n_knots)
-        self.global_map_.knots_x_, self.global_map_.knots_y_ = _fit_pit_map(pit, self.n_knots)
-        self.global_map_.fitted_ = True
+        self.global_map_ = PITRemap(self.edges, self.n_knots).fit(pdfs_val, z_val)
         self.group_edges_ = np.quantile(values, np.arange(1, self.n_groups) / self.n_groups)
         group = self._group_of(values)
         self.group_counts_ = np.bincount(group, minlength=self.n_groups)
@@ -320,11 +320,9 @@ class ConditionalPITRemap(_Calibrator):
         self._check_fitted()
         source = "point_estimate" if condition is None else "array"
         if source != self.condition_source_:
-            raise ValueError(
-                "condition mismatch: fitted with " + ("a condition array" if self.condition_source_
-                                                      == "array" else "condition=None (the PDFs' "
-                                                      "own point estimate)")
-                + ", so transform needs the same kind of condition")
+            how = {"array": "a condition array", "point_estimate": "condition=None (own point estimate)"}
+            raise ValueError(f"condition mismatch: fitted with {how[self.condition_source_]} but "
+                             f"transform got {how[source]}; pass the same kind of condition")
         p, _ = pdfmod.validate_pdfs(pdfs, self.edges)
         group = self._group_of(self._condition(p, condition))
         out = np.empty_like(p)

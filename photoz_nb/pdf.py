@@ -123,7 +123,7 @@ def centres(edges) -> np.ndarray:
     return 0.5 * (edges[:-1] + edges[1:])
 
 
-def _edge_cdf(p: np.ndarray) -> np.ndarray:
+def edge_cdf(p: np.ndarray) -> np.ndarray:
     """CDF at every edge, shape (N, n_bins + 1): 0 at the first edge, exactly 1 at the last."""
     c = np.zeros((len(p), p.shape[1] + 1))
     np.cumsum(p, axis=1, out=c[:, 1:])
@@ -198,7 +198,7 @@ def _quantiles(p: np.ndarray, edges: np.ndarray, levels: np.ndarray) -> np.ndarr
     out = np.empty((len(p), len(levels)))
     for start in range(0, len(p), CHUNK):
         block = slice(start, start + CHUNK)
-        c = _edge_cdf(p[block])
+        c = edge_cdf(p[block])
         for j, q in enumerate(levels):
             lower = _inverse(c, edges, q, strict=True)   # inf{z : F(z) >= q}
             upper = _inverse(c, edges, q, strict=False)  # sup{z : F(z) <= q}
@@ -273,7 +273,7 @@ def _sq_mean(a, b):
 
 
 def _crps_block(p: np.ndarray, edges: np.ndarray, z: np.ndarray) -> np.ndarray:
-    c = _edge_cdf(p)
+    c = edge_cdf(p)
     a, b, w = c[:, :-1], c[:, 1:], np.diff(edges)
     k = np.clip(np.searchsorted(edges, z, side="right") - 1, 0, len(w) - 1)  # bin holding z
     bins = np.arange(len(w))[None, :]
