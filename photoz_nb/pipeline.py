@@ -114,6 +114,19 @@ def point_estimates(pdfs: dict[str, np.ndarray], kind: str = "mean") -> dict[str
     return {name: point_estimate(p, config.redshift_edges(), kind) for name, p in pdfs.items()}
 
 
+def calibrated_test_pdfs(ds: catalog.Dataset, pdfs: np.ndarray) -> dict[str, np.ndarray]:
+    """Calibrators fitted on the validation split, applied to the test split.
+
+    Returns {"uncalibrated": ..., "temperature": ..., "pit_remap": ..., "conditional_pit_remap": ...};
+    the conditional remap is conditioned on Petrosian r magnitude.
+    """
+    from . import calibrate
+    val, test = ds.split("val"), ds.split("test")
+    z, r = (np.asarray(ds.catalog[c], float) for c in ("z_spec", "petro_r"))
+    calibrators = calibrate.fit_all(pdfs[val], z[val], condition_val=r[val])
+    return calibrate.apply_all(calibrators, pdfs[test], condition=r[test])
+
+
 def studies(ds: catalog.Dataset, pdfs: dict[str, np.ndarray], n_bins: int = 6, split: str = "test") -> dict:
     """Bias, sigma_MAD and outliers in bins of each property, per method, with fitted slopes.
 

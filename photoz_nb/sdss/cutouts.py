@@ -16,7 +16,7 @@ flags the row (and fills it with NaN so it cannot be used by accident).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from astropy.table import Table
@@ -75,10 +75,12 @@ def resample(frame: Frame, target: WCS, size: int, order: int = 3, where: str = 
     ra, dec = target.pixel_to_world_values(xx, yy)
     fx, fy = frame.wcs.world_to_pixel_values(ra, dec)
     ny, nx = frame.image.shape
-    if not (np.all(np.isfinite(fx)) and fx.min() >= 0 and fy.min() >= 0 and fx.max() <= nx - 1 and fy.max() <= ny - 1):
+    if not (np.all(np.isfinite(fx)) and np.all(np.isfinite(fy))):
+        raise OutsideFrameError(f"{where}: position is not on the projection of frame {frame.path or frame.band}")
+    if fx.min() < 0 or fy.min() < 0 or fx.max() > nx - 1 or fy.max() > ny - 1:
         raise OutsideFrameError(f"{where}: the {size}x{size} stamp leaves frame {frame.path or frame.band} "
-                                f"(frame pixels x {np.nanmin(fx):.1f}..{np.nanmax(fx):.1f} of 0..{nx - 1}, "
-                                f"y {np.nanmin(fy):.1f}..{np.nanmax(fy):.1f} of 0..{ny - 1})")
+                                f"(frame pixels x {fx.min():.1f}..{fx.max():.1f} of 0..{nx - 1}, "
+                                f"y {fy.min():.1f}..{fy.max():.1f} of 0..{ny - 1})")
     x0, y0 = max(int(fx.min()) - SUBIMAGE_MARGIN, 0), max(int(fy.min()) - SUBIMAGE_MARGIN, 0)
     x1, y1 = min(int(np.ceil(fx.max())) + SUBIMAGE_MARGIN + 1, nx), min(int(np.ceil(fy.max())) + SUBIMAGE_MARGIN + 1, ny)
     sub = frame.image[y0:y1, x0:x1].astype(np.float64)
@@ -140,6 +142,15 @@ class FieldFrames:
         return self._load(int(row["run"]), int(row["camcol"]), int(row["field"]))
 
 
+def _decoded(frames):
+    """Read frame paths once up front, so a mapping of paths is not re-read for every row."""
+    if callable(frames):
+        return frames
+    if isinstance(frames, Mapping):
+        return {band: _as_frame(f) for band, f in frames.items()}
+    return [{band: _as_frame(f) for band, f in field.items()} for field in frames]
+
+
 def _candidate_fields(frames, row) -> list[Mapping]:
     if callable(frames):
         return [frames(row)]
@@ -173,6 +184,7 @@ def make_cutouts(catalog: Table, frames, size: int = config.STAMP, bands: Sequen
     flags : int32 (N,), 0 for a good stamp, else an OR of ``OUTSIDE``, ``BAD_PIXELS``, ``NO_FRAME``.
     """
     _check_catalog(catalog, frames)
+    frames = _decoded(frames)
     n = len(catalog)
     images = np.full((n, size, size, len(bands)), np.nan, dtype=np.float32)
     flags = np.zeros(n, dtype=np.int32)

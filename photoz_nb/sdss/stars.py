@@ -68,15 +68,16 @@ def windowed_centroid(image: np.ndarray, sigma: float, x: float | None = None, y
 
 
 def aperture_flux(image: np.ndarray, radius: float, annulus=(20.0, 30.0), x=None, y=None) -> tuple[float, float]:
-    """Sum within ``radius`` px minus the annulus median per pixel; returns (flux, noise per pixel)."""
+    """Sum within ``radius`` px around (x, y) (default the image centre), minus the annulus
+    median per pixel unless ``annulus`` is None; returns (flux, robust noise per pixel)."""
     ny, nx = image.shape
     yy, xx = np.mgrid[:ny, :nx]
     r = np.hypot(xx - ((nx - 1) / 2 if x is None else x), yy - ((ny - 1) / 2 if y is None else y))
-    ring = image[(r >= annulus[0]) & (r <= annulus[1])]
+    ring = image[(r >= (annulus or (20.0, 30.0))[0]) & (r <= (annulus or (20.0, 30.0))[1])]
     sky = np.median(ring)
     noise = 1.4826 * np.median(np.abs(ring - sky))
     inside = r <= radius
-    return float((image[inside] - sky).sum()), float(noise)
+    return float((image[inside] - (sky if annulus is not None else 0.0)).sum()), float(noise)
 
 
 def star_check(stars: Table, frames_by_band: Mapping, indices=None, aperture_arcsec: float = 7.0,
@@ -118,4 +119,7 @@ def summarize_star_check(check: Table, min_snr: float = 50.0) -> Table:
         out.append({"band": band, "n": int(good.sum()), "median_offset_px": np.median(np.hypot(dx, dy)),
                     "median_dx_px": np.median(dx), "median_dy_px": np.median(dy),
                     "median_flux_ratio": med, "flux_ratio_scatter": 1.4826 * np.median(np.abs(ratio - med))})
-    return Table(rows=out)
+    table = Table(rows=out)
+    for name in table.colnames[2:]:
+        table[name].format = ".4f"
+    return table
