@@ -46,9 +46,41 @@ def _parser() -> argparse.ArgumentParser:
     command("evaluate", _evaluate, "write the summary table (paper layout) for the profile")
     command("figures", _figures, "regenerate every figure from saved predictions")
     command("reproduce", _reproduce, "run notebooks 01..05 in order with papermill, writing figures and tables")
+    _sdss_parser(sub)
     c = command("bench", _bench, "print throughput tables (img/s, peak memory)")
     c.add_argument("what", choices=["backends", "train", "predict"])
     return p
+
+
+def _sdss_parser(sub) -> None:
+    sdss = sub.add_parser("sdss", help="the real SDSS data path: query, frames, cutouts, import-cube",
+                          description="Rebuild the paper's data set from SDSS itself, or import the public cube.")
+    steps = sdss.add_subparsers(dest="step", required=True)
+    c = steps.add_parser("query", help="run the paper's sample query on SkyServer (paged, cached, resumable)")
+    c.add_argument("--out", type=Path, required=True, help="catalogue FITS to write")
+    c.add_argument("--max-pages", type=int, default=None)
+    c.set_defaults(run=lambda a: _sdss_call("query_catalog", a.out, max_pages=a.max_pages))
+    c = steps.add_parser("frames", help="download (or copy from --mirror) every frame a catalogue needs")
+    c.add_argument("catalog", type=Path)
+    c.add_argument("--frames-dir", type=Path, required=True)
+    c.add_argument("--mirror", type=Path, default=None, help="local folder holding frame-*.fits.bz2 files")
+    c.set_defaults(run=lambda a: _sdss_call("fetch_frames", a.catalog, a.frames_dir, mirror=a.mirror))
+    c = steps.add_parser("cutouts", help="resample the five bands onto one grid and cut 64x64 stamps")
+    c.add_argument("catalog", type=Path)
+    c.add_argument("--frames-dir", type=Path, required=True)
+    c.add_argument("--out", type=Path, required=True, help="data set directory to write")
+    c.add_argument("--mirror", type=Path, default=None)
+    c.set_defaults(run=lambda a: _sdss_call("build_cutout_dataset", a.catalog, a.frames_dir, a.out, mirror=a.mirror))
+    c = steps.add_parser("import-cube", help="convert the authors' public .npz cube to a data set (streamed)")
+    c.add_argument("npz", type=Path)
+    c.add_argument("--out", type=Path, required=True, help="data set directory to write")
+    c.set_defaults(run=lambda a: _sdss_call("import_cube", a.npz, a.out))
+
+
+def _sdss_call(name: str, *args, **kwargs):
+    from . import sdss
+    result = getattr(sdss, name)(*args, **kwargs)
+    print(f"written: {result if not isinstance(result, list) else f'{len(result)} frames'}")
 
 
 def _profile(args) -> config.Profile:

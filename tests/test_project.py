@@ -20,7 +20,7 @@ def pip_section(env_yml: str) -> set[str]:
 def test_environment_yml_lists_the_same_dependencies():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["test"]) \
-        | set(project["optional-dependencies"]["torch"])
+        | set(project["optional-dependencies"]["torch"]) | set(project["optional-dependencies"]["sdss"])
     env = (ROOT / "environment.yml").read_text()
     assert "python=3.11" in env
     assert pip_section(env) == wanted
