@@ -63,7 +63,8 @@ def render_rows(params: dict, seed: int, start: int, noise: bool = True) -> np.n
         image = render.render_stamp(components_for(params, i), params["psf"][i])
         if noise:
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(galaxies.STREAM_NOISE, start + i)))
-            image += observe.resampled_noise(rng, params["noise_native"][i], params["shifts"][i])
+            image += observe.resampled_noise(rng, params["noise_native"][i], params["shifts"][i], image=image,
+                                             electrons_per_unit=params["electrons_per_nmgy"][i])
         out[i] = np.moveaxis(image, 0, -1)
     return out
 
@@ -103,7 +104,7 @@ def build_dataset(profile, out_dir=None, seed=None, n=None, workers=None, progre
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0):
         raise ValueError(f"n (number of galaxies) must be a positive integer or None, got {n!r}")
-    workers = os.cpu_count() or 1 if workers is None else workers
+    workers = (os.cpu_count() or 1) if workers is None else workers
     if not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
 

@@ -12,6 +12,7 @@ per-galaxy render parameters.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -93,8 +94,14 @@ class Population:
 
 
 def load_real_galaxies(path=None) -> Population:
-    """The MGS galaxies passing the paper's cuts, with kcorrect fits (9,811 rows)."""
-    path = Path(path or mgs_path())
+    """The MGS galaxies passing the paper's cuts, with kcorrect fits (9,811 rows; a copy)."""
+    real = _load_real_galaxies(str(path or mgs_path()))
+    return real.take(np.arange(len(real)))
+
+
+@functools.lru_cache(maxsize=2)
+def _load_real_galaxies(path: str) -> Population:
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: kcorrect's test catalogue is missing (is kcorrect installed?)")
     t = Table.read(path)
@@ -124,43 +131,67 @@ def clone_galaxies(real: Population, n_new: int, rng: np.random.Generator) -> Po
     SED: flux' = flux x model(z') / model(z) x (D_L(z) / D_L(z'))^2, so the parent's
     measured colours keep their residuals from the templates.  The move is accepted with
     probability min(1, dV/dz(z') / dV/dz(z)) and only if the clone stays in the sample
-    (r_petro <= 17.8, z' <= 0.4): a Metropolis step that leaves a flux-limited redshift
-    distribution unchanged.  Each clone takes the sky position and E(B-V) of another,
-    random real galaxy.
+    (r_petro <= 17.8, z' <= 0.4): a Metropolis step towards a no-evolution flux-limited
+    population.  The real n(z) is not exactly that, so the clones are finally thinned
+    (rejection sampling on the n(z) histogram) to follow the real n(z).  Each clone takes
+    the sky position and E(B-V) of another, random real galaxy.
     """
     model_at_z = sed.model_flux(real.z, real.coeffs)
     pool = np.flatnonzero((model_at_z > 0).all(axis=1))
+    candidates = _moved_copies(real, pool, model_at_z, max(4 * n_new, 20_000), rng)
+    weight = _nz_weight(real.z, candidates.z)
     parts, made = [], 0
-    while made < n_new:
-        m = int(1.5 * (n_new - made)) + 64
-        parent = pool[rng.integers(len(pool), size=m)]
-        z_new = real.z[parent] + CLONE_SIGMA_Z * rng.standard_normal(m)
-        accept_volume = rng.random(m)
-        donor = rng.integers(len(real), size=m)
-        ok = (z_new > CLONE_Z_MIN) & (z_new <= config.Z_MAX)
-        ok[ok] &= accept_volume[ok] < (sed.comoving_volume_density(z_new[ok])
-                                       / sed.comoving_volume_density(real.z[parent[ok]]))
-        parent, z_new, donor = parent[ok], z_new[ok], donor[ok]
-        ratio = (sed.model_flux(z_new, real.coeffs[parent]) / model_at_z[parent]
-                 * (sed.luminosity_distance(real.z[parent]) / sed.luminosity_distance(z_new))[:, None] ** 2)
-        petro_r = real.petro_r[parent] - 2.5 * np.log10(ratio[:, R])
-        ok = petro_r <= config.R_PETRO_MAX
-        clones = Population(objid=np.zeros(ok.sum(), np.int64), parent_objid=real.objid[parent[ok]],
-                            is_real=np.zeros(ok.sum(), bool), ra=real.ra[donor[ok]], dec=real.dec[donor[ok]],
-                            ebv=real.ebv[donor[ok]], z=z_new[ok], flux=real.flux[parent[ok]] * ratio[ok],
-                            petro_r=petro_r[ok], coeffs=real.coeffs[parent[ok]])
-        parts.append(clones)
-        made += len(clones)
+    while True:
+        kept = candidates.take(rng.random(len(candidates)) < weight(candidates.z))
+        parts.append(kept)
+        made += len(kept)
+        if made >= n_new:
+            break
+        candidates = _moved_copies(real, pool, model_at_z, 2 * (n_new - made) + 1000, rng)
     out = Population.concatenate(parts).take(slice(0, n_new))
     out.objid = CLONE_OBJID_OFFSET + np.arange(1, n_new + 1, dtype=np.int64)
     return out
+
+
+def _moved_copies(real: Population, pool, model_at_z, m: int, rng: np.random.Generator) -> Population:
+    """Up to ``m`` copies of random real galaxies moved in redshift (see clone_galaxies)."""
+    parent = pool[rng.integers(len(pool), size=m)]
+    z_new = real.z[parent] + CLONE_SIGMA_Z * rng.standard_normal(m)
+    accept_volume = rng.random(m)
+    donor = rng.integers(len(real), size=m)
+    ok = (z_new > CLONE_Z_MIN) & (z_new <= config.Z_MAX)
+    ok[ok] &= accept_volume[ok] < (sed.comoving_volume_density(z_new[ok])
+                                   / sed.comoving_volume_density(real.z[parent[ok]]))
+    parent, z_new, donor = parent[ok], z_new[ok], donor[ok]
+    ratio = (sed.model_flux(z_new, real.coeffs[parent]) / model_at_z[parent]
+             * (sed.luminosity_distance(real.z[parent]) / sed.luminosity_distance(z_new))[:, None] ** 2)
+    petro_r = real.petro_r[parent] - 2.5 * np.log10(ratio[:, R])
+    ok = petro_r <= config.R_PETRO_MAX
+    parent, z_new, donor, ratio = parent[ok], z_new[ok], donor[ok], ratio[ok]
+    return Population(objid=np.zeros(len(parent), np.int64), parent_objid=real.objid[parent],
+                      is_real=np.zeros(len(parent), bool), ra=real.ra[donor], dec=real.dec[donor],
+                      ebv=real.ebv[donor], z=z_new, flux=real.flux[parent] * ratio,
+                      petro_r=petro_r[ok], coeffs=real.coeffs[parent])
+
+
+def _nz_weight(z_real: np.ndarray, z_candidates: np.ndarray, bin_width: float = 0.01, min_count: int = 20):
+    """Acceptance probability w(z) <= 1 that turns the candidates' n(z) into the real one."""
+    edges = np.arange(0.0, config.Z_MAX + bin_width / 2, bin_width)
+    real_hist = np.histogram(z_real, edges)[0] / len(z_real)
+    cand_count = np.histogram(z_candidates, edges)[0]
+    ratio = np.where(cand_count >= min_count, real_hist / np.maximum(cand_count / len(z_candidates), 1e-300), 0.0)
+    ratio = np.minimum(ratio / ratio.max(), 1.0)
+
+    def weight(z):
+        return ratio[np.clip(np.digitize(z, edges) - 1, 0, len(ratio) - 1)]
+    return weight
 
 
 def sample_population(n: int | None, rng: np.random.Generator, real: Population | None = None) -> Population:
     """``n`` galaxies: a random subset of the real ones, all of them (None) or all plus clones."""
     real = real if real is not None else load_real_galaxies()
     if n is None or n == len(real):
-        return real
+        return real.take(np.arange(len(real)))
     if n <= 0:
         raise ValueError(f"number of galaxies must be positive, got n={n}")
     if n < len(real):
@@ -240,7 +271,8 @@ def draw_observing(n: int, rng: np.random.Generator) -> dict:
     noise = observe.draw_native_noise(rng, stripe82)
     shifts = rng.random((n, len(BANDS), 2))
     return dict(psf=psf, stripe82=stripe82, noise_native=noise, shifts=shifts,
-                noise=noise * observe.resampling_noise_factor(shifts))
+                noise=noise * observe.resampling_noise_factor(shifts),
+                electrons_per_nmgy=observe.electrons_per_nmgy(stripe82))
 
 
 def draw_neighbours(pop: Population, rng: np.random.Generator, max_neighbours: int = 2) -> dict:
@@ -302,24 +334,32 @@ def render_parameters(morph: dict, obs: dict, nb: dict, transmission: np.ndarray
         q_bulge=morph["q_bulge"], q_disk=morph["q_disk"], pa=morph["pa"],
         dx=morph["offset"][:, 0], dy=morph["offset"][:, 1],
         psf=obs["psf"] / pix, noise_native=obs["noise_native"], shifts=obs["shifts"],
+        electrons_per_nmgy=obs["electrons_per_nmgy"],
         nb_flux=nb["flux"] * transmission[:, None, :], nb_hlr=nb["hlr"] / pix, nb_q=nb["q"], nb_pa=nb["pa"],
         nb_x=nb["x"], nb_y=nb["y"], nb_devaucouleurs=nb["devaucouleurs"],
     )
 
 
-def _snr_r(morph: dict, obs: dict, flux_r: np.ndarray) -> np.ndarray:
-    """r-band S/N in an optimal aperture: flux / (sigma sqrt(noise-equivalent area)).
+#: Petrosian radius over half-light radius (exponential 1.29, de Vaucouleurs ~1.8; SDSS
+#: measures Petrosian fluxes inside 2 Petrosian radii).
+PETROSIAN_OVER_HLR = {"exponential": 1.29, "devaucouleurs": 1.8}
 
-    The area is that of a Gaussian with the galaxy's circularised half-light radius
-    (r-flux weighted) added in quadrature to the PSF; the native (pre-resampling) noise is
-    used because resampling preserves the noise of sums over many pixels.
+
+def _snr_r(morph: dict, obs: dict, flux_r: np.ndarray) -> np.ndarray:
+    """r-band S/N of a Petrosian flux, to compare with SDSS's 1.0857 / petroMagErr_r.
+
+    Aperture: radius 2 R_P, with R_P from the r-flux-weighted circularised half-light
+    radius of the components (PSF added in quadrature); noise: native sky noise over the
+    aperture (resampling keeps the noise of large sums) and the source's photon noise.
     """
     pix = config.PIXEL_SCALE
     bt = morph["bulge_frac"]
-    hlr = (bt * morph["hlr_bulge"] * np.sqrt(morph["q_bulge"]) + (1 - bt) * morph["hlr_disk"] * np.sqrt(morph["q_disk"]))
-    sigma2 = (hlr / pix / 1.1774) ** 2 + (obs["psf"][:, R] / pix / 2.3548) ** 2
-    area = 4 * np.pi * sigma2
-    return flux_r / (obs["noise_native"][:, R] * np.sqrt(area))
+    r_p = (bt * PETROSIAN_OVER_HLR["devaucouleurs"] * morph["hlr_bulge"] * np.sqrt(morph["q_bulge"])
+           + (1 - bt) * PETROSIAN_OVER_HLR["exponential"] * morph["hlr_disk"] * np.sqrt(morph["q_disk"]))
+    r_p = np.hypot(r_p, obs["psf"][:, R] / 2) / pix
+    area = np.pi * (2 * r_p) ** 2
+    variance = obs["noise_native"][:, R] ** 2 * area + flux_r / obs["electrons_per_nmgy"][:, R]
+    return flux_r / np.sqrt(variance)
 
 
 def _catalog_table(pop, morph, obs, nb, transmission, split_fractions, seed) -> Table:
@@ -358,5 +398,6 @@ def _catalog_table(pop, morph, obs, nb, transmission, split_fractions, seed) -> 
 TRUTH_UNITS = {
     "abs_mag_r": "mag", "r50_kpc": "kpc", "hlr_bulge_arcsec": "arcsec", "hlr_disk_arcsec": "arcsec",
     "inclination_deg": "deg", "position_angle_deg": "deg", "offset_x_pix": "pix", "offset_y_pix": "pix",
-    **{f"psf_fwhm_{b}": "arcsec" for b in BANDS}, **{f"noise_{b}": "nmgy" for b in BANDS}, **{f"flux_{b}": "nmgy" for b in BANDS},
+    **{f"psf_fwhm_{b}": "arcsec" for b in BANDS},
+    # noise_* and flux_* are in nanomaggies: FITS has no standard unit for them
 }

@@ -45,6 +45,7 @@ def kcorrect_model():
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
         pickle.dump(model, f)
+    os.chmod(f.name, 0o644)
     os.replace(f.name, path)
     return model
 

@@ -1,0 +1,336 @@
+"""Tests of the embedded simulation: catalogue, physics of the renderer, builds."""
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy import integrate
+from scipy.special import gamma, gammaincinv, j0
+
+from photoz_nb import catalog, config
+from photoz_nb.simulate import build, galaxies, observe, render, sed
+from photoz_nb.simulate.render import Component, half_light_radius, render_stamp
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path_factory, monkeypatch):
+    """Keep data (and the kcorrect cache) out of the checkout; one cache for the session."""
+    home = tmp_path_factory.getbasetemp() / "home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("PHOTOZ_HOME", str(home))
+
+
+@pytest.fixture(scope="module")
+def cat150():
+    return galaxies.make_catalog(150, seed=3, split_fractions=(0.6, 0.2, 0.2))
+
+
+# -- catalogue ---------------------------------------------------------------------------------
+def test_real_sample_is_the_paper_selection():
+    real = galaxies.load_real_galaxies()
+    assert len(real) == 9811
+    assert len(np.unique(real.objid)) == len(real)
+    assert (real.petro_r <= config.R_PETRO_MAX).all()
+    assert ((real.z > 0) & (real.z <= 0.4)).all()
+    assert (real.flux > 0).all()
+
+
+def test_catalog_satisfies_contract_and_cuts(cat150):
+    table, params = cat150
+    catalog.validate_catalog(table)
+    assert len(table) == 150 and set(catalog.COLUMNS) <= set(table.colnames)
+    assert (table["petro_r"] <= config.R_PETRO_MAX).all()
+    assert ((table["z_spec"] > 0) & (table["z_spec"] <= 0.4)).all()
+    assert ((table["b_over_a"] > 0) & (table["b_over_a"] <= 1)).all()
+    assert (table["psf_fwhm_r"] >= 0.85).all() and (table["psf_fwhm_r"] <= 2.2).all()
+    assert (table["psf_fwhm_u"] > table["psf_fwhm_i"]).mean() > 0.9  # u broader than i
+    assert np.asarray(table["stripe82"]).sum() == round(0.05 * 150)
+    assert list(np.unique(table["split"], return_counts=True)[1]) == [30, 90, 30]  # test, train, val
+    assert table["ebv"].unit == "mag" and table["psf_fwhm_r"].unit == "arcsec"
+    # dereddened magnitudes and observed fluxes are tied by the SFD coefficients
+    for band in config.BANDS:
+        a_band = config.EXTINCTION_COEFF[band] * table["ebv"]
+        np.testing.assert_allclose(22.5 - 2.5 * np.log10(table[f"flux_{band}"]) - a_band, table[f"mag_{band}"],
+                                   atol=1e-9)
+    # inclination: a thin disk seen at i has b/a = sqrt(cos^2 i + q0^2 sin^2 i)
+    cos_i = np.cos(np.radians(table["inclination_deg"]))
+    np.testing.assert_allclose(table["q_disk"], np.sqrt(cos_i ** 2 + 0.15 ** 2 * (1 - cos_i ** 2)))
+    assert set(params) >= {"bulge_flux", "disk_flux", "psf", "noise_native"}
+
+
+def test_same_seed_same_catalog_and_subset_of_real(cat150):
+    table, _ = cat150
+    again, _ = galaxies.make_catalog(150, seed=3, split_fractions=(0.6, 0.2, 0.2))
+    other, _ = galaxies.make_catalog(150, seed=4, split_fractions=(0.6, 0.2, 0.2))
+    assert all(np.array_equal(table[c], again[c], equal_nan=table[c].dtype.kind == "f") for c in table.colnames)
+    assert not np.array_equal(table["objid"], other["objid"])
+    assert table["is_real"].all() and (table["objid"] < galaxies.CLONE_OBJID_OFFSET).all()
+
+
+def test_grown_population_follows_selection_and_nz():
+    real = galaxies.load_real_galaxies()
+    pop = galaxies.sample_population(len(real) + 2000, np.random.default_rng(0), real)
+    clones = pop.take(~pop.is_real)
+    assert len(clones) == 2000 and len(np.unique(pop.objid)) == len(pop)
+    assert (clones.petro_r <= config.R_PETRO_MAX).all() and (clones.z <= 0.4).all() and (clones.z > 0).all()
+    assert np.isin(clones.parent_objid, real.objid).all()
+    assert abs(np.median(clones.z) - np.median(real.z)) < 0.01
+    # further away means fainter: compare each clone with its parent
+    parent = real.take(np.searchsorted(real.objid, clones.parent_objid))
+    further = clones.z > parent.z + 0.01
+    assert (clones.petro_r[further] > parent.petro_r[further]).all()
+
+
+def test_clone_at_its_own_redshift_is_its_parent(monkeypatch):
+    """Closed form: moving a galaxy by dz = 0 changes nothing (ratio of identical models)."""
+    real = galaxies.load_real_galaxies()
+    monkeypatch.setattr(galaxies, "CLONE_SIGMA_Z", 0.0)
+    model = sed.model_flux(real.z, real.coeffs)
+    moved = galaxies._moved_copies(real, np.arange(len(real)), model, 500, np.random.default_rng(1))
+    parent = real.take(np.searchsorted(real.objid, moved.parent_objid))
+    np.testing.assert_allclose(moved.flux, parent.flux, rtol=1e-5)
+    np.testing.assert_allclose(moved.petro_r, parent.petro_r, atol=1e-5)
+
+
+def test_clone_dimming_matches_distance_and_kcorrection():
+    """Independent check of a move: m' - m = DM(z') - DM(z) + K(z') - K(z) in the r band."""
+    from astropy.cosmology import Planck18
+
+    real = galaxies.load_real_galaxies().take(np.arange(50))
+    z_new = real.z + 0.02
+    ratio = sed.model_flux(z_new, real.coeffs)[:, 2] / sed.model_flux(real.z, real.coeffs)[:, 2] \
+        * (sed.luminosity_distance(real.z) / sed.luminosity_distance(z_new)) ** 2
+    kc = sed.kcorrect_model()
+    k_old = kc.kcorrect(redshift=real.z.astype(np.float32), coeffs=real.coeffs)[:, 2]
+    k_new = kc.kcorrect(redshift=z_new.astype(np.float32), coeffs=real.coeffs)[:, 2]
+    dm = Planck18.distmod(z_new).value - Planck18.distmod(real.z).value
+    np.testing.assert_allclose(-2.5 * np.log10(ratio), dm + k_new - k_old, atol=2e-3)
+
+
+def test_shen_sizes_follow_the_relation():
+    rng = np.random.default_rng(0)
+    m = np.full(20000, -21.0)
+    late = galaxies.shen_r50_kpc(m, np.zeros_like(m, bool), rng)
+    early = galaxies.shen_r50_kpc(m, np.ones_like(m, bool), rng)
+    l = galaxies.SHEN_LATE
+    expected_late = 10 ** (-0.4 * l["alpha"] * -21 + (l["beta"] - l["alpha"]) * np.log10(1 + 10 ** (-0.4 * (-21 - l["m0"]))) + l["gamma"])
+    assert np.median(late) == pytest.approx(expected_late, rel=0.02)
+    assert np.median(early) == pytest.approx(10 ** (0.24 * 21 - 4.63), rel=0.02)
+
+
+# -- renderer ------------------------------------------------------------------------------------
+def test_devaucouleurs_ft_matches_direct_hankel_transform():
+    """FFTLog table vs a direct quadrature of 2 pi int I(r) J0(kr) r dr (r = s^4)."""
+    b = gammaincinv(8, 0.5)
+    flux = 8 * np.pi * gamma(8) / b ** 8
+    for k in (0.3, 1.0, 3.0):
+        value, _ = integrate.quad(lambda s: 8 * np.pi * s ** 7 * np.exp(-b * s) * j0(k * s ** 4), 0, 8, limit=2000)
+        assert render.devaucouleurs_ft(np.array([k]))[0] == pytest.approx(value / flux, rel=1e-4)
+
+
+def test_exponential_flux_and_half_light_radius_without_psf():
+    fluxes = [10.0, 50.0, 100.0, 150.0, 200.0]
+    image = render_stamp([Component("exponential", fluxes, hlr=5.0)], psf_fwhm=np.zeros(5))
+    np.testing.assert_allclose(image.sum(axis=(1, 2)), fluxes, rtol=5e-3)
+    assert half_light_radius(image[2], centre=(31.5, 31.5)) == pytest.approx(5.0, rel=0.02)
+
+
+def test_psf_conserves_flux_and_broadens():
+    comp = [Component("devaucouleurs", [100.0] * 5, hlr=1.5, q=0.7, pa=0.3)]
+    sharp = render_stamp(comp, np.full(5, 1.0))
+    broad = render_stamp(comp, np.full(5, 4.0))
+    np.testing.assert_allclose(broad.sum(axis=(1, 2)), sharp.sum(axis=(1, 2)), rtol=5e-3)
+    assert half_light_radius(broad[0], (31.5, 31.5)) > half_light_radius(sharp[0], (31.5, 31.5)) + 0.5
+
+
+def _brute_force_exponential(hlr, q, pa, dx, dy, stamp=64, sub=15):
+    """Real-space rendering: the sheared exponential averaged over sub x sub points per pixel."""
+    offsets = (np.arange(sub) + 0.5) / sub - 0.5
+    y, x = np.indices((stamp, stamp), dtype=float)
+    x = x[..., None, None] + offsets[None, None, None, :] - (stamp - 1) / 2 - dx
+    y = y[..., None, None] + offsets[None, None, :, None] - (stamp - 1) / 2 - dy
+    major = np.cos(pa) * x + np.sin(pa) * y
+    minor = -np.sin(pa) * x + np.cos(pa) * y
+    r_d = hlr / render.EXP_HLR_OVER_SCALE
+    profile = np.exp(-np.hypot(major, minor / q) / r_d) / (2 * np.pi * r_d ** 2 * q)
+    return profile.mean(axis=(2, 3))
+
+
+def test_renderer_matches_brute_force_real_space():
+    """Without a PSF the cusp aliases a little (~1% of the peak at a 2-pixel minor-axis hlr;
+    a PSF removes it, see the GalSim tests): compare a disk large enough to be band-limited."""
+    ref = _brute_force_exponential(hlr=8.0, q=0.6, pa=0.6, dx=0.3, dy=-0.2)
+    mine = render_stamp([Component("exponential", [1.0], 8.0, 0.6, 0.6, 0.3, -0.2)], [0.0])[0]
+    assert np.abs(mine - ref).max() < 0.01 * ref.max()
+    assert mine.sum() == pytest.approx(ref.sum(), rel=0.01)
+    assert half_light_radius(mine) == pytest.approx(half_light_radius(ref), rel=0.01)
+
+
+GALSIM_CASES = [  # bulge fraction, hlr bulge, q bulge, hlr disk, q disk, pa, dx, dy, PSF FWHM (pixels)
+    (0.3, 1.5, 0.8, 5.0, 0.4, 0.7, 0.3, -0.2, 2.2),
+    (0.8, 3.0, 0.7, 6.0, 0.9, 2.0, -0.4, 0.1, 3.5),
+    (0.0, 1.0, 1.0, 2.0, 0.2, 0.1, 0.0, 0.45, 2.1),
+    (1.0, 0.6, 0.9, 2.0, 1.0, 1.2, 0.2, 0.45, 2.2),
+]
+
+
+@pytest.mark.parametrize("case", GALSIM_CASES)
+def test_renderer_matches_galsim(case):
+    galsim = pytest.importorskip("galsim")
+    bt, hb, qb, hd, qd, pa, dx, dy, fwhm = case
+    mine_parts, ref_parts = [], []
+    for frac, profile, cls, hlr, q in ((bt, "devaucouleurs", galsim.DeVaucouleurs, hb, qb),
+                                       (1 - bt, "exponential", galsim.Exponential, hd, qd)):
+        if frac > 0:
+            mine_parts.append(Component(profile, [1000 * frac], hlr, q, pa, dx, dy))
+            # GalSim's shear keeps the area: its circular hlr is the major-axis hlr x sqrt(q)
+            ref_parts.append(cls(half_light_radius=hlr * np.sqrt(q), flux=1000 * frac).shear(q=q, beta=pa * galsim.radians))
+    ref_obj = galsim.Convolve(galsim.Sum(ref_parts), galsim.Kolmogorov(fwhm=fwhm))
+    ref = ref_obj.drawImage(nx=64, ny=64, scale=1.0, offset=(dx, dy)).array
+    mine = render_stamp(mine_parts, [fwhm])[0]
+    centre = (31.5 + dx, 31.5 + dy)
+    assert mine.sum() == pytest.approx(ref.sum(), rel=0.01)
+    assert half_light_radius(mine, centre) == pytest.approx(half_light_radius(ref, centre), rel=0.01)
+    assert np.abs(mine - ref).max() < 0.01 * ref.max()
+
+
+def test_kolmogorov_ft_matches_galsim():
+    galsim = pytest.importorskip("galsim")
+    psf = galsim.Kolmogorov(fwhm=1.3)
+    for k in (0.5, 1.0, 2.0, 4.0):
+        assert render.kolmogorov_ft(k, 1.3) == pytest.approx(psf.kValue(k, 0).real, rel=1e-6)
+
+
+def test_catalog_rows_render_with_their_flux(cat150):
+    """Noise-free images of compact isolated galaxies hold the catalogue's observed flux."""
+    table, params = cat150
+    rows = np.flatnonzero((table["n_neighbours"] == 0) & (table["hlr_bulge_arcsec"] < 0.8)
+                          & (table["hlr_disk_arcsec"] < 3.0))[:10]
+    assert len(rows) >= 3
+    images = build.render_rows({k: v[rows] for k, v in params.items()}, seed=0, start=0, noise=False)
+    for j, band in enumerate(config.BANDS):
+        np.testing.assert_allclose(images[..., j].sum(axis=(1, 2)), table[f"flux_{band}"][rows], rtol=0.04)
+
+
+# -- noise and observing conditions -----------------------------------------------------------------
+def test_resampled_noise_has_the_predicted_sigma():
+    rng = np.random.default_rng(0)
+    shifts = np.array([[0.0, 0.0], [0.5, 0.5], [0.25, 0.7], [0.1, 0.9], [0.5, 0.0]])
+    sigma = np.array([1.0, 2.0, 1.0, 0.5, 3.0])
+    noise = np.stack([observe.resampled_noise(rng, sigma, shifts) for _ in range(30)])
+    expected = sigma * observe.resampling_noise_factor(shifts)
+    np.testing.assert_allclose(noise.std(axis=(0, 2, 3)), expected, rtol=0.03)
+    assert expected[1] == pytest.approx(2.0 * 0.7858, rel=1e-3)  # -21% at a half-pixel shift
+    # resampling correlates neighbouring pixels; no shift leaves white noise
+    corr = [np.corrcoef(noise[:, b, :, :-1].ravel(), noise[:, b, :, 1:].ravel())[0, 1] for b in (0, 1)]
+    assert abs(corr[0]) < 0.03 and corr[1] > 0.2
+
+
+def test_photon_noise_of_the_source_adds_in_quadrature():
+    rng = np.random.default_rng(1)
+    shifts = np.full((5, 2), 0.3)
+    sigma, level, electrons = np.full(5, 0.02), np.array([0.0, 1.0, 10.0, 1.0, 1.0]), np.full(5, 100.0)
+    image = np.broadcast_to(level[:, None, None], (5, 64, 64))
+    noise = np.stack([observe.resampled_noise(rng, sigma, shifts, image=image, electrons_per_unit=electrons)
+                      for _ in range(20)])
+    expected = np.sqrt(sigma ** 2 + level / electrons) * observe.resampling_noise_factor(shifts)
+    np.testing.assert_allclose(noise.std(axis=(0, 2, 3)), expected, rtol=0.03)
+
+
+def test_stripe82_is_deeper(cat150):
+    table, _ = cat150
+    deep = np.asarray(table["stripe82"])
+    ratio = np.median(table["noise_r"][~deep]) / np.median(table["noise_r"][deep])
+    assert ratio == pytest.approx(observe.STRIPE82_DEPTH, rel=0.25)
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match="unknown band 'y'"):
+        observe.band_index("y")
+    with pytest.raises(ValueError, match="half-light radius must be a positive"):
+        Component("exponential", [1.0], hlr=-1.0)
+    with pytest.raises(ValueError, match="axis ratio"):
+        Component("exponential", [1.0], hlr=1.0, q=1.5)
+    with pytest.raises(ValueError, match="unknown profile"):
+        Component("sersic", [1.0], hlr=1.0)
+    with pytest.raises(ValueError, match="stamp must be an even number of pixels >= 8"):
+        render_stamp([Component("exponential", [1.0], 1.0)], [1.0], stamp=4)
+    with pytest.raises(ValueError, match="psf_fwhm"):
+        render_stamp([Component("exponential", [1.0, 2.0], 1.0)], [1.0])
+    for bad in (0, -5):
+        with pytest.raises(ValueError, match="positive integer"):
+            build.build_dataset("smoke", out_dir="unused", n=bad)
+        with pytest.raises(ValueError, match="positive integer"):
+            galaxies.make_catalog(bad, seed=0)
+    with pytest.raises(ValueError, match="unknown profile"):
+        build.build_dataset("nope", out_dir="unused", n=10)
+
+
+# -- builds --------------------------------------------------------------------------------------------
+def _bytes(path):
+    return (path / catalog.CATALOG).read_bytes(), (path / catalog.IMAGES).read_bytes()
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(build, "CHUNK_SIZE", 16)
+
+
+def test_builds_are_deterministic_and_independent_of_workers(tmp_path, small_chunks):
+    a = build.build_dataset("smoke", tmp_path / "a", seed=7, n=48, workers=1, progress=False)
+    b = build.build_dataset("smoke", tmp_path / "b", seed=7, n=48, workers=2, progress=False)
+    c = build.build_dataset("smoke", tmp_path / "c", seed=8, n=48, workers=1, progress=False)
+    assert _bytes(a) == _bytes(b)
+    assert _bytes(a)[0] != _bytes(c)[0] and _bytes(a)[1] != _bytes(c)[1]
+    ds = catalog.open_dataset(a)
+    assert ds.images.shape == (48, 64, 64, 5) and ds.images.dtype == np.float32
+    assert ds.manifest["generator"] == "photoz_nb.simulate" and ds.manifest["seed"] == 7
+    assert ds.manifest["profile"] == "smoke" and ds.manifest["version"] == build.VERSION
+    # the r band is brightest where the galaxy is
+    assert ds.images[:, 28:36, 28:36, 2].mean() > 10 * abs(ds.images[:, :8, :8, 2].mean())
+
+
+def test_interrupted_build_resumes(tmp_path, small_chunks, monkeypatch):
+    reference = build.build_dataset("smoke", tmp_path / "ref", seed=5, n=64, workers=1, progress=False)
+    real_render, calls = build.render_rows, []
+
+    def failing(params, seed, start, noise=True):
+        calls.append(start)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("simulated interruption")
+        return real_render(params, seed, start, noise)
+
+    monkeypatch.setattr(build, "render_rows", failing)
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        build.build_dataset("smoke", out, seed=5, n=64, workers=1, progress=False)
+    assert not out.exists() and out.with_name("resumed.partial").is_dir()
+    calls.clear()
+    build.build_dataset("smoke", out, seed=5, n=64, workers=1, progress=False)
+    assert sorted(calls) == [32, 48]  # only the chunks not written before
+    assert _bytes(out) == _bytes(reference)
+
+
+def test_ensure_dataset_reuses_and_rebuilds(tmp_path, monkeypatch, small_chunks):
+    monkeypatch.setenv("PHOTOZ_HOME", str(tmp_path))
+    profile = dataclasses.replace(config.PROFILES["smoke"], name="tiny", n_galaxies=20)
+    builds = []
+    real_build = build.build_dataset
+
+    def counting(profile, *args, **kwargs):
+        builds.append(profile.seed)
+        return real_build(profile, *args, progress=False, workers=1, **kwargs)
+
+    monkeypatch.setattr(build, "build_dataset", counting)
+    path = build.ensure_dataset(profile)
+    assert path == profile.dataset_dir and builds == [profile.seed]
+    build.ensure_dataset(profile)
+    assert len(builds) == 1                                    # valid and current: reused
+    with open(path / catalog.IMAGES, "r+b") as f:               # corrupt a pixel
+        f.seek(-4, 2)
+        f.write(b"\x00\x00\xc0\x7f")
+    build.ensure_dataset(profile)
+    assert len(builds) == 2                                    # broken: rebuilt
+    reseeded = dataclasses.replace(profile, seed=99)
+    build.ensure_dataset(reseeded)
+    assert builds[-1] == 99                                    # stale (other seed): rebuilt
+    assert catalog.open_dataset(path).manifest["seed"] == 99
