@@ -19,8 +19,8 @@ def pip_section(env_yml: str) -> set[str]:
 
 def test_environment_yml_lists_the_same_dependencies():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["test"]) \
-        | set(project["optional-dependencies"]["torch"]) | set(project["optional-dependencies"]["sdss"])
+    extras = project["optional-dependencies"]
+    wanted = set(project["dependencies"]).union(*(extras[e] for e in ("test", "torch", "jax", "sdss")))
     env = (ROOT / "environment.yml").read_text()
     assert "python=3.11" in env
     assert pip_section(env) == wanted
