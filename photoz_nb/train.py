@@ -20,6 +20,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -48,7 +49,8 @@ def stretch(x):
     of galaxy cores; it is odd, continuous and monotonic, so negative noise stays negative.
     """
     x = np.asarray(x, dtype=np.float32)
-    return (np.sign(x) * (np.sqrt(np.abs(x) + np.float32(1)) - np.float32(1))).astype(np.float32)
+    # x / (sqrt(|x| + 1) + 1) is the same function without the cancellation of sqrt(1 + x) - 1
+    return (x / (np.sqrt(np.abs(x) + np.float32(1)) + np.float32(1))).astype(np.float32)
 
 
 def redshift_bins(z, edges=None) -> np.ndarray:
@@ -230,15 +232,12 @@ def _read_json(path: Path):
         return None
 
 
-def _save_keras(model, path: Path) -> None:
+def _save_keras(model, path: Path, weights_only: bool = False) -> None:
+    """Save to a temporary name, then rename (no half-written checkpoint)."""
     tmp = path.with_name("tmp-" + path.name)
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
-def _save_weights(model, path: Path) -> None:
-    tmp = path.with_name("tmp-" + path.name)
-    model.save_weights(tmp)
+    with warnings.catch_warnings():  # Keras' own numpy-2 __array__ notice, once per variable
+        warnings.filterwarnings("ignore", message="__array__ implementation", category=DeprecationWarning)
+        model.save_weights(tmp) if weights_only else model.save(tmp)
     os.replace(tmp, path)
 
 
@@ -275,7 +274,7 @@ class _Checkpointer(keras.callbacks.Callback):
         old_files = [st.get("model_file"), st.get("best_file")]
         if val < st["best_val_loss"]:
             st.update(best_val_loss=val, best_epoch=epoch + 1, wait=0, best_file=f"best-{epoch + 1:04d}.weights.h5")
-            _save_weights(self.model, self.out_dir / st["best_file"])
+            _save_keras(self.model, self.out_dir / st["best_file"], weights_only=True)
         else:
             st["wait"] += 1
         st["model_file"] = f"ckpt-{epoch + 1:04d}.keras"
