@@ -24,8 +24,11 @@ reproduce: install
 
 test: test-unit test-notebooks
 
+# Unit tests under the default backend (tensorflow), then the model and training tests again under torch:
+# the Keras code is backend-agnostic and must stay so.
 test-unit: install
 	$(BIN)/python -m pytest tests
+	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/test_model.py tests/test_train.py
 
 # Notebooks run in order (01..05) in the smoke profile; nbval-lax fails on any error or failed assert cell.
 test-notebooks: install
@@ -35,6 +38,7 @@ bench: install
 	$(BIN)/photoz-nb bench backends
 	$(BIN)/photoz-nb bench train
 	$(BIN)/photoz-nb bench predict
+	$(BIN)/photoz-nb bench simulate
 
 figures: install
 	$(BIN)/photoz-nb figures --profile $(PROFILE)

@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     command("reproduce", _reproduce, "run notebooks 01..05 in order with papermill, writing figures and tables")
     _sdss_parser(sub)
     c = command("bench", _bench, "print throughput tables (img/s, peak memory)")
-    c.add_argument("what", choices=["backends", "train", "predict"])
+    c.add_argument("what", choices=["backends", "train", "predict", "simulate"])
+    c.add_argument("--n", type=int, default=2000, help="galaxies for `bench simulate`")
     return p
 
 
@@ -162,6 +163,12 @@ def _reproduce(args):
 
 def _bench(args):
     from . import bench
+    if args.what == "simulate":
+        from .simulate.build import benchmark
+        r = benchmark(n=args.n)
+        print(f"| galaxies | workers | catalogue s | build s | galaxies/s |\n|---|---|---|---|---|\n"
+              f"| {r['n']} | {r['workers']} | {r['catalog_s']:.1f} | {r['build_s']:.1f} | {r['galaxies_per_s']:.0f} |")
+        return
     {"backends": bench.bench_backends, "train": bench.bench_train, "predict": bench.bench_predict}[args.what]()
 
 
