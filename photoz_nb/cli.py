@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -43,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     c = command("train", _train, "train the CNN of the profile (reuses a finished model)")
     c.add_argument("--no-ebv", action="store_true", help="train without E(B-V) as an input")
     command("predict", _predict, "PDFs of every galaxy from the CNN and the photometric baselines")
-    command("evaluate", _evaluate, "write the summary table (paper layout) for the profile")
+    c = command("evaluate", _evaluate, "write the summary table (paper layout) for the profile")
+    c.add_argument("--studies", action="store_true",
+                   help="also the bias studies: fitted slopes of the bias vs each property, and the E(B-V) test")
     command("figures", _figures, "regenerate every figure from saved predictions")
     command("reproduce", _reproduce, "run notebooks 01..05 in order with papermill, writing figures and tables")
     _sdss_parser(sub)
@@ -112,9 +115,7 @@ def _train(args):
 def _all_pdfs(profile):
     from . import pipeline
     ds = pipeline.dataset(profile)
-    pdfs = {"CNN": pipeline.cnn_pdfs(profile, ds, pipeline.train_cnn(profile, ds))}
-    pdfs.update({m: pipeline.baseline_pdfs(profile, ds, m) for m in pipeline.BASELINES})
-    return ds, pdfs
+    return ds, pipeline.all_pdfs(profile, ds)
 
 
 def _predict(args):
@@ -127,12 +128,19 @@ def _evaluate(args):
     from . import metrics, pipeline
     profile = _profile(args)
     ds, pdfs = _all_pdfs(profile)
-    table = pipeline.summary(profile, ds, pdfs)
+    table = pipeline.summary(profile, ds, pdfs, pipeline.training_size_runs(profile, ds))
     stem = profile.figures_dir / "summary_table"
     stem.parent.mkdir(parents=True, exist_ok=True)
     metrics.write_summary(table, stem)
     print(Path(f"{stem}.md").read_text())
     print(f"summary table in {stem}.md / .tex / .ecsv")
+    if args.studies:
+        study = pipeline.studies(ds, pdfs)
+        study_ebv = pipeline.studies(ds, pipeline.ebv_experiment(profile, ds, pdfs["CNN"]), ["ebv"])
+        text = "\n\n".join(pipeline.markdown(pipeline.slope_table(s)) for s in (study, study_ebv))
+        path = profile.figures_dir / "study_slopes.md"
+        path.write_text(text + "\n")
+        print(f"{text}\n\nslopes of the bias vs each property in {path}")
 
 
 def _figures(args):
@@ -148,6 +156,7 @@ def _reproduce(args):
 
     import papermill
     logging.basicConfig(level=logging.INFO, format="    %(message)s")  # papermill streams cell output here
+    os.environ.setdefault("TQDM_MININTERVAL", "10")  # each progress refresh becomes a log line: keep them few
     profile = _profile(args)
     out = config.project_root() / "build" / "notebooks" / profile.name
     out.mkdir(parents=True, exist_ok=True)

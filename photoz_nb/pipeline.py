@@ -13,15 +13,22 @@ import numpy as np
 
 from . import catalog, config
 
-BASELINES = ("knn", "rf")
-PROPERTIES = {  # catalogue column -> axis label of the bias studies
-    "z_spec": "spectroscopic redshift",
-    "petro_r": "Petrosian r [mag]",
-    "ebv": "E(B-V) [mag]",
-    "b_over_a": "axis ratio b/a",
-    "psf_fwhm_r": "PSF FWHM (r) [arcsec]",
-    "snr_r": "S/N (r)",
+BASELINES = {"knn": "kNN", "rf": "RF"}  # method -> label in tables and figures
+#: The bias studies: catalogue column (or "z_phot", each method's own estimate) -> axis label and
+#: bins (a number of equal-count bins, or explicit edges for discrete properties).
+PROPERTIES = {
+    "z_spec": ("spectroscopic redshift", 6),
+    "z_phot": ("photometric redshift", 6),
+    "petro_r": ("Petrosian r [mag]", 6),
+    "ebv": ("E(B-V) [mag]", 6),
+    "b_over_a": ("axis ratio b/a", 6),
+    "n_neighbours": ("neighbours in the cutout", [-0.5, 0.5, 1.5, 2.5]),
+    "psf_fwhm_r": ("PSF FWHM (r) [arcsec]", 6),
+    "snr_r": ("S/N (r)", 6),
 }
+#: Fractions of the training pool for the training-size rows of the summary table (the paper's
+#: 2 % and 20 % rows; the full pool is the main CNN).
+TRAINING_FRACTIONS = (0.02, 0.2)
 #: Stable figure names -> the figure family of Pasquet et al. (2019) each one regenerates.
 FIGURE_INDEX = {
     "redshift_magnitude_distributions": "redshift and r-magnitude distributions of the sample, per split",
@@ -31,7 +38,9 @@ FIGURE_INDEX = {
     "pdf_examples": "example PDFs with the true redshift",
     "stacked_nz": "stacked PDFs vs the true n(z)",
     "learning_curves": "training and validation loss per epoch (not in the paper; training diagnostic)",
-    **{f"metrics_vs_{c}": f"bias, sigma_MAD and outlier fraction vs {label}" for c, label in PROPERTIES.items()},
+    **{f"metrics_vs_{c}": f"bias, sigma_MAD and outlier fraction vs {label}, CNN vs photometry"
+       for c, (label, _) in PROPERTIES.items()},
+    "metrics_vs_ebv_input": "bias etc. vs E(B-V) for the CNN trained with and without E(B-V) as an input",
 }
 
 
@@ -67,8 +76,19 @@ def baseline_pdfs(profile, ds: catalog.Dataset, method: str) -> np.ndarray:
     return _cached_pdfs(profile, method, _key(ds.manifest["files"], method, profile.seed), fit_and_predict)
 
 
-def summary(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], kind: str = "mean"):
-    """The paper's table (trial, training size, bias, sigma_MAD, outliers %, CRPS) on the test split."""
+def all_pdfs(profile, ds: catalog.Dataset, result=None) -> dict[str, np.ndarray]:
+    """PDFs of every galaxy by label: the CNN (trained or reloaded unless ``result`` is given) and each baseline."""
+    result = result or train_cnn(profile, ds)
+    return {"CNN": cnn_pdfs(profile, ds, result),
+            **{label: baseline_pdfs(profile, ds, method) for method, label in BASELINES.items()}}
+
+
+def summary(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], size_runs: dict | None = None,
+            kind: str = "mean"):
+    """The paper's table (trial, training size, bias, sigma_MAD, outliers %, CRPS) on the test split.
+
+    ``size_runs`` ({training size: CNN PDFs}, from :func:`training_size_runs`) adds the training-size rows.
+    """
     from . import metrics, pdf
     edges = config.redshift_edges()
     test = ds.split("test")
@@ -85,6 +105,10 @@ def summary(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], kind: str
             subsets.update({"testing on Stripe 82": s82, "Stripe 82, widest 20% removed": s82 & keep})
         for trial, m in subsets.items():
             rows.append(metrics.summary_row(f"{name}: {trial}", n_train, zp[m], z[m], crps[m]))
+    for size, p in (size_runs or {}).items():
+        p = p[test]
+        rows.append(metrics.summary_row(f"CNN: {100 * size / n_train:.0f}% of the training pool", size,
+                                        pdf.point_estimate(p, edges, kind), z, pdf.crps(p, edges, z)))
     return metrics.summary_table(rows)
 
 
@@ -127,7 +151,7 @@ def calibrated_test_pdfs(ds: catalog.Dataset, pdfs: np.ndarray) -> dict[str, np.
     return calibrate.apply_all(calibrators, pdfs[test], condition=r[test])
 
 
-def studies(ds: catalog.Dataset, pdfs: dict[str, np.ndarray], n_bins: int = 6, split: str = "test") -> dict:
+def studies(ds: catalog.Dataset, pdfs: dict[str, np.ndarray], properties=None, split: str = "test") -> dict:
     """Bias, sigma_MAD and outliers in bins of each property, per method, with fitted slopes.
 
     Returns {property: {"tables": {method: Table}, "slopes": {method: (slope, err)}}}.
@@ -137,9 +161,11 @@ def studies(ds: catalog.Dataset, pdfs: dict[str, np.ndarray], n_bins: int = 6, s
     z = np.asarray(ds.catalog["z_spec"], float)[rows]
     zp = {name: v[rows] for name, v in point_estimates(pdfs).items()}
     out = {}
-    for column in PROPERTIES:
-        values = np.asarray(ds.catalog[column], float)[rows]
-        tables = {name: metrics.binned_metrics(values, zp[name], z, n_bins) for name in pdfs}
+    for column in properties or PROPERTIES:
+        bins = PROPERTIES[column][1]
+        values = {name: zp[name] if column == "z_phot" else np.asarray(ds.catalog[column], float)[rows]
+                  for name in pdfs}
+        tables = {name: metrics.binned_metrics(values[name], zp[name], z, bins) for name in pdfs}
         out[column] = {"tables": tables,
                        "slopes": {name: metrics.fit_slope(t, "bias") for name, t in tables.items()}}
     return out
@@ -149,12 +175,40 @@ def slope_table(study: dict):
     """One row per property: the fitted slope of the bias (with error) for each method."""
     from astropy.table import Table
     methods = list(next(iter(study.values()))["slopes"])
-    rows = [[PROPERTIES[c]] + [f"{s[m][0]:+.4f} ± {s[m][1]:.4f}" for m in methods]
+    rows = [[PROPERTIES[c][0]] + [f"{s[m][0]:+.2e} ± {s[m][1]:.1e}" for m in methods]
             for c, s in ((c, v["slopes"]) for c, v in study.items())]
     return Table(rows=rows, names=["property"] + [f"d(bias)/dx {m}" for m in methods])
 
 
-def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], history: dict | None = None) -> list[Path]:
+def markdown(table) -> str:
+    """A Markdown pipe table of any astropy Table (for the README and notes)."""
+    lines = ["| " + " | ".join(table.colnames) + " |", "|" + "---|" * len(table.colnames)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table]
+    return "\n".join(lines)
+
+
+def ebv_experiment(profile, ds: catalog.Dataset, pdfs_with: np.ndarray) -> dict[str, np.ndarray]:
+    """The paper's reddening test: the CNN with E(B-V) as an input beside one trained without it."""
+    result = train_cnn(profile, ds, name="cnn_no_ebv", use_ebv=False)
+    return {"CNN with E(B-V)": pdfs_with, "CNN without E(B-V)": cnn_pdfs(profile, ds, result, name="cnn_no_ebv")}
+
+
+def training_size_runs(profile, ds: catalog.Dataset, fractions=TRAINING_FRACTIONS) -> dict[int, np.ndarray]:
+    """CNNs trained on seeded random fractions of the training pool: {training size: PDFs of every galaxy}."""
+    from .train import ensure_trained
+    pool = ds.split("train")
+    runs = {}
+    for fraction in fractions:
+        size = max(1, round(fraction * len(pool)))
+        index = np.sort(np.random.default_rng(profile.seed).choice(pool, size, replace=False))
+        name = f"cnn_train{round(100 * fraction):02d}pct"
+        result = ensure_trained(profile, ds, name=name, train_index=index)
+        runs[size] = cnn_pdfs(profile, ds, result, name=name)
+    return runs
+
+
+def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], history: dict | None = None,
+            ebv_pdfs: dict[str, np.ndarray] | None = None) -> list[Path]:
     """Write every figure family of this stage of the project to ``figures/<profile>/`` (PDF + PNG)."""
     from . import pdf, plots
     edges, test = config.redshift_edges(), ds.split("test")
@@ -173,7 +227,10 @@ def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], history: 
     if history:
         made["learning_curves"] = plots.learning_curves(history)
     for column, result in studies(ds, pdfs).items():
-        made[f"metrics_vs_{column}"] = plots.metric_vs_property(result["tables"], PROPERTIES[column])
+        made[f"metrics_vs_{column}"] = plots.metric_vs_property(result["tables"], PROPERTIES[column][0])
+    if ebv_pdfs:
+        tables = studies(ds, ebv_pdfs, properties=["ebv"])["ebv"]["tables"]
+        made["metrics_vs_ebv_input"] = plots.metric_vs_property(tables, PROPERTIES["ebv"][0])
     paths = []
     for name, fig in made.items():
         paths += plots.save_figure(fig, profile.figures_dir, name)
