@@ -37,6 +37,7 @@ from scipy import optimize, special, stats
 
 from . import config
 from . import pdf as pdfmod
+from .metrics import point_metrics
 from .pdf import edge_cdf  # the CDF at every edge; the same convention as pit() and crps()
 
 __all__ = ["NotFittedError", "TemperatureScaling", "PITRemap", "ConditionalPITRemap",
@@ -401,11 +402,6 @@ def coverage(pdfs, edges, z, levels=(0.68, 0.95)) -> dict:
 
 
 def _sigma_mad(pdfs, edges, z, point_kind: str) -> float:
-    try:  # metrics.py is written by another module owner; the report works without it
-        from .metrics import point_metrics
-    except ImportError:
-        warnings.warn("photoz_nb.metrics is not available: sigma_mad is NaN", stacklevel=3)
-        return float("nan")
     return float(point_metrics(pdfmod.point_estimate(pdfs, edges, point_kind), z)["sigma_mad"])
 
 
