@@ -5,7 +5,5 @@ from .config import DEFAULT_BACKEND as _DEFAULT_BACKEND
 
 # Keras reads its backend once, at first import: choose it before anyone imports keras.
 _os.environ.setdefault("KERAS_BACKEND", _DEFAULT_BACKEND)
-# TensorFlow's C++ start-up banners (oneDNN, CPU features) are noise for our users.
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
