@@ -323,7 +323,7 @@ def learning_curves(history) -> Figure:
             for key, name, style in ((family, "training", "-"), (f"val_{family}", "validation", "--")):
                 if key in curves:
                     ax.plot(epochs, curves[key], ls=style, marker="o", ms=2.5, label=name)
-            ax.set_ylabel(family.replace("_", " "))
+            ax.set_ylabel("cross-entropy loss [nat]" if family == "loss" else family.replace("_", " "))
             if family in ("lr", "learning_rate"):  # stepped by factors: log scale
                 ax.set_yscale("log")
         best = int(np.argmin(curves["val_loss"]))

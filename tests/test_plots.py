@@ -254,7 +254,7 @@ def test_learning_curves_plots_every_key():
                "learning_rate": [1e-4, 1e-4, 2e-5, 2e-5]}
     fig = plots.learning_curves(FakeHistory(history))
     assert_paper_layout(fig)
-    assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "accuracy", "learning rate"]
+    assert [ax.get_ylabel() for ax in fig.axes] == ["cross-entropy loss [nat]", "accuracy", "learning rate"]
     assert fig.axes[-1].get_xlabel() == "epoch"
     loss_lines = {line.get_label(): line.get_ydata() for line in fig.axes[0].get_lines()}
     assert np.allclose(loss_lines["training"], history["loss"])
