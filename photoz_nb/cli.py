@@ -146,8 +146,11 @@ def _evaluate(args):
 def _figures(args):
     from . import pipeline
     profile = _profile(args)
-    ds, pdfs = _all_pdfs(profile)
-    paths = pipeline.figures(profile, ds, pdfs)
+    ds = pipeline.dataset(profile)
+    result = pipeline.train_cnn(profile, ds)
+    pdfs = pipeline.all_pdfs(profile, ds, result)
+    paths = pipeline.figures(profile, ds, pdfs, history=result.history,
+                             ebv_pdfs=pipeline.ebv_experiment(profile, ds, pdfs["CNN"]))
     print(f"{len(paths)} files written to {profile.figures_dir}")
 
 
@@ -165,7 +168,7 @@ def _reproduce(args):
         print(f"[{i}/{len(NOTEBOOKS)}] {name} (profile {profile.name}) ... {time.time() - start:.0f} s elapsed", flush=True)
         papermill.execute_notebook(config.project_root() / "notebooks" / f"{name}.ipynb", out / f"{name}.ipynb",
                                    parameters={"profile": profile.name}, cwd=config.project_root() / "notebooks",
-                                   progress_bar=True, log_output=True, stderr_file=sys.stderr)
+                                   progress_bar=True, log_output=True)
     print(f"\nDone in {(time.time() - start) / 60:.1f} min.\n  figures:       {profile.figures_dir}/"
           f"\n  summary table: {profile.figures_dir}/summary_table.md\n  notebooks:     {out}/")
 
