@@ -574,3 +574,349 @@ def stacked_nz(pdfs, edges, z_spec, label: str = "stacked PDFs") -> Figure:
         bottom.set(xlabel="redshift z", ylabel="stacked $-$ true")
         bottom.legend(loc="lower right", fontsize=8)
     return fig
+
+
+# --------------------------------------------------------------------------- architecture
+#: Fill colour of each kind of stage in :func:`architecture` (light tints of ``COLOURS``).
+_STAGE_FILL = {"input": "0.88", "conv": "#CCE3F0", "pool": "#CCEBE2", "inception": "#FBE2CC",
+               "flatten": "0.93", "concat": "0.93", "dense": "#F0DDE8", "output": "#F5D6C4"}
+
+
+def _stage_key(name: str) -> str:
+    """The stage a layer belongs to: its inception block, the conv its PReLU follows, else itself."""
+    if name.startswith("inception") and "_" in name:
+        return name.split("_", 1)[0]
+    return name.removesuffix("_prelu")
+
+
+def _shape_text(shape) -> str:
+    return "\u00d7".join(str(int(s)) for s in shape)
+
+
+def _describe_stage(layers_in_stage) -> tuple[str, str]:
+    """(kind, label) of one stage from its Keras layers (type names and hyper-parameters only)."""
+    kinds = [layer.__class__.__name__ for layer in layers_in_stage]
+    first = layers_in_stage[0]
+    if len(layers_in_stage) > 3 and "Concatenate" in kinds:
+        kernels = sorted({int(layer.kernel_size[0]) for layer in layers_in_stage
+                          if layer.__class__.__name__ == "Conv2D"})
+        branches = ", ".join(f"{k}\u00d7{k}" for k in kernels) + (", pool" if "AveragePooling2D" in kinds else "")
+        return "inception", f"inception ({branches})"
+    if kinds[0] == "InputLayer":
+        shape = tuple(first.output.shape[1:])
+        return "input", "input image" if len(shape) == 3 else f"input {first.name.replace('ebv', 'E(B$-$V)')}"
+    if kinds[0] == "Conv2D":
+        k = int(first.kernel_size[0])
+        act = " + PReLU" if "PReLU" in kinds else ""
+        return "conv", f"conv {k}\u00d7{k}{act}"
+    if kinds[0] in ("AveragePooling2D", "MaxPooling2D"):
+        k = int(first.pool_size[0])
+        return "pool", f"{'avg' if kinds[0].startswith('Average') else 'max'}-pool {k}\u00d7{k}"
+    if kinds[0] == "Flatten":
+        return "flatten", "flatten"
+    if kinds[0] == "Concatenate":
+        return "concat", "concatenate E(B$-$V)" if "ebv" in first.name else "concatenate"
+    if kinds[0] == "Dense":
+        act = getattr(first.activation, "__name__", str(first.activation))
+        if act == "softmax":
+            return "output", "dense + softmax: p(z)"
+        return "dense", "dense" + ("" if act == "linear" else f" + {'ReLU' if act == 'relu' else act}")
+    return "conv", f"{first.name} ({kinds[0]})"
+
+
+def architecture_stages(model) -> list[dict]:
+    """The stages drawn by :func:`architecture`, in order: ``name``, ``kind``, ``label``, ``shape``.
+
+    Layers are grouped into stages by name (Net_P's naming, see :mod:`photoz_nb.model`):
+    every ``inceptionN_*`` layer is one stage, ``X_prelu`` joins ``X``; any other layer is
+    its own stage.  ``shape`` is the output shape (without the batch axis) of the last layer
+    of the stage, i.e. an inception block's concatenated maps.
+    """
+    groups: dict[str, list] = {}
+    for layer in model.layers:
+        groups.setdefault(_stage_key(layer.name), []).append(layer)
+    stages = []
+    for name, members in groups.items():
+        kind, label = _describe_stage(members)
+        stages.append({"name": name, "kind": kind, "label": label,
+                       "shape": tuple(int(s) for s in members[-1].output.shape[1:])})
+    return stages
+
+
+def _box(ax, x, y, width, height, kind, left, right=None):
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(FancyBboxPatch((x, y - height / 2), width, height, boxstyle="round,pad=0,rounding_size=0.04",
+                                fc=_STAGE_FILL[kind], ec="0.35", lw=0.6))
+    ax.text(x + 0.03, y, left, ha="left", va="center")
+    if right is not None:
+        ax.text(x + width - 0.03, y, right, ha="right", va="center", family="DejaVu Sans Mono")
+
+
+def _arrow(ax, start, end):
+    from matplotlib.patches import FancyArrowPatch
+
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=7, color="0.3", lw=0.8,
+                                 shrinkA=0, shrinkB=0))
+
+
+def architecture(model, title: str | None = None) -> Figure:
+    """Schematic of a Net_P-like Keras model: one box per stage, top to bottom, with its output shape.
+
+    Side inputs (E(B-V)) are drawn to the right of the stage that concatenates them.  Box
+    geometry depends only on the number of stages, never on text widths.
+
+    Parameters
+    ----------
+    model : keras.Model
+        e.g. ``photoz_nb.model.build_net_p(width=0.25)``; any width or ``use_ebv`` works.
+    title : str, optional
+        Defaults to the model name and its number of weights.
+    """
+    if not hasattr(model, "layers") or not model.layers:
+        raise ValueError(f"architecture needs a built Keras model with layers, got {type(model).__name__}")
+    stages = architecture_stages(model)
+    side = [s for s in stages[1:] if s["kind"] == "input"]  # extra inputs feed a later concat
+    main = [s for s in stages if s not in side]
+    row, box_h, main_w = 0.36, 0.26, 2.65  # inches
+    height = row * (len(main) + 1.6)
+    if title is None:
+        title = f"{model.name}: {model.count_params():,} weights"
+    with paper_style():
+        # One axes filling the figure, in inch units: boxes keep their size whatever the text.
+        fig = Figure(figsize=(COLUMN_WIDTH, height))
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_axis_off()
+        ax.set(xlim=(0, COLUMN_WIDTH), ylim=(0, height))
+        ax.text(COLUMN_WIDTH / 2, height - 0.12, title, ha="center", va="top")
+        y_of = {}
+        for i, stage in enumerate(main):
+            y = row * (len(main) - i)
+            y_of[stage["name"]] = y
+            _box(ax, 0.05, y, main_w, box_h, stage["kind"], stage["label"], _shape_text(stage["shape"]))
+            if i:
+                _arrow(ax, (0.05 + main_w / 2, y + row - box_h / 2), (0.05 + main_w / 2, y + box_h / 2))
+        header_y = row * (len(main) + 0.7)
+        ax.text(0.08, header_y, "stage", ha="left", va="center", style="italic")
+        ax.text(0.02 + main_w, header_y, "output shape", ha="right", va="center", style="italic")
+        concat_y = next((y_of[s["name"]] for s in main if s["kind"] == "concat"), None)
+        for j, stage in enumerate(side):
+            y = (concat_y if concat_y is not None else row) - j * row
+            x = 0.05 + main_w + 0.15
+            _box(ax, x, y, COLUMN_WIDTH - 0.05 - x, box_h, "input", stage["label"].removeprefix("input "))
+            _arrow(ax, (x, y), (0.05 + main_w, y))
+    return fig
+
+
+# --------------------------------------------------------------------------- training-set size
+#: Panels of :func:`metrics_vs_training_size`: summary-table column -> y label.
+SIZE_STATS = {"sigma_mad": r"$\sigma_\mathrm{MAD}$", "outliers_pct": r"outliers $\eta$ [%]",
+              "crps": "CRPS"}
+
+
+def _reference_value(row, stat: str, name: str) -> float:
+    """``stat`` of a baseline row (Table row or dict); ``outliers_pct`` also from ``outlier_frac``."""
+    keys = row.colnames if hasattr(row, "colnames") else list(row)
+    if stat in keys:
+        return float(row[stat])
+    if stat == "outliers_pct" and "outlier_frac" in keys:
+        return 100.0 * float(row["outlier_frac"])
+    if stat == "crps":
+        return np.nan  # photometry-only baselines often have no PDF: no CRPS line
+    raise ValueError(f"reference {name!r} lacks {stat!r} (has {sorted(keys)})")
+
+
+def metrics_vs_training_size(rows, references: Mapping | None = None, label: str = "CNN") -> Figure:
+    """sigma_MAD, outlier percentage and CRPS against the number of training galaxies (log x).
+
+    Several rows at one size (repeated trainings) are all drawn; the line joins their means.
+
+    Parameters
+    ----------
+    rows : astropy Table, or dict label -> Table
+        Output of ``photoz_nb.metrics.summary_table`` (columns ``training_size``,
+        ``sigma_mad``, ``outliers_pct``, ``crps``); ``label`` names a bare Table.
+    references : dict label -> row or dict, optional
+        Horizontal reference lines, e.g. ``{"kNN (full)": knn_row, "RF (full)": rf_row}``;
+        each needs ``sigma_mad`` and ``outliers_pct`` (or ``outlier_frac``, a fraction);
+        ``crps`` is optional.
+    """
+    series = _as_mapping(rows, label)
+    references = dict(references or {})
+    curves = {}
+    for name, table in series.items():
+        missing = [c for c in ("training_size", *SIZE_STATS) if c not in table.colnames]
+        if missing:
+            raise ValueError(f"rows {name!r} lack column(s) {missing} (summary_table output expected)")
+        size = _vector(table["training_size"], f"rows[{name!r}]['training_size']")
+        if np.any(size <= 0):
+            raise ValueError(f"rows {name!r}: training_size must be positive for a log axis")
+        curves[name] = (size, {s: np.asarray(table[s], float) for s in SIZE_STATS})
+    levels = {name: {s: _reference_value(row, s, name) for s in SIZE_STATS} for name, row in references.items()}
+    has_crps = any(np.isfinite(c[1]["crps"]).any() for c in curves.values()) or \
+        any(np.isfinite(v["crps"]) for v in levels.values())
+    stats = [s for s in SIZE_STATS if s != "crps" or has_crps]
+    with paper_style():
+        fig, axes = _figure(len(stats), 1, height=0.5 + 1.1 * len(stats), sharex=True)
+        for i, (name, (size, values)) in enumerate(curves.items()):
+            sizes = np.unique(size)
+            for ax, stat in zip(axes[:, 0], stats):
+                ax.plot(size, values[stat], "o", ms=3, color=COLOURS[i], label=name)
+                mean = [np.nanmean(values[stat][size == n]) if np.isfinite(values[stat][size == n]).any()
+                        else np.nan for n in sizes]
+                ax.plot(sizes, mean, "-", color=COLOURS[i])
+        for j, (name, level) in enumerate(levels.items()):
+            for ax, stat in zip(axes[:, 0], stats):
+                if np.isfinite(level[stat]):
+                    ax.axhline(level[stat], color=COLOURS[len(curves) + j], ls=("--", ":", "-.")[j % 3],
+                               lw=0.9, label=name)
+        for ax, stat in zip(axes[:, 0], stats):
+            ax.set_ylabel(SIZE_STATS[stat])
+            ax.set_xscale("log")
+            ax.yaxis.get_major_formatter().set_powerlimits((-2, 3))
+        axes[-1, 0].set_xlabel("training galaxies")
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 3))
+    return fig
+
+
+# --------------------------------------------------------------------------- PDF widths
+#: median |N(0, s)| / (central 68% width of N(0, s)) = 0.6745 s / (2 x 0.9945 s).
+GAUSS_MEDIAN_ABS_PER_WIDTH = 0.67449 / (2 * 0.99446)
+
+
+def _per_method(values, labels, name: str) -> dict:
+    """A dict label -> array for each of ``labels``; a bare array serves every label."""
+    values = _as_mapping(values, "") if isinstance(values, Mapping) else {k: values for k in labels}
+    missing = [k for k in labels if k not in values]
+    if missing:
+        raise ValueError(f"{name} lacks method(s) {missing} present in widths")
+    return {k: _vector(values[k], f"{name}[{k!r}]") for k in labels}
+
+
+def pdf_widths(widths, edges=None, z_phot=None, z_spec=None, n_width_bins: int = 8,
+               label: str = "CNN") -> Figure:
+    """Histogram of PDF widths per method; with ``z_phot`` and ``z_spec``, error against width.
+
+    The lower panel (drawn when both ``z_phot`` and ``z_spec`` are given) shows the median
+    ``|z_phot - z_spec|`` in equal-count bins of width, with the line expected for calibrated
+    Gaussian PDFs (median |error| = 0.339 x the central 68% width): wider PDFs must mean
+    larger errors, in that proportion.
+
+    Parameters
+    ----------
+    widths : dict label -> array (N,), or one array (named ``label``)
+        Central 68% interval widths in redshift, e.g. ``photoz_nb.pdf.width(pdfs, edges)``.
+    edges : array, optional
+        Histogram bin edges in width; default 40 bins up to the 99.5th percentile.
+    z_phot : dict label -> array (N,) (same labels as ``widths``), or one array for all
+    z_spec : array (N,), or dict label -> array
+    n_width_bins : int
+        Equal-count width bins of the lower panel.
+    """
+    series = {k: _vector(v, f"widths[{k!r}]") for k, v in _as_mapping(widths, label).items()}
+    if any(np.any(w < 0) for w in series.values()):
+        raise ValueError("widths must be non-negative")
+    if (z_phot is None) != (z_spec is None):
+        raise ValueError("give both z_phot and z_spec for the error-vs-width panel, or neither")
+    if edges is None:
+        top = np.percentile(np.concatenate(list(series.values())), 99.5)
+        edges = np.linspace(0.0, max(top, 1e-6) * 1.05, 41)
+    edges = _vector(edges, "edges")
+    if np.any(np.diff(edges) <= 0):
+        raise ValueError("edges must increase strictly")
+    errors = {}
+    if z_phot is not None:
+        zp = _per_method(z_phot, list(series), "z_phot")
+        zs = _per_method(z_spec, list(series), "z_spec")
+        for k in series:
+            _same_length(**{f"widths[{k!r}]": series[k], f"z_phot[{k!r}]": zp[k], f"z_spec[{k!r}]": zs[k]})
+            errors[k] = np.abs(zp[k] - zs[k])
+    with paper_style():
+        fig, axes = _figure(1 + bool(errors), 1, height=2.4 + 1.9 * bool(errors))
+        ax = axes[0, 0]
+        for i, (name, w) in enumerate(series.items()):
+            ax.hist(w, bins=edges, density=True, histtype="step", lw=1.2, color=COLOURS[i],
+                    label=f"{name} (median {np.median(w):.3f})")
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set(xlabel="central 68% width of the PDF [redshift]", ylabel="probability density")
+        ax.legend(loc="upper right")
+        if errors:
+            _error_vs_width(axes[1, 0], series, errors, n_width_bins)
+    return fig
+
+
+def _error_vs_width(ax, series, errors, n_width_bins):
+    top = 0.0
+    for i, (name, w) in enumerate(series.items()):
+        cuts = np.quantile(w, np.linspace(0, 1, n_width_bins + 1))
+        which = np.clip(np.searchsorted(cuts, w, side="right") - 1, 0, n_width_bins - 1)
+        filled = [b for b in range(n_width_bins) if np.any(which == b)]
+        x = [np.median(w[which == b]) for b in filled]
+        y = [np.median(errors[name][which == b]) for b in filled]
+        ax.plot(x, y, "o-", ms=3, color=COLOURS[i], label=name)
+        top = max(top, max(x))
+    grid = np.array([0.0, top * 1.05])
+    ax.plot(grid, GAUSS_MEDIAN_ABS_PER_WIDTH * grid, "k--", lw=0.8, label="calibrated Gaussian")
+    ax.set(xlim=(0, grid[1]), ylim=(0, None), xlabel="central 68% width of the PDF [redshift]",
+           ylabel=r"median $|z_\mathrm{phot} - z_\mathrm{spec}|$")
+    ax.legend(loc="upper left")
+
+
+# --------------------------------------------------------------------------- Stripe 82 depth
+DEPTHS = {"normal": "normal depth", "stripe82": "Stripe 82"}
+
+
+def _depth_stats(tables, stats) -> dict:
+    if not isinstance(tables, Mapping) or not tables:
+        raise ValueError("tables must be a non-empty dict label -> {'normal': stats, 'stripe82': stats}")
+    for name, pair in tables.items():
+        if not isinstance(pair, Mapping) or set(pair) != set(DEPTHS):
+            keys = sorted(pair) if isinstance(pair, Mapping) else type(pair).__name__
+            raise ValueError(f"tables[{name!r}] must have exactly the keys {sorted(DEPTHS)}, got {keys}")
+        for depth, values in pair.items():
+            missing = [s for s in stats if s not in values]
+            if missing:
+                raise ValueError(f"tables[{name!r}][{depth!r}] lacks {missing} (point_metrics output expected)")
+    return tables
+
+
+def stripe82_depth(tables, stats=("sigma_mad", "outlier_frac")) -> Figure:
+    """Metrics of galaxies in normal-depth imaging against those in deeper Stripe 82, per method.
+
+    Parameters
+    ----------
+    tables : dict label -> {"normal": stats, "stripe82": stats}
+        Each stats dict holds ``bias``, ``sigma_mad``, ``outlier_frac`` (as returned by
+        ``photoz_nb.metrics.point_metrics``) and optionally ``<stat>_err`` (e.g. from
+        ``photoz_nb.metrics.bootstrap`` of ``point_metrics``) drawn as error bars; ``n``,
+        if present, is shown in the legend when it is the same for every method.
+    stats : sequence of str, from ``bias``, ``sigma_mad``, ``outlier_frac`` (in percent)
+    """
+    unknown = [s for s in stats if s not in STAT_LABELS]
+    if unknown or not stats:
+        raise ValueError(f"stats must be chosen from {list(STAT_LABELS)}, got {list(stats)}")
+    tables = _depth_stats(tables, stats)
+    methods = list(tables)
+    x = np.arange(len(methods))
+    with paper_style():
+        fig, axes = _figure(len(stats), 1, height=0.6 + 1.1 * len(stats), sharex=True)
+        for j, (depth, depth_label) in enumerate(DEPTHS.items()):
+            counts = {tables[m][depth].get("n") for m in methods}
+            if len(counts) == 1 and None not in counts:
+                depth_label += f" (N={int(counts.pop()):,})"
+            for ax, stat in zip(axes[:, 0], stats):
+                scale = 100.0 if stat == "outlier_frac" else 1.0
+                y = [scale * float(tables[m][depth][stat]) for m in methods]
+                err = [scale * float(tables[m][depth].get(f"{stat}_err", np.nan)) for m in methods]
+                ax.errorbar(x + (j - 0.5) * 0.25, y, yerr=np.nan_to_num(err), fmt="os"[j], ms=4,
+                            capsize=2, lw=0, elinewidth=0.8, color=COLOURS[j], label=depth_label)
+        for ax, stat in zip(axes[:, 0], stats):
+            ax.set_ylabel(STAT_LABELS[stat])
+            if stat == "bias":
+                ax.axhline(0, color="k", lw=0.6, ls="--")
+            ax.yaxis.get_major_formatter().set_powerlimits((-2, 3))
+            ax.tick_params(axis="x", which="both", top=False)
+        axes[-1, 0].set(xticks=x, xticklabels=methods, xlim=(-0.6, len(methods) - 0.4), xlabel="method")
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncols=2)
+    return fig

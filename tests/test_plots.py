@@ -420,3 +420,243 @@ def test_stacked_nz_against_true_histogram(pdf_data):
     true = drawn[r"true $z_\mathrm{spec}$"][0]
     assert np.abs(drawn["CNN"][0] - true).sum() < np.abs(drawn["shifted"][0] - true).sum()
     assert {"CNN", "shifted"} <= set(legend_texts(fig))
+
+
+# ------------------------------------------------------------------ architecture
+def figure_legend_texts(fig):
+    return [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+
+
+def assert_fonts_and_width(fig, width=plots.COLUMN_WIDTH):
+    assert fig.get_size_inches()[0] == pytest.approx(width)
+    small = [(t.get_text(), t.get_fontsize()) for t in visible_texts(fig) if t.get_fontsize() < 8]
+    assert not small, f"text below 8 pt: {small}"
+
+
+@pytest.fixture(scope="module")
+def small_net():
+    from photoz_nb import model
+    return model.build_net_p(width=0.125, seed=0)
+
+
+def expected_stage_shapes(width, use_ebv=True, n_bins=180):
+    """Net_P's stage outputs from the paper's block sizes, independently of Keras."""
+    from photoz_nb.model import DENSE_UNITS, FIRST_CONV_MAPS, INCEPTION_BLOCKS, scaled
+    c = scaled(FIRST_CONV_MAPS, width)
+    shapes = [(64, 64, 5), (64, 64, c), (32, 32, c)]
+    side = 32
+    for i, (s1, s2, with_5x5) in enumerate(INCEPTION_BLOCKS):
+        if i in (2, 4):
+            side //= 2
+            shapes.append((side, side, c))
+        c = (3 if with_5x5 else 2) * scaled(s2, width) + scaled(s1, width)
+        shapes.append((side, side, c))
+    flat = side * side * c
+    shapes.append((flat,))
+    if use_ebv:
+        shapes.append((flat + 1,))
+    units = scaled(DENSE_UNITS, width)
+    return shapes + [(units,), (units,), (n_bins,)]
+
+
+def test_architecture_stages_follow_net_p(small_net):
+    from photoz_nb import model
+    stages = plots.architecture_stages(small_net)
+    main = [s for s in stages if s["name"] != "ebv"]
+    assert [s["shape"] for s in main] == expected_stage_shapes(0.125)
+    assert [s["kind"] for s in main].count("inception") == 5
+    assert main[-6]["label"] == "inception (1\u00d71, 3\u00d73, pool)"  # the last block has no 5x5 branch
+    assert main[1]["label"] == "conv 5\u00d75 + PReLU"
+    # every stage's shape is a layer output listed by model.architecture
+    assert {s["shape"] for s in stages} <= {shape for _, shape in model.architecture(small_net)}
+
+
+def test_architecture_figure_boxes_and_readable_text(small_net):
+    fig = plots.architecture(small_net)
+    assert_fonts_and_width(fig)
+    texts = {t.get_text() for t in visible_texts(fig)}
+    shapes = expected_stage_shapes(0.125)
+    assert {"\u00d7".join(map(str, s)) for s in shapes} <= texts  # each box carries its output shape
+    assert "E(B$-$V)" in texts
+    assert f"{small_net.count_params():,} weights" in next(t for t in texts if "weights" in t)
+    from matplotlib.patches import FancyBboxPatch
+    boxes = [p for p in fig.axes[0].patches if isinstance(p, FancyBboxPatch)]
+    assert len(boxes) == len(shapes) + 1  # the stages plus the E(B-V) input
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    frame = fig.bbox
+    extents = [t.get_window_extent(renderer) for t in visible_texts(fig)]
+    for t, box in zip(visible_texts(fig), extents):  # nothing clipped by the figure edge
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, t
+    for i, a in enumerate(extents):  # no two texts overlap (stage names vs shapes in a box)
+        for b in extents[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+
+
+def test_architecture_without_ebv_and_bad_input():
+    from photoz_nb import model
+    net = model.build_net_p(width=0.0625, use_ebv=False, n_bins=30, seed=0)
+    fig = plots.architecture(net, title="no E(B-V)")
+    texts = {t.get_text() for t in visible_texts(fig)}
+    assert "no E(B-V)" in texts and "E(B$-$V)" not in texts
+    assert [s["shape"] for s in plots.architecture_stages(net)] == expected_stage_shapes(0.0625, False, 30)
+    with pytest.raises(ValueError, match="built Keras model"):
+        plots.architecture(object())
+
+
+def _baseline_architecture_figure(net):
+    fig = plots.architecture(net)
+    for text in visible_texts(fig):  # fonts differ across FreeType builds; boxes and arrows do not
+        text.set_visible(False)
+    return fig
+
+
+def test_architecture_matches_baseline_image(tmp_path, small_net):
+    baseline = BASELINE_DIR / "architecture.png"
+    actual = tmp_path / "architecture.png"
+    with plots.paper_style():
+        _baseline_architecture_figure(small_net).savefig(actual, dpi=100)
+    if os.environ.get("PHOTOZ_UPDATE_BASELINES"):
+        actual.replace(baseline)
+        pytest.skip(f"baseline rewritten: {baseline}")
+    assert baseline.exists(), f"{baseline} missing; create it with PHOTOZ_UPDATE_BASELINES=1"
+    result = compare_images(str(baseline), str(actual), tol=2)
+    assert result is None, result
+
+
+# ------------------------------------------------------------------ training-set size
+def size_table(sizes, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in sizes:
+        z_spec = rng.uniform(0.02, 0.35, 400)
+        z_phot = z_spec + 0.02 * (n / 1000) ** -0.2 * rng.standard_normal(400)
+        rows.append(metrics.summary_row("CNN", n, z_phot, z_spec, crps=rng.uniform(0, 0.02, 400)))
+    return metrics.summary_table(rows)
+
+
+def test_metrics_vs_training_size_means_and_references():
+    table = size_table([1000, 1000, 5000, 20000, 20000, 100000])
+    knn = {"bias": 0.0, "sigma_mad": 0.013, "outlier_frac": 0.004, "n": 400}  # point_metrics style
+    rf = metrics.summary_row("RF", 100000, [0.1, 0.2, 0.2], [0.1, 0.2, 0.35])  # summary-row style
+    fig = plots.metrics_vs_training_size(table, {"kNN": knn, "RF": rf})
+    assert_paper_layout(fig)
+    assert [ax.get_ylabel() for ax in fig.axes] == [plots.SIZE_STATS[s] for s in ("sigma_mad", "outliers_pct", "crps")]
+    assert fig.axes[-1].get_xlabel() == "training galaxies"
+    assert all(ax.get_xscale() == "log" for ax in fig.axes)
+    sizes = np.asarray(table["training_size"])
+    for ax, stat in zip(fig.axes, ("sigma_mad", "outliers_pct", "crps")):
+        lines = ax.get_lines()
+        points, mean = lines[0], lines[1]
+        assert np.allclose(points.get_ydata(), table[stat])
+        expected = [np.mean(np.asarray(table[stat])[sizes == n]) for n in (1000, 5000, 20000, 100000)]
+        assert np.allclose(mean.get_xdata(), [1000, 5000, 20000, 100000])
+        assert np.allclose(mean.get_ydata(), expected)
+    refs = {line.get_label(): line.get_ydata()[0] for line in fig.axes[1].get_lines()[2:]}
+    assert refs == pytest.approx({"kNN": 0.4, "RF": 100 / 3})  # outlier_frac -> percent
+    assert [line.get_label() for line in fig.axes[2].get_lines()[2:]] == []  # no CRPS: no line
+    assert figure_legend_texts(fig) == ["CNN", "kNN", "RF"]
+
+
+def test_metrics_vs_training_size_without_crps_and_errors():
+    table = size_table([1000, 4000])
+    table["crps"] = np.nan
+    fig = plots.metrics_vs_training_size({"no E(B-V)": table})
+    assert len(fig.axes) == 2  # the CRPS panel is dropped when no CRPS is known
+    assert figure_legend_texts(fig) == ["no E(B-V)"]
+    with pytest.raises(ValueError, match=r"reference 'kNN' lacks 'sigma_mad'"):
+        plots.metrics_vs_training_size(table, {"kNN": {"outlier_frac": 0.01}})
+    table.remove_column("crps")
+    with pytest.raises(ValueError, match=r"rows 'CNN' lack column\(s\) \['crps'\]"):
+        plots.metrics_vs_training_size(table)
+
+
+# ------------------------------------------------------------------ PDF widths
+def test_gaussian_median_abs_per_width_constant():
+    from scipy import stats
+    expected = stats.halfnorm.median() / (stats.norm.ppf(0.84) - stats.norm.ppf(0.16))
+    assert plots.GAUSS_MEDIAN_ABS_PER_WIDTH == pytest.approx(expected, rel=1e-4)
+
+
+def test_pdf_widths_histogram_and_calibrated_errors():
+    from photoz_nb import pdf
+    edges = config.redshift_edges()
+    n = 3000
+    rng = np.random.default_rng(7)
+    z_spec = rng.uniform(0.05, 0.33, n)
+    sigma = rng.uniform(0.006, 0.02, n)
+    z_phot = z_spec + sigma * rng.standard_normal(n)  # z_spec drawn from N(z_phot, sigma): calibrated
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    block = np.exp(-0.5 * ((centres - z_phot[:, None]) / sigma[:, None]) ** 2)
+    widths = pdf.width(block / block.sum(axis=1, keepdims=True), edges)
+    wide = widths * 2
+    fig = plots.pdf_widths({"CNN": widths, "wide": wide}, z_phot={"CNN": z_phot, "wide": z_phot},
+                           z_spec=z_spec, n_width_bins=5)
+    assert_paper_layout(fig)
+    top, bottom = fig.axes
+    hist = next(p for p in top.patches if p.get_label().startswith("CNN"))
+    bins = np.linspace(0, np.percentile(np.concatenate([widths, wide]), 99.5) * 1.05, 41)
+    assert np.allclose(hist_heights(hist, 40), np.histogram(widths, bins, density=True)[0])
+    assert f"CNN (median {np.median(widths):.3f})" in legend_texts(fig)
+    lines = {line.get_label(): line for line in bottom.get_lines()}
+    x, y = lines["CNN"].get_data()
+    assert len(x) == 5
+    assert np.allclose(y, plots.GAUSS_MEDIAN_ABS_PER_WIDTH * np.asarray(x), rtol=0.15)  # on the line
+    _, y_wide = lines["wide"].get_data()
+    assert np.allclose(y_wide, y)  # same errors, twice the width: below the line by 2
+    assert {"CNN", "wide", "calibrated Gaussian"} <= set(legend_texts(fig))
+
+
+def test_pdf_widths_single_panel_and_errors():
+    w = RNG.uniform(0.01, 0.05, 200)
+    fig = plots.pdf_widths(w, edges=np.linspace(0, 0.06, 13))
+    assert_paper_layout(fig)
+    assert len(fig.axes) == 1 and fig.axes[0].get_xlim() == (0, 0.06)
+    with pytest.raises(ValueError, match="both z_phot and z_spec"):
+        plots.pdf_widths(w, z_phot=w)
+    with pytest.raises(ValueError, match=r"z_phot lacks method\(s\) \['B16'\]"):
+        plots.pdf_widths({"CNN": w, "B16": w}, z_phot={"CNN": w}, z_spec=w)
+    with pytest.raises(ValueError, match="same length"):
+        plots.pdf_widths(w, z_phot=w[:-1], z_spec=w)
+    with pytest.raises(ValueError, match="non-negative"):
+        plots.pdf_widths(-w)
+
+
+# ------------------------------------------------------------------ Stripe 82 depth
+def depth_stats(scale, n, seed):
+    rng = np.random.default_rng(seed)
+    z_spec = rng.uniform(0.02, 0.35, n)
+    z_phot = z_spec + scale * (1 + z_spec) * rng.standard_normal(n)
+    values = metrics.point_metrics(z_phot, z_spec)
+    errors = metrics.bootstrap(metrics.point_metrics, z_phot, z_spec, n_boot=20, seed=seed)
+    return {**values, **{f"{k}_err": v for k, v in errors.items()}}
+
+
+def test_stripe82_depth_points_and_error_bars():
+    tables = {"CNN": {"normal": depth_stats(0.01, 600, 1), "stripe82": depth_stats(0.008, 200, 2)},
+              "kNN": {"normal": depth_stats(0.014, 600, 3), "stripe82": depth_stats(0.013, 200, 4)}}
+    fig = plots.stripe82_depth(tables)
+    assert_paper_layout(fig)
+    sig_ax, out_ax = fig.axes
+    assert [t.get_text() for t in out_ax.get_xticklabels()] == ["CNN", "kNN"]
+    for j, depth in enumerate(("normal", "stripe82")):
+        sig = sig_ax.containers[j]
+        assert np.allclose(sig.lines[0].get_ydata(), [tables[m][depth]["sigma_mad"] for m in ("CNN", "kNN")])
+        out = out_ax.containers[j]
+        assert np.allclose(out.lines[0].get_ydata(), [100 * tables[m][depth]["outlier_frac"] for m in ("CNN", "kNN")])
+        segments = sig.lines[2][0].get_segments()  # error bar of each method: value -+ err
+        for seg, m in zip(segments, ("CNN", "kNN")):
+            assert np.ptp(seg[:, 1]) == pytest.approx(2 * tables[m][depth]["sigma_mad_err"])
+    assert figure_legend_texts(fig) == ["normal depth (N=600)", "Stripe 82 (N=200)"]
+
+
+def test_stripe82_depth_input_errors():
+    good = {"bias": 0.0, "sigma_mad": 0.01, "outlier_frac": 0.01}  # no _err: no error bars
+    fig = plots.stripe82_depth({"CNN": {"normal": good, "stripe82": good}}, stats=("bias",))
+    assert len(fig.axes) == 1 and figure_legend_texts(fig) == ["normal depth", "Stripe 82"]
+    with pytest.raises(ValueError, match=r"tables\['CNN'\] must have exactly the keys"):
+        plots.stripe82_depth({"CNN": {"normal": good}})
+    with pytest.raises(ValueError, match=r"tables\['CNN'\]\['stripe82'\] lacks \['sigma_mad'\]"):
+        plots.stripe82_depth({"CNN": {"normal": good, "stripe82": {"outlier_frac": 0.1}}})
+    with pytest.raises(ValueError, match="stats must be chosen"):
+        plots.stripe82_depth({"CNN": {"normal": good, "stripe82": good}}, stats=("crps",))
