@@ -149,8 +149,8 @@ def _figures(args):
     ds = pipeline.dataset(profile)
     result = pipeline.train_cnn(profile, ds)
     pdfs = pipeline.all_pdfs(profile, ds, result)
-    paths = pipeline.figures(profile, ds, pdfs, history=result.history,
-                             ebv_pdfs=pipeline.ebv_experiment(profile, ds, pdfs["CNN"]))
+    paths = pipeline.figures(profile, ds, pdfs, result, pipeline.ebv_experiment(profile, ds, pdfs["CNN"]),
+                             pipeline.training_size_runs(profile, ds))
     print(f"{len(paths)} files written to {profile.figures_dir}")
 
 

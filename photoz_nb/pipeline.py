@@ -37,7 +37,11 @@ FIGURE_INDEX = {
     "pit_histogram": "PIT histograms (calibration of the PDFs)",
     "pdf_examples": "example PDFs with the true redshift",
     "stacked_nz": "stacked PDFs vs the true n(z)",
+    "architecture": "the Net_P architecture (as built, with the profile's width)",
     "learning_curves": "training and validation loss per epoch (not in the paper; training diagnostic)",
+    "pdf_widths": "PDF widths (68% interval) and the median |z_phot - z_spec| per width bin",
+    "stripe82_depth": "sigma_MAD and outliers of normal-depth vs Stripe-82-depth galaxies",
+    "metrics_vs_training_size": "sigma_MAD, outliers and CRPS vs training-set size (CNN), baselines for reference",
     **{f"metrics_vs_{c}": f"bias, sigma_MAD and outlier fraction vs {label}, CNN vs photometry"
        for c, (label, _) in PROPERTIES.items()},
     "metrics_vs_ebv_input": "bias etc. vs E(B-V) for the CNN trained with and without E(B-V) as an input",
@@ -207,35 +211,69 @@ def training_size_runs(profile, ds: catalog.Dataset, fractions=TRAINING_FRACTION
     return runs
 
 
-def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], history: dict | None = None,
-            ebv_pdfs: dict[str, np.ndarray] | None = None) -> list[Path]:
-    """Write every figure family of this stage of the project to ``figures/<profile>/`` (PDF + PNG)."""
-    from . import pdf, plots
-    edges, test = config.redshift_edges(), ds.split("test")
-    z = np.asarray(ds.catalog["z_spec"], float)[test]
-    zp = {name: v[test] for name, v in point_estimates(pdfs).items()}
-    cnn, baseline = "CNN", next(n for n in pdfs if n != "CNN")
-    made = {
-        "redshift_magnitude_distributions": plots.redshift_magnitude_distributions(ds.catalog),
-        "example_cutouts": plots.example_cutouts(ds.images, ds.catalog, seed=profile.seed),
-        "zphot_vs_zspec": plots.zphot_vs_zspec(z, zp[cnn], label=cnn, baseline=(zp[baseline], baseline)),
-        "pit_histogram": plots.pit_histogram(pdf.pit(pdfs[cnn][test], edges, z), label=cnn,
-                                             others={n: pdf.pit(p[test], edges, z) for n, p in pdfs.items() if n != cnn}),
-        "pdf_examples": plots.pdf_examples(pdfs[cnn][test], edges, z, seed=profile.seed),
-        "stacked_nz": plots.stacked_nz(pdfs[cnn][test], edges, z),
-    }
-    if history:
-        made["learning_curves"] = plots.learning_curves(history)
-    for column, result in studies(ds, pdfs).items():
-        made[f"metrics_vs_{column}"] = plots.metric_vs_property(result["tables"], PROPERTIES[column][0])
+def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], result=None,
+            ebv_pdfs: dict[str, np.ndarray] | None = None, size_runs: dict | None = None) -> list[Path]:
+    """Write every figure family to ``figures/<profile>/`` (PDF + PNG) and the index ``figures/README.md``.
+
+    ``result`` (the CNN's TrainResult), ``ebv_pdfs`` (:func:`ebv_experiment`) and ``size_runs``
+    (:func:`training_size_runs`) add the architecture and learning curves, the E(B-V)-input study and
+    the training-size figure.
+    """
+    from . import plots
+    made = {"redshift_magnitude_distributions": plots.redshift_magnitude_distributions(ds.catalog),
+            "example_cutouts": plots.example_cutouts(ds.images, ds.catalog, seed=profile.seed),
+            **_prediction_figures(profile, ds, pdfs)}
+    if result is not None:
+        made["architecture"] = plots.architecture(result.model)
+        made["learning_curves"] = plots.learning_curves(result.history)
+    for column, study in studies(ds, pdfs).items():
+        made[f"metrics_vs_{column}"] = plots.metric_vs_property(study["tables"], PROPERTIES[column][0])
     if ebv_pdfs:
         tables = studies(ds, ebv_pdfs, properties=["ebv"])["ebv"]["tables"]
         made["metrics_vs_ebv_input"] = plots.metric_vs_property(tables, PROPERTIES["ebv"][0])
+    if size_runs:
+        made["metrics_vs_training_size"] = _training_size_figure(profile, ds, pdfs, size_runs)
     paths = []
     for name, fig in made.items():
         paths += plots.save_figure(fig, profile.figures_dir, name)
     write_figure_index(profile.figures_dir.parent / "README.md")
     return paths
+
+
+def _prediction_figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray]) -> dict:
+    """The figures of the test-split PDFs: z_phot vs z_spec, PIT, examples, n(z), widths, Stripe 82."""
+    from . import metrics, pdf, plots
+    edges, test = config.redshift_edges(), ds.split("test")
+    z = np.asarray(ds.catalog["z_spec"], float)[test]
+    p = {name: v[test] for name, v in pdfs.items()}
+    zp = point_estimates(p)
+    baseline = next(n for n in pdfs if n != "CNN")
+    pit = {name: pdf.pit(v, edges, z) for name, v in p.items()}
+    s82 = np.asarray(ds.catalog["stripe82"], bool)[test]
+
+    def stats(m):  # point metrics with bootstrap errors, for the Stripe 82 comparison
+        return {**metrics.point_metrics(zp[name][m], z[m]),
+                **{f"{k}_err": v for k, v in metrics.bootstrap(metrics.point_metrics, zp[name][m], z[m]).items()}}
+
+    made = {"zphot_vs_zspec": plots.zphot_vs_zspec(z, zp["CNN"], label="CNN", baseline=(zp[baseline], baseline)),
+            "pit_histogram": plots.pit_histogram(pit["CNN"], label="CNN", others={k: v for k, v in pit.items() if k != "CNN"}),
+            "pdf_examples": plots.pdf_examples(p["CNN"], edges, z, seed=profile.seed),
+            "stacked_nz": plots.stacked_nz(p["CNN"], edges, z),
+            "pdf_widths": plots.pdf_widths({k: pdf.width(v, edges) for k, v in p.items()}, edges, z_phot=zp, z_spec=z)}
+    if s82.sum() >= 20:
+        made["stripe82_depth"] = plots.stripe82_depth({name: {"normal": stats(~s82), "stripe82": stats(s82)}
+                                                       for name in p})
+    return made
+
+
+def _training_size_figure(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], size_runs: dict):
+    """sigma_MAD, outliers and CRPS of the CNN vs training size; the baselines at full size as references."""
+    from . import plots
+    table = summary(profile, ds, pdfs, size_runs)
+    full = [i for i, t in enumerate(table["trial"]) if t.endswith("full test sample")]
+    cnn_rows = [i for i, t in enumerate(table["trial"]) if t == "CNN: full test sample" or "training pool" in t]
+    references = {table["trial"][i].split(":")[0]: table[i] for i in full if not table["trial"][i].startswith("CNN")}
+    return plots.metrics_vs_training_size(table[cnn_rows], references=references)
 
 
 def write_figure_index(path: Path) -> None:
