@@ -46,10 +46,10 @@ def test_catalog_satisfies_contract_and_cuts(cat150):
     assert np.asarray(table["stripe82"]).sum() == round(0.05 * 150)
     assert list(np.unique(table["split"], return_counts=True)[1]) == [30, 90, 30]  # test, train, val
     assert table["ebv"].unit == "mag" and table["psf_fwhm_r"].unit == "arcsec"
-    # dereddened magnitudes and observed fluxes are tied by the SFD coefficients
+    # true dereddened magnitudes and observed fluxes are tied by the SFD coefficients
     for band in config.BANDS:
         a_band = config.EXTINCTION_COEFF[band] * table["ebv"]
-        np.testing.assert_allclose(22.5 - 2.5 * np.log10(table[f"flux_{band}"]) - a_band, table[f"mag_{band}"],
+        np.testing.assert_allclose(22.5 - 2.5 * np.log10(table[f"flux_{band}"]) - a_band, table[f"mag_true_{band}"],
                                    atol=1e-9)
     # inclination: a thin disk seen at i has b/a = sqrt(cos^2 i + q0^2 sin^2 i)
     cos_i = np.cos(np.radians(table["inclination_deg"]))
@@ -115,6 +115,91 @@ def test_shen_sizes_follow_the_relation():
     expected_late = 10 ** (-0.4 * l["alpha"] * -21 + (l["beta"] - l["alpha"]) * np.log10(1 + 10 ** (-0.4 * (-21 - l["m0"]))) + l["gamma"])
     assert np.median(late) == pytest.approx(expected_late, rel=0.02)
     assert np.median(early) == pytest.approx(10 ** (0.24 * 21 - 4.63), rel=0.02)
+
+
+@pytest.fixture(scope="module")
+def cat600():
+    return galaxies.make_catalog(600, seed=11)
+
+
+def test_catalog_magnitudes_are_measured_with_their_errors(cat600):
+    """mag = asinh mag of a noisy flux; (mag - mag_true) / magerr is a unit normal."""
+    table, _ = cat600
+    for band in config.BANDS:
+        pull = (table[f"mag_{band}"] - table[f"mag_true_{band}"]) / table[f"magerr_{band}"]
+        assert abs(np.median(pull)) < 0.15 and np.std(pull) == pytest.approx(1.0, abs=0.1)
+        assert (table[f"mag_{band}"] != table[f"mag_true_{band}"]).all()
+        assert table[f"magerr_{band}"].unit == "mag" and np.isfinite(table[f"magerr_{band}"]).all()
+    # closed forms: 1.0857 sigma_F / F for bright galaxies, asinh mags -> Pogson mags
+    flux_dered = np.asarray(table["flux_r"]) * 10 ** (0.4 * config.EXTINCTION_COEFF["r"] * table["ebv"])
+    np.testing.assert_allclose(table["magerr_r"], 1.0857 * table["fluxerr_r"] / table["flux_r"], rtol=0.05)
+    np.testing.assert_allclose(galaxies.asinh_mag(flux_dered, "r"), table["mag_true_r"], atol=1e-4)
+    zero_flux = {"u": 24.63, "g": 25.11, "r": 24.80, "i": 24.36, "z": 22.83}  # SDSS's documented values
+    for band, mag in zero_flux.items():
+        assert galaxies.asinh_mag(0.0, band) == pytest.approx(mag, abs=0.01)
+    assert galaxies.asinh_mag(-1.0, "u") == pytest.approx(24.63 + 1.0857 * np.arcsinh(1 / 0.28), abs=0.01)
+    # u and z are the noisy bands; g, r, i the clean ones
+    mean = {b: np.mean(table[f"magerr_{b}"]) for b in config.BANDS}
+    assert min(mean["u"], mean["z"]) > max(mean["g"], mean["r"], mean["i"])
+
+
+def test_snr_r_follows_the_same_noise_model(cat600):
+    table, _ = cat600
+    model_snr = 1.0857 / np.asarray(table["magerr_r"])
+    assert np.corrcoef(np.log(table["snr_r"]), np.log(model_snr))[0, 1] > 0.8
+    assert 0.5 < np.median(table["snr_r"] / model_snr) < 2.0
+
+
+def test_stripe82_photometry_is_deeper(cat600):
+    table, _ = cat600
+    deep = np.asarray(table["stripe82"])
+    for band in ("u", "z"):  # sky-dominated
+        ratio = np.median(table[f"fluxerr_{band}"][~deep] / table[f"flux_{band}"][~deep]) \
+            / np.median(table[f"fluxerr_{band}"][deep] / table[f"flux_{band}"][deep])
+        assert ratio == pytest.approx(observe.STRIPE82_DEPTH, rel=0.25)
+    # closed form: sky sigma / 2.5 and 2.5^2 x the exposure divide every error by 2.5
+    p2, p3 = np.array([[0.01]]), np.array([[2e-4]])
+    shallow = galaxies.model_flux_error(p2, p3, np.array([[0.03]]), np.array([[900.0]]), np.array([[80.0]]))
+    deep_err = galaxies.model_flux_error(p2, p3, np.array([[0.03 / 2.5]]), np.array([[900.0 * 6.25]]),
+                                         np.array([[80.0]]))
+    assert shallow[0, 0] / deep_err[0, 0] == pytest.approx(2.5)
+    assert shallow[0, 0] == pytest.approx(np.sqrt(0.03 ** 2 * 100 + 80 / 900 * 2e-4 / 1e-4))
+
+
+def test_photometry_is_seeded():
+    a, _ = galaxies.make_catalog(40, seed=5)
+    b, _ = galaxies.make_catalog(40, seed=5)
+    params = galaxies.make_catalog(40, seed=5)[1]
+    np.testing.assert_array_equal(a["mag_g"], b["mag_g"])
+    other = galaxies.measure_photometry(params, seed=6)["flux"]
+    assert not np.allclose(other, galaxies.measure_photometry(params, seed=5)["flux"])
+    # row i's noise depends only on (seed, i), not on how many galaxies there are
+    np.testing.assert_array_equal(galaxies.photometry_noise(5, 10), galaxies.photometry_noise(5, 40)[:10])
+
+
+def test_catalog_errors_match_matched_filter_scatter_on_images():
+    """Measure fluxes on noisy images as a model fit would: F = F_true sum(P I) / sum(P^2).
+
+    The images' noise (Lanczos-resampled sky + photon noise, neighbours included) over
+    many realisations must scatter the measured flux by the catalogue's fluxerr.
+    """
+    table, params = galaxies.make_catalog(200, seed=21)
+    n_real, ratios = 12, []
+    for i in range(len(table)):
+        model = render.render_stamp(galaxies.own_components(params, i), params["psf"][i])
+        image = render.render_stamp(build.components_for(params, i), params["psf"][i])
+        p = model / (params["bulge_flux"][i] + params["disk_flux"][i])[:, None, None]
+        rng = np.random.default_rng(i)
+        measured = [(p * (image + observe.resampled_noise(
+            rng, params["noise_native"][i], params["shifts"][i], image=image,
+            electrons_per_unit=params["electrons_per_nmgy"][i]))).sum(axis=(1, 2)) / (p ** 2).sum(axis=(1, 2))
+            for _ in range(n_real)]
+        ratios.append(np.std(measured, axis=0, ddof=1)
+                      / np.array([table[f"fluxerr_{b}"][i] for b in config.BANDS]))
+    rms = np.sqrt(np.mean(np.square(ratios), axis=0))   # 200 x 11 degrees of freedom: +-1.5%
+    np.testing.assert_allclose(rms, 1.0, atol=0.1)
+    # the magnitude errors are the same numbers in magnitudes
+    np.testing.assert_allclose(table["magerr_i"], 1.0857 * table["fluxerr_i"] / table["flux_i"], rtol=0.05)
 
 
 # -- renderer ------------------------------------------------------------------------------------

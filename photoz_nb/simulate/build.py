@@ -21,7 +21,7 @@ from . import galaxies, observe, render
 
 GENERATOR = "photoz_nb.simulate"
 #: Bump when the simulation changes: ensure_dataset then rebuilds existing data sets.
-VERSION = "1.0"
+VERSION = "1.1"  # 1.1: catalogue magnitudes carry the images' photometric noise
 CHUNK_SIZE = 128
 
 
@@ -108,7 +108,7 @@ def build_dataset(profile, out_dir=None, seed=None, n=None, workers=None, progre
     if not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
 
-    table, params = galaxies.make_catalog(n, seed, profile.split_fractions)
+    table, params = galaxies.make_catalog(n, seed, profile.split_fractions, progress=progress)
     with catalog.DatasetWriter(out_dir, table, build_meta(profile, seed, n)) as writer:
         chunks = writer.pending_chunks(CHUNK_SIZE)
         from tqdm.auto import tqdm
