@@ -111,18 +111,18 @@ def bench_backends(backends=BACKENDS, batch_size: int = 64, width: float = 0.25,
 
 def bench_train(widths=WIDTHS, batch_size: int = 64, steps: int = 20, show: bool = True) -> list[dict]:
     """Training img/s of Net_P at each width on the current backend."""
-    rows = [measure(w, batch_size, steps, predict=False) for w in widths]
-    if show:
-        print(f"training, batch {batch_size}, {steps} timed steps; {_machine()}\n")
-        print(markdown_table(rows))
-    return rows
+    return _bench_widths("training", widths, batch_size, steps, show, predict=False)
 
 
 def bench_predict(widths=WIDTHS, batch_size: int = 256, steps: int = 10, show: bool = True) -> list[dict]:
     """Inference img/s of Net_P at each width on the current backend."""
-    rows = [measure(w, batch_size, steps, train=False) for w in widths]
+    return _bench_widths("inference", widths, batch_size, steps, show, train=False)
+
+
+def _bench_widths(title: str, widths, batch_size: int, steps: int, show: bool, **mode) -> list[dict]:
+    rows = [measure(w, batch_size, steps, **mode) for w in widths]
     if show:
-        print(f"inference, batch {batch_size}, {steps} timed steps; {_machine()}\n")
+        print(f"{title}, batch {batch_size}, {steps} timed steps; {_machine()}\n")
         print(markdown_table(rows))
     return rows
 
