@@ -251,7 +251,7 @@ def _prediction_figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray
     pit = {name: pdf.pit(v, edges, z) for name, v in p.items()}
     s82 = np.asarray(ds.catalog["stripe82"], bool)[test]
 
-    def stats(m):  # point metrics with bootstrap errors, for the Stripe 82 comparison
+    def stats(name, m):  # point metrics with bootstrap errors, for the Stripe 82 comparison
         return {**metrics.point_metrics(zp[name][m], z[m]),
                 **{f"{k}_err": v for k, v in metrics.bootstrap(metrics.point_metrics, zp[name][m], z[m]).items()}}
 
@@ -261,7 +261,7 @@ def _prediction_figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray
             "stacked_nz": plots.stacked_nz(p["CNN"], edges, z),
             "pdf_widths": plots.pdf_widths({k: pdf.width(v, edges) for k, v in p.items()}, edges, z_phot=zp, z_spec=z)}
     if s82.sum() >= 20:
-        made["stripe82_depth"] = plots.stripe82_depth({name: {"normal": stats(~s82), "stripe82": stats(s82)}
+        made["stripe82_depth"] = plots.stripe82_depth({name: {"normal": stats(name, ~s82), "stripe82": stats(name, s82)}
                                                        for name in p})
     return made
 
