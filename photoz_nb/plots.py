@@ -475,7 +475,8 @@ def metric_vs_property(tables, property_label: str,
         fig, axes = _figure(len(stats), 1, height=0.5 + 1.15 * len(stats), sharex=True)
         for i, (label, table) in enumerate(tables.items()):
             width = np.asarray(table["hi"], float) - np.asarray(table["lo"], float)
-            x = np.asarray(table["centre"], float) + 0.08 * width * (i - (len(tables) - 1) / 2)  # dodge series
+            # dodge series by a fixed step (a fraction of the typical bin): an open-ended last bin must not move far
+            x = np.asarray(table["centre"], float) + 0.15 * np.median(width) * (i - (len(tables) - 1) / 2)
             for ax, stat in zip(axes[:, 0], stats):
                 scale = 100.0 if stat == "outlier_frac" else 1.0
                 ax.errorbar(x, scale * np.asarray(table[stat], float), yerr=scale * np.asarray(table[f"{stat}_err"], float),
