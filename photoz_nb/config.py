@@ -85,8 +85,12 @@ PROFILES = {
 }
 
 
-def get_profile(name: str | None = None) -> Profile:
-    """The profile called ``name``, else ``$PHOTOZ_PROFILE``, else ``small``."""
+def get_profile(name: "str | Profile | None" = None) -> Profile:
+    """The profile called ``name`` (a Profile passes through), else ``$PHOTOZ_PROFILE``, else ``small``."""
+    if isinstance(name, Profile):
+        return name
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"profile must be a photoz_nb.config.Profile or a profile name, got {type(name).__name__}")
     name = name or os.environ.get("PHOTOZ_PROFILE") or "small"
     try:
         return PROFILES[name]

@@ -51,7 +51,7 @@ FIGURE_INDEX = {
 def dataset(profile) -> catalog.Dataset:
     """The profile's data set, built on first use (the embedded simulation by default)."""
     from .simulate import ensure_dataset
-    profile = config.get_profile(profile) if not isinstance(profile, config.Profile) else profile
+    profile = config.get_profile(profile)
     return catalog.open_dataset(ensure_dataset(profile), verify_checksums=profile.verify_checksums)
 
 

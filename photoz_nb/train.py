@@ -145,9 +145,6 @@ class GalaxyBatches(keras.utils.PyDataset):
 
 
 # --------------------------------------------------------------------------- validation
-def _as_profile(profile) -> config.Profile:
-    return profile if isinstance(profile, config.Profile) else config.get_profile(profile)
-
 
 def _check_index(dataset, index, name: str) -> np.ndarray:
     index = np.asarray(index)
@@ -374,7 +371,7 @@ def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = Tr
     TrainResult
         The model with the weights of its best validation epoch restored.
     """
-    profile = _as_profile(profile)
+    profile = config.get_profile(profile)
     seed = profile.seed if seed is None else int(seed)
     patience = default_patience(profile.epochs) if patience is None else int(patience)
     train_index = _check_index(dataset, dataset.split("train") if train_index is None else train_index, "train")
@@ -435,7 +432,7 @@ def ensure_trained(profile, dataset, name: str = "cnn", use_ebv: bool = True, tr
     numbers, the seed, ``use_ebv`` and hashes of the train/val rows; any change retrains.
     An interrupted run with the same inputs is resumed.
     """
-    profile = _as_profile(profile)
+    profile = config.get_profile(profile)
     out_dir = profile.models_dir / name
     train_index = _check_index(dataset, dataset.split("train") if train_index is None else train_index, "train")
     val_index = _check_index(dataset, dataset.split("val"), "val")

@@ -45,6 +45,10 @@ def test_console_script_reports_bad_input_in_one_line(tmp_path):
 def test_unknown_profile_is_named():
     with pytest.raises(ValueError, match="unknown profile 'huge'"):
         config.get_profile("huge")
+    with pytest.raises(TypeError, match="got int"):
+        config.get_profile(3)
+    smoke = config.get_profile("smoke")
+    assert config.get_profile(smoke) is smoke
 
 
 @pytest.mark.parametrize("name", cli.NOTEBOOKS)

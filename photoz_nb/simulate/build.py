@@ -25,14 +25,6 @@ VERSION = "1.1"  # 1.1: catalogue magnitudes carry the images' photometric noise
 CHUNK_SIZE = 128
 
 
-def _resolve_profile(profile) -> config.Profile:
-    if isinstance(profile, config.Profile):
-        return profile
-    if profile is None or isinstance(profile, str):
-        return config.get_profile(profile)
-    raise TypeError(f"profile must be a photoz_nb.config.Profile or a profile name, got {type(profile).__name__}")
-
-
 def build_meta(profile: config.Profile, seed: int, n: int | None) -> dict:
     """What identifies a build: compared by :func:`ensure_dataset` to spot stale data sets."""
     return {"generator": GENERATOR, "version": VERSION, "seed": int(seed), "profile": profile.name,
@@ -96,7 +88,7 @@ def build_dataset(profile, out_dir=None, seed=None, n=None, workers=None, progre
     -------
     Path of the published data set.  An interrupted build resumes where it stopped.
     """
-    profile = _resolve_profile(profile)
+    profile = config.get_profile(profile)
     out_dir = Path(out_dir) if out_dir is not None else profile.dataset_dir
     seed = profile.seed if seed is None else seed
     n = profile.n_galaxies if n is None else n
@@ -170,7 +162,7 @@ def ensure_dataset(profile) -> Path:
     manifest's generator, version, seed, profile or requested size differ from what
     :func:`build_dataset` would make now.
     """
-    profile = _resolve_profile(profile)
+    profile = config.get_profile(profile)
     path = profile.dataset_dir
     expected = build_meta(profile, profile.seed, profile.n_galaxies)
     try:
