@@ -96,6 +96,11 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.catalog)
 
+    def column(self, name: str, split: str | None = None, dtype=float) -> np.ndarray:
+        """One catalogue column as a plain array, for every row or for one split's rows."""
+        values = np.asarray(self.catalog[name], dtype=dtype)
+        return values if split is None else values[self.split(split)]
+
     def split(self, name: str) -> np.ndarray:
         """Row indices of one split (``train``, ``val`` or ``test``)."""
         if name not in SPLITS:

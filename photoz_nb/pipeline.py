@@ -96,9 +96,9 @@ def summary(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], size_runs
     from . import metrics, pdf
     edges = config.redshift_edges()
     test = ds.split("test")
-    z = np.asarray(ds.catalog["z_spec"], float)[test]
+    z = ds.column("z_spec", "test")
     n_train = len(ds.split("train"))
-    s82 = np.asarray(ds.catalog["stripe82"], bool)[test]
+    s82 = ds.column("stripe82", "test", bool)
     rows = []
     for name, p in pdfs.items():
         p = p[test]
@@ -150,7 +150,7 @@ def calibrated_test_pdfs(ds: catalog.Dataset, pdfs: np.ndarray) -> dict[str, np.
     """
     from . import calibrate
     val, test = ds.split("val"), ds.split("test")
-    z, r = (np.asarray(ds.catalog[c], float) for c in ("z_spec", "petro_r"))
+    z, r = ds.column("z_spec"), ds.column("petro_r")
     calibrators = calibrate.fit_all(pdfs[val], z[val], condition_val=r[val])
     return calibrate.apply_all(calibrators, pdfs[test], condition=r[test])
 
@@ -162,12 +162,12 @@ def studies(ds: catalog.Dataset, pdfs: dict[str, np.ndarray], properties=None, s
     """
     from . import metrics
     rows = ds.split(split)
-    z = np.asarray(ds.catalog["z_spec"], float)[rows]
+    z = ds.column("z_spec", split)
     zp = {name: v[rows] for name, v in point_estimates(pdfs).items()}
     out = {}
     for column in properties or PROPERTIES:
         bins = PROPERTIES[column][1]
-        values = {name: zp[name] if column == "z_phot" else np.asarray(ds.catalog[column], float)[rows]
+        values = {name: zp[name] if column == "z_phot" else ds.column(column, split)
                   for name in pdfs}
         tables = {name: metrics.binned_metrics(values[name], zp[name], z, bins) for name in pdfs}
         out[column] = {"tables": tables,
@@ -244,12 +244,12 @@ def _prediction_figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray
     """The figures of the test-split PDFs: z_phot vs z_spec, PIT, examples, n(z), widths, Stripe 82."""
     from . import metrics, pdf, plots
     edges, test = config.redshift_edges(), ds.split("test")
-    z = np.asarray(ds.catalog["z_spec"], float)[test]
+    z = ds.column("z_spec", "test")
     p = {name: v[test] for name, v in pdfs.items()}
     zp = point_estimates(p)
     baseline = next(n for n in pdfs if n != "CNN")
     pit = {name: pdf.pit(v, edges, z) for name, v in p.items()}
-    s82 = np.asarray(ds.catalog["stripe82"], bool)[test]
+    s82 = ds.column("stripe82", "test", bool)
 
     def stats(name, m):  # point metrics with bootstrap errors, for the Stripe 82 comparison
         return {**metrics.point_metrics(zp[name][m], z[m]),

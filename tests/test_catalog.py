@@ -13,6 +13,8 @@ def test_roundtrip_opens_memory_mapped(tiny_dataset):
     assert isinstance(ds.images, np.memmap) and not ds.images.flags.writeable
     assert ds.manifest["files"]["images.npy"]["sha256"] == catalog.sha256(tiny_dataset / "images.npy")
     assert sorted(np.concatenate([ds.split(s) for s in catalog.SPLITS])) == list(range(64))
+    assert np.array_equal(ds.column("z_spec", "test"), np.asarray(ds.catalog["z_spec"])[ds.split("test")])
+    assert ds.column("stripe82", dtype=bool).dtype == bool and len(ds.column("ebv")) == 64
     assert str(ds.catalog["psf_fwhm_r"].unit) == "arcsec" or "psf_fwhm_r" in ds.manifest["columns"]
 
 
