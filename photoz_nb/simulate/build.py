@@ -7,16 +7,13 @@ neither on the number of workers nor on the chunk size.
 """
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
-import multiprocessing
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .. import catalog, config
+from .. import catalog, config, parallel
 from . import galaxies, observe, render
 
 GENERATOR = "photoz_nb.simulate"
@@ -66,7 +63,8 @@ def _slice(params: dict, start: int, stop: int) -> dict:
 
 
 # -- orchestration ------------------------------------------------------------------------------
-def build_dataset(profile, out_dir=None, seed=None, n=None, workers=None, progress=True) -> Path:
+def build_dataset(profile, out_dir=None, seed=None, n=None, workers=None, progress=True,
+                  scheduler: str | None = None) -> Path:
     """Simulate a data set of the contract and write it to ``out_dir``.
 
     Parameters
@@ -81,6 +79,8 @@ def build_dataset(profile, out_dir=None, seed=None, n=None, workers=None, progre
         Number of galaxies; default ``profile.n_galaxies`` (None: every real galaxy, 9,811).
     workers : int, optional
         Processes rendering images; default ``os.cpu_count()``; 1 renders in this process.
+    scheduler : str, optional
+        A dask scheduler address (or "dask-local") to render on instead of local processes.
     progress : bool
         Show a tqdm progress bar.
 
@@ -96,9 +96,7 @@ def build_dataset(profile, out_dir=None, seed=None, n=None, workers=None, progre
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0):
         raise ValueError(f"n (number of galaxies) must be a positive integer or None, got {n!r}")
-    workers = (os.cpu_count() or 1) if workers is None else workers
-    if not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    workers = parallel.default_workers() if workers is None else parallel.check_workers(workers)
 
     table, params = galaxies.make_catalog(n, seed, profile.split_fractions, progress=progress)
     with catalog.DatasetWriter(out_dir, table, build_meta(profile, seed, n)) as writer:
@@ -107,52 +105,19 @@ def build_dataset(profile, out_dir=None, seed=None, n=None, workers=None, progre
         done = len(table) - sum(stop - start for start, stop in chunks)
         with tqdm(total=len(table), initial=done, unit="gal", desc=f"simulate {out_dir.name}",
                   disable=not progress) as bar:
-            for start, block in _render_chunks(params, seed, chunks, workers):
+            for start, block in _render_chunks(params, seed, chunks, workers, scheduler):
                 writer.write(start, block)
                 bar.update(len(block))
     return out_dir
 
 
-def _render_chunks(params: dict, seed: int, chunks, workers: int):
-    """Yield (start, images) for every chunk, in this process or in ``workers`` processes."""
-    if workers == 1 or len(chunks) <= 1:
-        for start, stop in chunks:
-            yield start, render_rows(_slice(params, start, stop), seed, start)
-        return
-    with _single_threaded_children(), concurrent.futures.ProcessPoolExecutor(
-            max_workers=min(workers, len(chunks)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        queue = iter(chunks)
-        running = {}
-
-        def submit():
-            for start, stop in queue:
-                running[pool.submit(render_rows, _slice(params, start, stop), seed, start)] = start
-                return
-
-        for _ in range(2 * workers):  # bounded: memory does not grow with N
-            submit()
-        while running:
-            finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
-            for future in finished:
-                start = running.pop(future)
-                yield start, future.result()
-                submit()
-
-
-@contextlib.contextmanager
-def _single_threaded_children():
-    """Workers inherit OMP/BLAS thread limits of 1 (busy-waiting threads slow them down)."""
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {k: os.environ.get(k) for k in names}
-    os.environ.update({k: "1" for k in names})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def _render_chunks(params: dict, seed: int, chunks, workers: int, scheduler: str | None):
+    """Yield (start, images) for every chunk, in this process, in local processes or on dask."""
+    tasks = ((_slice(params, start, stop), seed, start) for start, stop in chunks)
+    if len(chunks) <= 1:
+        workers = 1
+    for index, images in parallel.run_tasks(render_rows, tasks, workers, scheduler):
+        yield chunks[index][0], images
 
 
 def ensure_dataset(profile) -> Path:
