@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=None)
     c.add_argument("--out", type=Path, default=None, help="output directory (default data/<profile>/dataset)")
     c.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    c.add_argument("--scheduler", default=None,
+                   help="dask scheduler address to render on (or 'dask-local'); default: local processes")
     c = command("validate", _validate, "check a data set directory against the data contract")
     c.add_argument("path", type=Path, nargs="?", default=None, help="data set directory (default: the profile's)")
     c = command("train", _train, "train the CNN of the profile (reuses a finished model)")
@@ -93,7 +95,8 @@ def _profile(args) -> config.Profile:
 
 def _simulate(args):
     from .simulate import build_dataset
-    path = build_dataset(_profile(args), out_dir=args.out, seed=args.seed, n=args.n, workers=args.workers)
+    path = build_dataset(_profile(args), out_dir=args.out, seed=args.seed, n=args.n, workers=args.workers,
+                         scheduler=args.scheduler)
     print(f"data set written to {path}")
 
 
