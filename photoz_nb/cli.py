@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     c = command("validate", _validate, "check a data set directory against the data contract")
     c.add_argument("path", type=Path, nargs="?", default=None, help="data set directory (default: the profile's)")
     c = command("train", _train, "train the CNN of the profile (reuses a finished model)")
-    c.add_argument("--no-ebv", action="store_true", help="train without E(B-V) as an input")
+    c.add_argument("--no-ebv", action="store_true", help="train one model without E(B-V) as an input")
     command("predict", _predict, "PDFs of every galaxy from the CNN and the photometric baselines")
     c = command("evaluate", _evaluate, "write the summary table (paper layout) for the profile")
     c.add_argument("--studies", action="store_true",
@@ -111,8 +111,9 @@ def _train(args):
     from . import pipeline
     profile = _profile(args)
     ds = pipeline.dataset(profile)
-    result = pipeline.train_cnn(profile, ds, name="cnn_no_ebv" if args.no_ebv else "cnn", use_ebv=not args.no_ebv)
-    print(f"model in {result.path}")
+    members = pipeline.train_cnn(profile, ds, name="cnn_no_ebv" if args.no_ebv else "cnn", use_ebv=not args.no_ebv,
+                                 size=1 if args.no_ebv else None)
+    print("models in " + ", ".join(str(m.path) for m in members))
 
 
 def _all_pdfs(profile):
@@ -139,7 +140,7 @@ def _evaluate(args):
     print(f"summary table in {stem}.md / .tex / .ecsv")
     if args.studies:
         study = pipeline.studies(ds, pdfs)
-        study_ebv = pipeline.studies(ds, pipeline.ebv_experiment(profile, ds, pdfs["CNN"]), ["ebv"])
+        study_ebv = pipeline.studies(ds, pipeline.ebv_experiment(profile, ds), ["ebv"])
         text = "\n\n".join(pipeline.markdown(pipeline.slope_table(s)) for s in (study, study_ebv))
         path = profile.figures_dir / "study_slopes.md"
         path.write_text(text + "\n")
@@ -150,9 +151,9 @@ def _figures(args):
     from . import pipeline
     profile = _profile(args)
     ds = pipeline.dataset(profile)
-    result = pipeline.train_cnn(profile, ds)
-    pdfs = pipeline.all_pdfs(profile, ds, result)
-    paths = pipeline.figures(profile, ds, pdfs, result, pipeline.ebv_experiment(profile, ds, pdfs["CNN"]),
+    members = pipeline.train_cnn(profile, ds)
+    pdfs = pipeline.all_pdfs(profile, ds, members)
+    paths = pipeline.figures(profile, ds, pdfs, members, pipeline.ebv_experiment(profile, ds),
                              pipeline.training_size_runs(profile, ds))
     print(f"{len(paths)} files written to {profile.figures_dir}")
 

@@ -47,6 +47,8 @@ class Profile:
     epochs: int
     batch_size: int
     learning_rate: float
+    ensemble_size: int = 1  # independently seeded CNNs whose PDFs are averaged
+    tta: bool = False  # predict with the mean PDF over the 8 rotations/flips of each cutout
     seed: int = 20190101
     verify_checksums: bool = True
 
@@ -76,11 +78,11 @@ class Profile:
 # epoch ~15 of 30 (~19 s per epoch, under 10 min in all; JAX takes about twice as long).
 PROFILES = {
     "smoke": Profile("smoke", n_galaxies=1200, split_fractions=(0.7, 0.1, 0.2),
-                     model_width=0.125, epochs=30, batch_size=64, learning_rate=1e-3),
+                     model_width=0.125, epochs=30, batch_size=64, learning_rate=1e-3, ensemble_size=2),
     "small": Profile("small", n_galaxies=None, split_fractions=(0.72, 0.08, 0.2),
-                     model_width=0.25, epochs=30, batch_size=64, learning_rate=1e-3),
+                     model_width=0.25, epochs=30, batch_size=64, learning_rate=1e-3, ensemble_size=3, tta=True),
     "paper": Profile("paper", n_galaxies=516_525, split_fractions=(0.72, 0.08, 0.2),
-                     model_width=1.0, epochs=60, batch_size=128, learning_rate=1e-4,
+                     model_width=1.0, epochs=60, batch_size=128, learning_rate=1e-4, ensemble_size=5, tta=True,
                      verify_checksums=False),
 }
 

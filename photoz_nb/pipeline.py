@@ -55,17 +55,36 @@ def dataset(profile) -> catalog.Dataset:
     return catalog.open_dataset(ensure_dataset(profile), verify_checksums=profile.verify_checksums)
 
 
-def train_cnn(profile, ds: catalog.Dataset, name: str = "cnn", use_ebv: bool = True):
-    """Train (or reload) the CNN of this profile on the training split."""
+def train_cnn(profile, ds: catalog.Dataset, name: str = "cnn", use_ebv: bool = True, size: int | None = None):
+    """Train (or reload) the profile's ensemble of CNNs on the training split: a list of TrainResult.
+
+    Member ``k`` (of ``size``, default ``profile.ensemble_size``) has seed ``profile.seed + k`` and
+    lives in ``models/<name>`` (k = 0) or ``models/<name>_member<k>``.
+    """
     from .train import ensure_trained
-    return ensure_trained(profile, ds, name=name, use_ebv=use_ebv)
+    profile = config.get_profile(profile)
+    size = profile.ensemble_size if size is None else size
+    return [ensure_trained(profile, ds, name=_member_name(name, k), use_ebv=use_ebv, seed=profile.seed + k)
+            for k in range(size)]
 
 
-def cnn_pdfs(profile, ds: catalog.Dataset, result, name: str = "cnn") -> np.ndarray:
-    """PDFs of every galaxy of the data set from a trained CNN (cached beside the model)."""
+def _member_name(name: str, k: int) -> str:
+    return name if k == 0 else f"{name}_member{k}"
+
+
+def member_pdfs(profile, ds: catalog.Dataset, members, name: str = "cnn") -> list[np.ndarray]:
+    """PDFs of every galaxy from each ensemble member (each cached beside its model)."""
     from .train import predict
-    key = _key(ds.manifest["files"], _file_digest(Path(result.path)))
-    return _cached_pdfs(profile, name, key, lambda: predict(result.model, ds))
+    profile = config.get_profile(profile)
+    return [_cached_pdfs(profile, _member_name(name, k),
+                         _key(ds.manifest["files"], _file_digest(Path(member.path)), profile.tta),
+                         lambda member=member: predict(member.model, ds, tta=profile.tta))
+            for k, member in enumerate(members)]
+
+
+def cnn_pdfs(profile, ds: catalog.Dataset, members, name: str = "cnn") -> np.ndarray:
+    """PDFs of every galaxy from a CNN ensemble: the mean of its members' PDFs."""
+    return np.mean(member_pdfs(profile, ds, members, name), axis=0, dtype=np.float64).astype(np.float32)
 
 
 def baseline_pdfs(profile, ds: catalog.Dataset, method: str) -> np.ndarray:
@@ -80,10 +99,11 @@ def baseline_pdfs(profile, ds: catalog.Dataset, method: str) -> np.ndarray:
     return _cached_pdfs(profile, method, _key(ds.manifest["files"], method, profile.seed), fit_and_predict)
 
 
-def all_pdfs(profile, ds: catalog.Dataset, result=None) -> dict[str, np.ndarray]:
-    """PDFs of every galaxy by label: the CNN (trained or reloaded unless ``result`` is given) and each baseline."""
-    result = result or train_cnn(profile, ds)
-    return {"CNN": cnn_pdfs(profile, ds, result),
+def all_pdfs(profile, ds: catalog.Dataset, members=None) -> dict[str, np.ndarray]:
+    """PDFs of every galaxy by label: the CNN ensemble (trained or reloaded unless ``members`` is given)
+    and each baseline."""
+    members = members or train_cnn(profile, ds)
+    return {"CNN": cnn_pdfs(profile, ds, members),
             **{label: baseline_pdfs(profile, ds, method) for method, label in BASELINES.items()}}
 
 
@@ -191,10 +211,16 @@ def markdown(table) -> str:
     return "\n".join(lines)
 
 
-def ebv_experiment(profile, ds: catalog.Dataset, pdfs_with: np.ndarray) -> dict[str, np.ndarray]:
-    """The paper's reddening test: the CNN with E(B-V) as an input beside one trained without it."""
-    result = train_cnn(profile, ds, name="cnn_no_ebv", use_ebv=False)
-    return {"CNN with E(B-V)": pdfs_with, "CNN without E(B-V)": cnn_pdfs(profile, ds, result, name="cnn_no_ebv")}
+def ebv_experiment(profile, ds: catalog.Dataset) -> dict[str, np.ndarray]:
+    """The paper's reddening test: one CNN with E(B-V) as an input beside one trained without it.
+
+    Both are single models with the same seed (the first ensemble member and its twin), so the
+    only difference between them is the input.
+    """
+    with_ebv, without = (train_cnn(profile, ds, name, use_ebv, size=1)
+                         for name, use_ebv in (("cnn", True), ("cnn_no_ebv", False)))
+    return {"CNN with E(B-V)": cnn_pdfs(profile, ds, with_ebv),
+            "CNN without E(B-V)": cnn_pdfs(profile, ds, without, name="cnn_no_ebv")}
 
 
 def training_size_runs(profile, ds: catalog.Dataset, fractions=TRAINING_FRACTIONS) -> dict[int, np.ndarray]:
@@ -206,16 +232,15 @@ def training_size_runs(profile, ds: catalog.Dataset, fractions=TRAINING_FRACTION
         size = max(1, round(fraction * len(pool)))
         index = np.sort(np.random.default_rng(profile.seed).choice(pool, size, replace=False))
         name = f"cnn_train{round(100 * fraction):02d}pct"
-        result = ensure_trained(profile, ds, name=name, train_index=index)
-        runs[size] = cnn_pdfs(profile, ds, result, name=name)
+        runs[size] = cnn_pdfs(profile, ds, [ensure_trained(profile, ds, name=name, train_index=index)], name=name)
     return runs
 
 
-def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], result=None,
+def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], members=None,
             ebv_pdfs: dict[str, np.ndarray] | None = None, size_runs: dict | None = None) -> list[Path]:
     """Write every figure family to ``figures/<profile>/`` (PDF + PNG) and the index ``figures/README.md``.
 
-    ``result`` (the CNN's TrainResult), ``ebv_pdfs`` (:func:`ebv_experiment`) and ``size_runs``
+    ``members`` (the CNN ensemble from :func:`train_cnn`), ``ebv_pdfs`` (:func:`ebv_experiment`) and ``size_runs``
     (:func:`training_size_runs`) add the architecture and learning curves, the E(B-V)-input study and
     the training-size figure.
     """
@@ -223,9 +248,9 @@ def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], result=No
     made = {"redshift_magnitude_distributions": plots.redshift_magnitude_distributions(ds.catalog),
             "example_cutouts": plots.example_cutouts(ds.images, ds.catalog, seed=profile.seed),
             **_prediction_figures(profile, ds, pdfs)}
-    if result is not None:
-        made["architecture"] = plots.architecture(result.model)
-        made["learning_curves"] = plots.learning_curves(result.history)
+    if members:
+        made["architecture"] = plots.architecture(members[0].model)
+        made["learning_curves"] = plots.learning_curves(members[0].history)
     for column, study in studies(ds, pdfs).items():
         made[f"metrics_vs_{column}"] = plots.metric_vs_property(study["tables"], PROPERTIES[column][0])
     if ebv_pdfs:

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 
 from . import catalog, config
-from .model import build_net_p, weight_shapes
+from .model import EBV_SCALE, build_net_p, weight_shapes
 
 #: Version tag of everything between pixels and loss that is not in the profile.
 PIPELINE = "stretch=sign*(sqrt(|x|+1)-1); aug=dihedral8; loss=sparse_ce(bin); sched=lr/5@1/3,2/3"
@@ -206,7 +206,7 @@ def run_identity(dataset, profile, seed, use_ebv, train_index, val_index, patien
     """Everything that determines a training run; a checkpoint or cache is reused only if equal."""
     return {
         "architecture": {"net": "Net_P", "width": profile.model_width, "n_bins": config.N_BINS,
-                         "use_ebv": bool(use_ebv)},
+                         "use_ebv": bool(use_ebv), "ebv_scale": EBV_SCALE if use_ebv else None},
         "training": {"epochs": profile.epochs, "batch_size": profile.batch_size,
                      "learning_rate": profile.learning_rate, "patience": patience, "pipeline": PIPELINE},
         "seed": seed,
@@ -425,25 +425,25 @@ def _finish(model, out_dir: Path, state: dict) -> TrainResult:
 
 
 def ensure_trained(profile, dataset, name: str = "cnn", use_ebv: bool = True, train_index=None,
-                   progress: bool = True) -> TrainResult:
+                   progress: bool = True, seed: int | None = None) -> TrainResult:
     """The model in ``profile.models_dir / name`` if it was trained on these inputs, else train it.
 
     The recorded inputs (``run.json``) are the data set's sha256s, the profile's training
-    numbers, the seed, ``use_ebv`` and hashes of the train/val rows; any change retrains.
-    An interrupted run with the same inputs is resumed.
+    numbers, the seed (default ``profile.seed``), ``use_ebv`` and hashes of the train/val rows;
+    any change retrains.  An interrupted run with the same inputs is resumed.
     """
     profile = config.get_profile(profile)
+    seed = profile.seed if seed is None else int(seed)
     out_dir = profile.models_dir / name
     train_index = _check_index(dataset, dataset.split("train") if train_index is None else train_index, "train")
     val_index = _check_index(dataset, dataset.split("val"), "val")
-    identity = run_identity(dataset, profile, profile.seed, use_ebv, train_index, val_index,
-                            default_patience(profile.epochs))
+    identity = run_identity(dataset, profile, seed, use_ebv, train_index, val_index, default_patience(profile.epochs))
     run = _read_json(out_dir / "run.json")
     if run is not None and run.get("identity") == identity and (out_dir / "model.keras").exists():
         history = _read_json(out_dir / "history.json")
         return TrainResult(keras.models.load_model(out_dir / "model.keras"), history, out_dir / "model.keras")
     (out_dir / "run.json").unlink(missing_ok=True)
-    return train(dataset, profile, out_dir, seed=profile.seed, use_ebv=use_ebv, train_index=train_index,
+    return train(dataset, profile, out_dir, seed=seed, use_ebv=use_ebv, train_index=train_index,
                  progress=progress, overwrite=True)
 
 

@@ -67,6 +67,16 @@ def test_layer_graph(net_p):
     assert net_p.get_layer("pdf").activation.__name__ == "softmax"
 
 
+def test_ebv_joins_the_dense_layers_at_order_unity():
+    from photoz_nb.model import EBV_SCALE
+    net = build_net_p(0.125, seed=0)
+    features = keras.Model(net.inputs, net.get_layer("concat_ebv").output)
+    ebv = np.array([[0.0], [0.05]], dtype="float32")
+    out = keras.ops.convert_to_numpy(features({"image": np.zeros((2, 64, 64, 5), "float32"), "ebv": ebv}))
+    np.testing.assert_allclose(out[:, -1], ebv[:, 0] / EBV_SCALE, rtol=1e-6)
+    assert out[1, -1] == pytest.approx(2.0)
+
+
 def test_inputs_and_outputs():
     model = build_net_p(0.05, seed=0)
     assert [t.name for t in model.inputs] == ["image", "ebv"]
