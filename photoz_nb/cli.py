@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     c.add_argument("--scheduler", default=None,
                    help="dask scheduler address to render on (or 'dask-local'); default: local processes")
+    c.add_argument("--validate", action="store_true",
+                   help="then compare the data set with real SDSS frames: print the realism table, write "
+                        "figures/<profile>/realism_*")
+    c.add_argument("--frames-dir", type=Path, default=None,
+                   help="real SDSS frames for --validate (default: ../shared/sdss_frames beside the checkout)")
     c = command("validate", _validate, "check a data set directory against the data contract")
     c.add_argument("path", type=Path, nargs="?", default=None, help="data set directory (default: the profile's)")
     c = command("train", _train, "train the CNN of the profile (reuses a finished model)")
@@ -53,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     command("reproduce", _reproduce, "run notebooks 01..05 in order with papermill, writing figures and tables")
     _sdss_parser(sub)
     c = command("bench", _bench, "print throughput tables (img/s, peak memory)")
-    c.add_argument("what", choices=["backends", "train", "predict", "simulate"])
-    c.add_argument("--n", type=int, default=2000, help="galaxies for `bench simulate`")
+    c.add_argument("what", choices=["backends", "train", "predict", "simulate", "cutouts"])
+    c.add_argument("--n", type=int, default=2000, help="galaxies for `bench simulate`, cutouts for `bench cutouts`")
     return p
 
 
@@ -76,11 +81,25 @@ def _sdss_parser(sub) -> None:
     c.add_argument("--frames-dir", type=Path, required=True)
     c.add_argument("--out", type=Path, required=True, help="data set directory to write")
     c.add_argument("--mirror", type=Path, default=None)
-    c.set_defaults(run=lambda a: _sdss_call("build_cutout_dataset", a.catalog, a.frames_dir, a.out, mirror=a.mirror))
+    c.add_argument("--workers", type=int, default=None, help="processes, one SDSS field per task (default: all cores)")
+    c.add_argument("--scheduler", default=None,
+                   help="dask scheduler address to cut on (or 'dask-local'); default: local processes")
+    c.set_defaults(run=lambda a: _sdss_call("build_cutout_dataset", a.catalog, a.frames_dir, a.out, mirror=a.mirror,
+                                            workers=a.workers, scheduler=a.scheduler))
+    c = steps.add_parser("figure", help="cutouts of the brightest galaxies of the real fields in shared/sdss_frames")
+    c.add_argument("--profile", default=None, help="writes figures/<profile>/sdss_bright_galaxies.{pdf,png}")
+    c.add_argument("--frames-dir", type=Path, default=None, help="default: shared/sdss_frames")
+    c.set_defaults(run=_sdss_figure)
     c = steps.add_parser("import-cube", help="convert the authors' public .npz cube to a data set (streamed)")
     c.add_argument("npz", type=Path)
     c.add_argument("--out", type=Path, required=True, help="data set directory to write")
     c.set_defaults(run=lambda a: _sdss_call("import_cube", a.npz, a.out))
+
+
+def _sdss_figure(args):
+    from .sdss.sources import bright_galaxies_figure
+    paths = bright_galaxies_figure(profile=args.profile, frames_dir=args.frames_dir)
+    print("written: " + ", ".join(map(str, paths)))
 
 
 def _sdss_call(name: str, *args, **kwargs):
@@ -94,10 +113,19 @@ def _profile(args) -> config.Profile:
 
 
 def _simulate(args):
-    from .simulate import build_dataset
-    path = build_dataset(_profile(args), out_dir=args.out, seed=args.seed, n=args.n, workers=args.workers,
-                         scheduler=args.scheduler)
+    from .simulate import build_dataset, ensure_dataset
+    profile = _profile(args)
+    if args.validate and args.out is None and args.seed is None and args.n is None:
+        path = ensure_dataset(profile)  # reuse the profile's data set when it is current
+    else:
+        path = build_dataset(profile, out_dir=args.out, seed=args.seed, n=args.n, workers=args.workers,
+                             scheduler=args.scheduler)
     print(f"data set written to {path}")
+    if args.validate:
+        from .simulate.realism import realism_report
+        table = realism_report(path, args.frames_dir, figures_dir=profile.figures_dir)
+        table.pprint_all()
+        print(f"{int(table['passed'].sum())}/{len(table)} tests pass; figures: {', '.join(table.meta['figures'][::2])}")
 
 
 def _validate(args):
@@ -182,8 +210,14 @@ def _bench(args):
     if args.what == "simulate":
         from .simulate.build import benchmark
         r = benchmark(n=args.n)
-        print(f"| galaxies | workers | catalogue s | build s | galaxies/s |\n|---|---|---|---|---|\n"
-              f"| {r['n']} | {r['workers']} | {r['catalog_s']:.1f} | {r['build_s']:.1f} | {r['galaxies_per_s']:.0f} |")
+        print("| galaxies | workers | catalogue s | build s (end to end) | galaxies/s | peak RSS MiB, all processes "
+              "| of it private | of it file-backed |\n|---|---|---|---|---|---|---|---|\n"
+              f"| {r['n']} | {r['workers']} | {r['catalog_s']:.1f} | {r['build_s']:.1f} | {r['galaxies_per_s']:.0f} "
+              f"| {r['peak_rss_mib']:.0f} | {r['peak_anon_mib']:.0f} | {r['peak_file_mib']:.0f} |")
+        return
+    if args.what == "cutouts":
+        from .sdss.bench import bench_cutouts
+        bench_cutouts(n=args.n)
         return
     {"backends": bench.bench_backends, "train": bench.bench_train, "predict": bench.bench_predict}[args.what]()
 

@@ -213,36 +213,69 @@ def fit_slope(table: Table, stat: str = "bias") -> tuple[float, float]:
     return float((s * sxy - sx * sy) / det), float(np.sqrt(s / det))
 
 
-def summary_row(trial: str, training_size: int, z_phot, z_spec, crps=None) -> dict:
-    """One row of the paper's table; ``crps`` is per-galaxy values (averaged here) or one number."""
+#: Summary statistics that get a bootstrap error (column ``<name>_err``).
+SUMMARY_ERRORS = ("bias", "sigma_mad", "outliers_pct", "crps")
+
+
+def _summary_stats(z_phot, z_spec, crps=None) -> dict:
     m = point_metrics(z_phot, z_spec)
-    return {"trial": str(trial), "training_size": int(training_size), "bias": m["bias"],
-            "sigma_mad": m["sigma_mad"], "outliers_pct": 100 * m["outlier_frac"],
-            "crps": float(np.mean(crps)) if crps is not None else np.nan, "n_test": m["n"]}
+    return {"bias": m["bias"], "sigma_mad": m["sigma_mad"], "outliers_pct": 100 * m["outlier_frac"],
+            "crps": float(np.mean(crps)) if crps is not None else np.nan}
+
+
+def summary_row(trial: str, training_size: int, z_phot, z_spec, crps=None, n_boot: int = 200,
+                seed: int = 0) -> dict:
+    """One row of the paper's table, with bootstrap errors ``bias_err, sigma_mad_err, outliers_pct_err, crps_err``.
+
+    ``crps`` is per-galaxy values (averaged here, resampled with the galaxies) or one number
+    (then ``crps_err`` is NaN).  ``n_boot`` resamples of the galaxies, seeded by ``seed``;
+    ``n_boot=0`` leaves the errors out.
+    """
+    zp, zs = _check_pair(z_phot, z_spec)
+    per_galaxy = crps is not None and np.ndim(crps) > 0
+    arrays = [zp, zs] + ([_as_1d(crps, "crps")] if per_galaxy else [])
+    row = {"trial": str(trial), "training_size": int(training_size), **_summary_stats(*arrays), "n_test": len(zp)}
+    if crps is not None and not per_galaxy:
+        row["crps"] = float(crps)
+    if n_boot:
+        errors = bootstrap(_summary_stats, *arrays, n_boot=n_boot, seed=seed)
+        row.update({f"{s}_err": errors[s] if s != "crps" or per_galaxy else np.nan for s in SUMMARY_ERRORS})
+    return row
 
 
 def summary_table(rows) -> Table:
-    """The paper's layout: trial, training size, bias, sigma_MAD, outliers %, CRPS (+ n_test)."""
+    """The paper's layout: trial, training size, bias, sigma_MAD, outliers %, CRPS (+ n_test).
+
+    Bootstrap errors (``*_err`` columns, see :func:`summary_row`) are kept when any row has
+    them (NaN in rows without).
+    """
     rows = list(rows)
     names = list(SUMMARY_COLUMNS) + ["n_test"]
     missing = [c for r in rows for c in names if c not in r]
     if missing:
         raise ValueError(f"summary rows lack {sorted(set(missing))}; build them with summary_row")
-    table = Table(rows=[[r[c] for c in names] for r in rows], names=names,
-                  dtype=[str, int, float, float, float, float, int])
+    errors = [f"{s}_err" for s in SUMMARY_ERRORS if any(f"{s}_err" in r for r in rows)]
+    table = Table(rows=[[r[c] for c in names] + [r.get(c, np.nan) for c in errors] for r in rows],
+                  names=names + errors, dtype=[str, int, float, float, float, float, int] + [float] * len(errors))
     table["outliers_pct"].unit = "%"
+    if "outliers_pct_err" in errors:
+        table["outliers_pct_err"].unit = "%"
     return table
 
 
-def _cell(row, col: str) -> str:
+def _cell(row, col: str, pm: str = " ± ") -> str:
+    """One formatted value, followed by ``pm`` and its bootstrap error where the table has one."""
     value = row[col]
     if col != "trial" and not np.isfinite(value):
         return ""
-    return SUMMARY_COLUMNS[col][1].format(value.item() if hasattr(value, "item") else value)
+    fmt = SUMMARY_COLUMNS[col][1]
+    text = fmt.format(value.item() if hasattr(value, "item") else value)
+    err = row[f"{col}_err"] if f"{col}_err" in row.colnames else np.nan
+    return text + pm + fmt.format(float(err)) if np.isfinite(err) else text
 
 
 def to_markdown(table: Table) -> str:
-    """Markdown pipe table of the paper's columns, numbers as the paper prints them."""
+    """Markdown pipe table of the paper's columns, numbers as the paper prints them (``value ± error``)."""
     cols = list(SUMMARY_COLUMNS)
     lines = ["| " + " | ".join(SUMMARY_COLUMNS[c][0] for c in cols) + " |",
              "|" + "|".join("---" if c == "trial" else "---:" for c in cols) + "|"]
@@ -260,13 +293,14 @@ def _tex_escape(text: str) -> str:
 
 
 def to_latex(table: Table) -> str:
-    """LaTeX ``tabular`` of the paper's columns (booktabs rules: needs ``\\usepackage{booktabs}``)."""
+    """LaTeX ``tabular`` of the paper's columns, ``value $\\pm$ error`` (booktabs: needs ``\\usepackage{booktabs}``)."""
     cols = list(SUMMARY_COLUMNS)
     lines = [r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}", r"\toprule",
              " & ".join(TEX_HEADERS[c] for c in cols) + r" \\", r"\midrule"]
     for row in table:
         cells = [_tex_escape(_cell(row, c)) if c == "trial"
-                 else _cell(row, c).replace(",", "{,}").replace("-", "$-$") for c in cols]
+                 else _cell(row, c, pm=" PM ").replace(",", "{,}").replace("-", "$-$").replace("PM", r"$\pm$")
+                 for c in cols]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
@@ -279,7 +313,8 @@ def _write_atomic(path: Path, write) -> None:
 
 
 def write_summary(table: Table, path_stem) -> list[Path]:
-    """Write ``<stem>.md``, ``<stem>.tex`` and ``<stem>.ecsv`` (full precision); return the paths."""
+    """Write ``<stem>.md``, ``<stem>.tex`` (value ± error) and ``<stem>.ecsv`` (full precision,
+    errors in their own ``*_err`` columns); return the paths."""
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_name(stem.name + ext) for ext in (".md", ".tex", ".ecsv")]

@@ -20,6 +20,7 @@ padding: "valid" pooling would leave 7x7x348 features and about 21.9 M weights.
 """
 from __future__ import annotations
 
+import contextlib
 import random
 
 import keras
@@ -65,6 +66,41 @@ def _inception(x, s1: int, s2: int, with_5x5: bool, name: str):
     return layers.Concatenate(name=f"{name}_concat")(branches)
 
 
+def _net_p_graph(width: float, n_bins: int, use_ebv: bool) -> keras.Model:
+    """The layers of Net_P (see :func:`build_net_p`), with zero kernels."""
+    image = keras.Input((config.STAMP, config.STAMP, len(config.BANDS)), name="image")
+    x = _conv(image, scaled(FIRST_CONV_MAPS, width), 5, "conv0")
+    x = layers.AveragePooling2D(2, name="pool0")(x)
+    for i, (s1, s2, with_5x5) in enumerate(INCEPTION_BLOCKS):
+        if i in (2, 4):  # pools before the third and the fifth block
+            x = layers.AveragePooling2D(2, name=f"pool{i // 2}")(x)
+        x = _inception(x, scaled(s1, width), scaled(s2, width), with_5x5, f"inception{i}")
+    x = layers.Flatten(name="flatten")(x)
+    inputs = [image]
+    if use_ebv:
+        ebv = keras.Input((1,), name="ebv")
+        inputs.append(ebv)
+        scaled_ebv = layers.Rescaling(1.0 / EBV_SCALE, name="ebv_scaled")(ebv)
+        x = layers.Concatenate(name="concat_ebv")([x, scaled_ebv])
+    for i in (1, 2):
+        x = layers.Dense(scaled(DENSE_UNITS, width), activation="relu", name=f"fc{i}",
+                         kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(BIAS_INIT))(x)
+    pdf = layers.Dense(n_bins, activation="softmax", name="pdf", dtype="float32",
+                       kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(BIAS_INIT))(x)
+    return keras.Model(inputs, pdf, name=f"net_p_w{width:g}" + ("" if use_ebv else "_noebv"))
+
+
+@contextlib.contextmanager
+def _dtype_policy(name: str):
+    """Layers built inside take the Keras dtype policy ``name``; the global policy is restored after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def glorot_uniform_(model: keras.Model, seed: int) -> None:
     """Draw every Conv2D/Dense kernel from Glorot-uniform ("Xavier") with numpy, in place.
 
@@ -83,7 +119,7 @@ def glorot_uniform_(model: keras.Model, seed: int) -> None:
 
 
 def build_net_p(width: float = 1.0, n_bins: int = config.N_BINS, use_ebv: bool = True,
-                seed: int | None = None) -> keras.Model:
+                seed: int | None = None, mixed_precision: bool = False) -> keras.Model:
     """Net_P with every feature-map count and dense size multiplied by ``width``.
 
     Parameters
@@ -96,6 +132,9 @@ def build_net_p(width: float = 1.0, n_bins: int = config.N_BINS, use_ebv: bool =
     use_ebv : bool
         Add the ``"ebv"`` input (shape (1,), mag), divided by :data:`EBV_SCALE` and concatenated
         to the flattened features.
+    mixed_precision : bool
+        Compute in bfloat16 with float32 weights ("mixed_bfloat16"; for GPUs); the softmax output
+        stays float32 so that small probabilities and the loss keep their precision.
     seed : int, optional
         Seed of the Glorot-uniform kernels (:func:`glorot_uniform_`); None draws one from
         Python's ``random`` (seeded by ``keras.utils.set_random_seed``).  The saved
@@ -111,26 +150,8 @@ def build_net_p(width: float = 1.0, n_bins: int = config.N_BINS, use_ebv: bool =
         raise ValueError(f"width must be positive, got {width}")
     if int(n_bins) < 2:
         raise ValueError(f"n_bins must be at least 2, got {n_bins}")
-    image = keras.Input((config.STAMP, config.STAMP, len(config.BANDS)), name="image")
-    x = _conv(image, scaled(FIRST_CONV_MAPS, width), 5, "conv0")
-    x = layers.AveragePooling2D(2, name="pool0")(x)
-    for i, (s1, s2, with_5x5) in enumerate(INCEPTION_BLOCKS):
-        if i in (2, 4):  # pools before the third and the fifth block
-            x = layers.AveragePooling2D(2, name=f"pool{i // 2}")(x)
-        x = _inception(x, scaled(s1, width), scaled(s2, width), with_5x5, f"inception{i}")
-    x = layers.Flatten(name="flatten")(x)
-    inputs = [image]
-    if use_ebv:
-        ebv = keras.Input((1,), name="ebv")
-        inputs.append(ebv)
-        scaled_ebv = layers.Rescaling(1.0 / EBV_SCALE, name="ebv_scaled")(ebv)
-        x = layers.Concatenate(name="concat_ebv")([x, scaled_ebv])
-    for i in (1, 2):
-        x = layers.Dense(scaled(DENSE_UNITS, width), activation="relu", name=f"fc{i}",
-                         kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(BIAS_INIT))(x)
-    pdf = layers.Dense(int(n_bins), activation="softmax", name="pdf",
-                       kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(BIAS_INIT))(x)
-    model = keras.Model(inputs, pdf, name=f"net_p_w{width:g}" + ("" if use_ebv else "_noebv"))
+    with _dtype_policy("mixed_bfloat16" if mixed_precision else "float32"):
+        model = _net_p_graph(width, int(n_bins), use_ebv)
     glorot_uniform_(model, random.randrange(2**31) if seed is None else seed)
     return model
 

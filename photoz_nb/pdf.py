@@ -5,7 +5,8 @@ A PDF row holds the probability of each bin between strictly increasing ``edges`
 density, so its CDF is piecewise linear between the edges; PIT, quantiles and CRPS are
 exact for that CDF, not bin-level steps.  Every public function validates its input with
 :func:`validate_pdfs` and works on all rows at once (vectorised numpy, row chunks to
-bound memory on 500k x 180 arrays).
+bound memory on 500k x 180 arrays).  :func:`to_qp` / :func:`from_qp` exchange PDFs with the
+LSST ``qp`` ensemble format (optional package ``qp-prob``).
 
 >>> import numpy as np
 >>> edges = np.array([0.0, 0.1, 0.2])
@@ -13,6 +14,8 @@ bound memory on 500k x 180 arrays).
 array([0.625])
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +27,7 @@ POINT_KINDS = ("mean", "median", "mode")
 WIDTH_KINDS = ("central68", "hpd68")
 
 __all__ = ["validate_pdfs", "centres", "point_estimate", "cdf", "pit", "quantile",
-           "width", "crps", "stack"]
+           "width", "crps", "stack", "to_qp", "from_qp"]
 
 
 def _validate_edges(edges) -> np.ndarray:
@@ -300,3 +303,89 @@ def stack(pdfs, edges=None) -> np.ndarray:
         raise ValueError("cannot stack an empty set of PDFs (0 rows)")
     n_z = p.mean(axis=0)
     return n_z / n_z.sum()
+
+
+# ---------------------------------------------------------------- exchange with qp (LSST/RAIL)
+
+def _import_qp():
+    try:
+        import qp
+    except ImportError as exc:
+        raise ImportError("exporting PDFs to qp needs the optional package qp-prob: "
+                          "pip install 'photoz-nb[qp]' (or pip install qp-prob)") from exc
+    return qp
+
+
+def to_qp(pdfs, edges, ancil: dict | None = None, path=None):
+    """The PDFs as a ``qp`` histogram ensemble (the LSST photo-z exchange format).
+
+    ``qp.hist`` stores a density per bin, so each probability is divided by its bin width;
+    the bin edges are stored as they are.
+
+    Parameters
+    ----------
+    pdfs : array_like (N, n_bins)
+        Bin probabilities, rows summing to 1.
+    edges : array_like (n_bins + 1,)
+        Bin edges.
+    ancil : dict, optional
+        Per-galaxy columns to carry along (e.g. ``{"z_spec": z, "objid": ids}``), each of length N.
+    path : str or Path, optional
+        Also write the ensemble with qp's own writer; the suffix picks the format
+        (``.hdf5``/``.h5``, ``.fits``, ``.pq``).
+
+    Returns
+    -------
+    qp.Ensemble
+    """
+    qp = _import_qp()
+    p, edges = validate_pdfs(pdfs, edges)
+    ancil = {k: np.asarray(v) for k, v in (ancil or {}).items()}
+    wrong = {k: v.shape for k, v in ancil.items() if len(v) != len(p)}
+    if wrong:
+        raise ValueError(f"ancil columns must have one value per PDF row ({len(p)}); got shapes {wrong}")
+    ens = qp.hist.create_ensemble(bins=edges, pdfs=p / np.diff(edges), ancil=ancil or None)
+    if path is not None:
+        ens.write_to(str(path))
+    return ens
+
+
+def from_qp(ensemble_or_path, edges=None):
+    """PDFs on our convention (bin probabilities) from a ``qp`` ensemble or a file qp wrote.
+
+    A histogram ensemble is read on its own bins when ``edges`` is None (exact round trip of
+    :func:`to_qp`).  Any other ensemble (or a histogram on other bins) is binned on
+    ``edges`` by differences of its CDF at the edges, renormalised to the grid.
+
+    Returns
+    -------
+    pdfs : ndarray (N, n_bins) float64
+    edges : ndarray (n_bins + 1,)
+    ancil : dict of per-galaxy columns (empty when the ensemble has none)
+    """
+    qp = _import_qp()
+    ens = ensemble_or_path
+    if not isinstance(ens, qp.Ensemble):
+        path = Path(ensemble_or_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such qp file")
+        ens = qp.read(str(path))
+    ancil = {k: np.asarray(v) for k, v in (ens.ancil or {}).items()}
+    is_hist = isinstance(ens.gen_obj, qp.hist_gen)
+    if edges is None:
+        if not is_hist:
+            raise ValueError(f"a {type(ens.gen_obj).__name__} ensemble has no bins of its own: "
+                             "pass the edges to bin it on")
+        edges = np.asarray(ens.metadata["bins"], float).ravel()
+        probs = np.asarray(ens.objdata["pdfs"], float).reshape(ens.npdf, -1) * np.diff(edges)
+    else:
+        edges = _validate_edges(edges)
+        cdf_at_edges = np.asarray(ens.cdf(edges[None, :]), float).reshape(ens.npdf, len(edges))
+        probs = np.clip(np.diff(cdf_at_edges, axis=1), 0.0, None)
+        inside = probs.sum(axis=1)
+        if np.any(inside <= 0):
+            raise ValueError(f"{int(np.sum(inside <= 0))} PDF(s) have no probability inside "
+                             f"[{edges[0]:g}, {edges[-1]:g}]")
+        probs /= inside[:, None]
+    p, edges = validate_pdfs(probs, edges, atol=1e-6)
+    return p, edges, ancil

@@ -108,10 +108,11 @@ def all_pdfs(profile, ds: catalog.Dataset, members=None) -> dict[str, np.ndarray
 
 
 def summary(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], size_runs: dict | None = None,
-            kind: str = "mean"):
+            kind: str = "mean", n_boot: int = 200):
     """The paper's table (trial, training size, bias, sigma_MAD, outliers %, CRPS) on the test split.
 
     ``size_runs`` ({training size: CNN PDFs}, from :func:`training_size_runs`) adds the training-size rows.
+    Each statistic gets a bootstrap error (``*_err`` columns; ``n_boot`` resamples seeded by the profile).
     """
     from . import metrics, pdf
     edges = config.redshift_edges()
@@ -128,11 +129,13 @@ def summary(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], size_runs
         if s82.sum() >= 20:
             subsets.update({"testing on Stripe 82": s82, "Stripe 82, widest 20% removed": s82 & keep})
         for trial, m in subsets.items():
-            rows.append(metrics.summary_row(f"{name}: {trial}", n_train, zp[m], z[m], crps[m]))
+            rows.append(metrics.summary_row(f"{name}: {trial}", n_train, zp[m], z[m], crps[m],
+                                            n_boot=n_boot, seed=profile.seed))
     for size, p in (size_runs or {}).items():
         p = p[test]
         rows.append(metrics.summary_row(f"CNN: {100 * size / n_train:.0f}% of the training pool", size,
-                                        pdf.point_estimate(p, edges, kind), z, pdf.crps(p, edges, z)))
+                                        pdf.point_estimate(p, edges, kind), z, pdf.crps(p, edges, z),
+                                        n_boot=n_boot, seed=profile.seed))
     return metrics.summary_table(rows)
 
 

@@ -584,10 +584,11 @@ _STAGE_FILL = {"input": "0.88", "conv": "#CCE3F0", "pool": "#CCEBE2", "inception
 
 
 def _stage_key(name: str) -> str:
-    """The stage a layer belongs to: its inception block, the conv its PReLU follows, else itself."""
+    """The stage a layer belongs to: its inception block, the conv its PReLU follows, the E(B-V)
+    input its scaling follows, else itself."""
     if name.startswith("inception") and "_" in name:
         return name.split("_", 1)[0]
-    return name.removesuffix("_prelu")
+    return name.removesuffix("_prelu").removesuffix("_scaled")
 
 
 def _shape_text(shape) -> str:
@@ -920,4 +921,183 @@ def stripe82_depth(tables, stats=("sigma_mad", "outlier_frac")) -> Figure:
             ax.tick_params(axis="x", which="both", top=False)
         axes[-1, 0].set(xticks=x, xticklabels=methods, xlim=(-0.6, len(methods) - 0.4), xlabel="method")
         fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncols=2)
+    return fig
+
+
+# --------------------------------------------------------------------------- realism of the simulation
+def _band_distribution_panel(ax, sim, real, ylabel: str) -> None:
+    """Simulated per-band distributions (boxes: quartiles, whiskers 5-95%) and real values per field
+    (markers: median, bars: 16-84%)."""
+    sim = np.asarray(sim, dtype=float)
+    n_bands = len(config.BANDS)
+    if sim.ndim != 2 or sim.shape[1] != n_bands:
+        raise ValueError(f"simulated values must have shape (n, {n_bands}), got {sim.shape}")
+    x = np.arange(n_bands)
+    columns = [col[np.isfinite(col)] for col in sim.T]
+    ax.boxplot(columns, positions=x, widths=0.35, whis=(5, 95), showfliers=False, patch_artist=True,
+               boxprops=dict(facecolor="0.85", edgecolor="0.4"), medianprops=dict(color="k"),
+               whiskerprops=dict(color="0.4"), capprops=dict(color="0.4"))
+    ax.plot([], [], "s", color="0.85", mec="0.4", label=f"simulated (N={len(sim)})")
+    for k, (field, values) in enumerate(_as_mapping(real, "real").items()):
+        values = np.asarray(values, dtype=float).reshape(-1, n_bands)
+        lo, med, hi = np.nanpercentile(values, [16, 50, 84], axis=0)
+        ax.errorbar(x + 0.28 + 0.1 * k, med, yerr=[med - lo, hi - med], fmt="os^D"[k % 4], ms=3.5, lw=0,
+                    elinewidth=0.8, capsize=1.5, color=COLOURS[k % len(COLOURS)],
+                    label=f"real {field} (N={len(values)})")
+    ax.set_xticks(x, config.BANDS)
+    ax.tick_params(axis="x", which="both", top=False)
+    ax.set(xlim=(-0.6, n_bands - 0.2), xlabel="band", ylabel=ylabel)
+
+
+def realism_sky_noise(sim, real) -> Figure:
+    """Sky noise per stamp pixel, simulated stamps (n, 5) against real cutouts {field: (m, 5)}."""
+    with paper_style():
+        fig, axes = _figure(1, 1, height=2.6)
+        ax = axes[0, 0]
+        _band_distribution_panel(ax, sim, real, "sky noise per pixel [nanomaggies]")
+        ax.set_yscale("log")
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside upper center", ncols=1)
+    return fig
+
+
+def realism_psf_fwhm(panels) -> Figure:
+    """PSF widths of simulated point sources and real stars, one panel per measure.
+
+    ``panels`` maps a measure name (e.g. "Moffat core") to (simulated (n, 5), real {field: (m, 5)}).
+    """
+    if not isinstance(panels, Mapping) or not panels:
+        raise ValueError("panels must be a non-empty dict measure -> (simulated, {field: real})")
+    with paper_style():
+        fig, axes = _figure(len(panels), 1, height=0.4 + 2.0 * len(panels), sharex=True)
+        for ax, (measure, (sim, real)) in zip(axes[:, 0], panels.items()):
+            _band_distribution_panel(ax, sim, real, f"PSF FWHM, {measure} [arcsec]")
+            if not ax.get_subplotspec().is_last_row():
+                ax.set_xlabel("")
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncols=1)
+    return fig
+
+
+def _size_columns(values, name: str) -> dict:
+    missing = [k for k in ("mag", "r50", "concentration") if k not in values]
+    if missing:
+        raise ValueError(f"{name} lacks {missing}: expected a mapping with 'mag', 'r50', 'concentration'")
+    return {k: np.asarray(values[k], dtype=float) for k in ("mag", "r50", "concentration")}
+
+
+def realism_galaxy_sizes(sim, real) -> Figure:
+    """Half-light radius vs Petrosian r magnitude (top) and concentration r90/r50 (bottom).
+
+    ``sim`` and ``real`` map ``mag``, ``r50`` (arcsec) and ``concentration`` to arrays, all
+    measured by the same curve of growth on simulated stamps and real cutouts.
+    """
+    sim, real = _size_columns(sim, "sim"), _size_columns(real, "real")
+    with paper_style():
+        fig, axes = _figure(2, 1, height=4.2)
+        ax_size, ax_conc = axes[:, 0]
+        ax_size.scatter(sim["mag"], sim["r50"], s=3, color="0.6", lw=0, rasterized=True,
+                        label=f"simulated (N={len(sim['mag'])})")
+        ax_size.scatter(real["mag"], real["r50"], s=14, color=COLOURS[1], marker="D", lw=0,
+                        label=f"real frames (N={len(real['mag'])})")
+        ax_size.set(yscale="log", xlabel="Petrosian r (measured) [mag]", ylabel=r"half-light radius $r_{50}$ [arcsec]")
+        for axis in (ax_size.yaxis.set_major_formatter, ax_size.yaxis.set_minor_formatter):
+            axis(mpl.ticker.FormatStrFormatter("%g"))
+        ax_size.legend(loc="upper right")
+        bins = np.linspace(1.5, 4.0, 26)
+        ax_conc.hist(np.clip(sim["concentration"], bins[0], bins[-1]), bins=bins, density=True, histtype="step",
+                     color="0.4", lw=1.2, label="simulated")
+        if len(real["concentration"]):
+            ax_conc.hist(np.clip(real["concentration"], bins[0], bins[-1]), bins=bins, density=True,
+                         histtype="step", color=COLOURS[1], lw=1.2, label="real frames")
+            ax_conc.plot(real["concentration"], np.zeros_like(real["concentration"]), "|", color=COLOURS[1], ms=8)
+        for value, label in ((2.3, "exponential"), (3.3, "de Vaucouleurs")):
+            ax_conc.axvline(value, color="k", ls=":", lw=0.8)
+            ax_conc.text(value, 0.97, f" {label}", transform=ax_conc.get_xaxis_transform(), va="top", ha="left",
+                         fontsize=7)
+        ax_conc.set(xlabel=r"concentration $r_{90}/r_{50}$", ylabel="probability density")
+        ax_conc.legend(loc="center right")
+    return fig
+
+
+def realism_colour_redshift(z_centres, sim, real) -> Figure:
+    """Median colour (lines/markers) and robust scatter (band/bars) in redshift bins, one panel per colour.
+
+    ``sim`` and ``real`` map a colour name such as ``"g-r"`` to (median per bin, scatter per bin).
+    """
+    z = _vector(z_centres, "z_centres")
+    sim, real = dict(sim), dict(real)
+    if set(sim) != set(real) or not sim:
+        raise ValueError(f"sim and real must hold the same colours, got {sorted(sim)} and {sorted(real)}")
+    with paper_style():
+        fig, axes = _figure(len(sim), 1, height=1.0 + 1.2 * len(sim), sharex=True)
+        for ax, name in zip(axes[:, 0], sim):
+            med, scat = (np.asarray(v, dtype=float) for v in sim[name])
+            ax.plot(z, med, color="0.3", label="simulated catalogue")
+            ax.fill_between(z, med - scat, med + scat, color="0.85", lw=0)
+            r_med, r_scat = (np.asarray(v, dtype=float) for v in real[name])
+            ax.errorbar(z, r_med, yerr=r_scat, fmt="o", ms=3, lw=0, elinewidth=0.8, capsize=1.5,
+                        color=COLOURS[1], label="real MGS (kcorrect)")
+            ax.set_ylabel(f"{name} [mag]")
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncols=2)
+        axes[-1, 0].set_xlabel(Z_LABEL)
+        axes[-1, 0].set_xlim(0, float(z.max()) + 0.02)
+    return fig
+
+
+# --------------------------------------------------------------------------- real SDSS galaxies
+def _round_tick(value: float) -> float:
+    """``value`` rounded down to one significant digit (a colourbar tick that stays in range)."""
+    if value <= 0:
+        return 0.0
+    scale = 10.0 ** np.floor(np.log10(value))
+    return float(np.floor(value / scale) * scale)
+
+
+def sdss_bright_galaxies(stamps, labels) -> Figure:
+    """Real SDSS cutouts: one row per source in u, g, r, i, z and a Lupton RGB of i, r, g.
+
+    Each band column shares one asinh stretch (its colourbar below, in nanomaggies per
+    pixel), so rows compare; axes are offsets from the source in arcsec (north up, east left).
+
+    Parameters
+    ----------
+    stamps : array (N, 64, 64, 5), nanomaggies, bands u,g,r,i,z channels last
+    labels : N strings written on the RGB panels (e.g. field and r magnitude)
+    """
+    from astropy.visualization import ImageNormalize, AsinhStretch
+
+    expected = (config.STAMP, config.STAMP, len(config.BANDS))
+    stamps = np.asarray(stamps, dtype=np.float64)
+    if stamps.ndim != 4 or stamps.shape[1:] != expected or not len(stamps):
+        raise ValueError(f"stamps must have shape (N, {', '.join(map(str, expected))}) with N >= 1, got {stamps.shape}")
+    if not np.isfinite(stamps).all():
+        raise ValueError("stamps hold non-finite pixels (flagged cutouts must not be plotted)")
+    if len(labels) != len(stamps):
+        raise ValueError(f"got {len(labels)} labels for {len(stamps)} stamps")
+    half = config.STAMP / 2 * config.PIXEL_SCALE
+    extent = (half, -half, -half, half)  # east (+RA offset) to the left
+    rgb = _lupton_rgb(stamps)
+    n = len(stamps)
+    with paper_style():
+        fig, axes = _figure(n, len(config.BANDS) + 1, height=1.2 + 1.08 * n, width=TEXT_WIDTH,
+                            sharex=True, sharey=True)
+        fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
+        for c, band in enumerate(config.BANDS):
+            lo, hi = np.percentile(stamps[..., c], [1, 99.9])
+            norm = ImageNormalize(vmin=lo, vmax=hi, stretch=AsinhStretch(0.1))
+            for r in range(n):
+                image = axes[r, c].imshow(stamps[r, ..., c], cmap="gray_r", norm=norm, extent=extent)
+            axes[0, c].set_title(band, pad=2)
+            bar = fig.colorbar(image, ax=axes[:, c], location="bottom", shrink=0.9, aspect=12, pad=0.01)
+            bar.set_label(f"{band} [nanomaggies]")
+            bar.set_ticks([t for t in (0.0, _round_tick(hi)) if lo <= t <= hi])
+        for r in range(n):
+            axes[r, -1].imshow(rgb[r], extent=extent)
+            axes[r, -1].text(0.04, 0.96, labels[r], color="w", ha="left", va="top", fontsize=6,
+                             transform=axes[r, -1].transAxes)
+        axes[0, -1].set_title("i, r, g (Lupton)", pad=2)
+        for ax in axes.flat:
+            ax.set_xticks([-10, 0, 10])
+            ax.set_yticks([-10, 0, 10])
+        axes[-1, 0].set_xlabel(r"$\Delta\alpha$ [arcsec]")
+        fig.supylabel(r"$\Delta\delta$ [arcsec]", fontsize=8)
     return fig

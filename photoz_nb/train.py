@@ -16,6 +16,7 @@ A training run lives in one directory::
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -202,13 +203,15 @@ def _digest(array) -> str:
     return hashlib.sha256(np.ascontiguousarray(array, dtype=np.int64).tobytes()).hexdigest()
 
 
-def run_identity(dataset, profile, seed, use_ebv, train_index, val_index, patience) -> dict:
+def run_identity(dataset, profile, seed, use_ebv, train_index, val_index, patience,
+                 mixed_precision: bool = False) -> dict:
     """Everything that determines a training run; a checkpoint or cache is reused only if equal."""
     return {
         "architecture": {"net": "Net_P", "width": profile.model_width, "n_bins": config.N_BINS,
                          "use_ebv": bool(use_ebv), "ebv_scale": EBV_SCALE if use_ebv else None},
         "training": {"epochs": profile.epochs, "batch_size": profile.batch_size,
-                     "learning_rate": profile.learning_rate, "patience": patience, "pipeline": PIPELINE},
+                     "learning_rate": profile.learning_rate, "patience": patience, "pipeline": PIPELINE,
+                     "precision": "mixed_bfloat16" if mixed_precision else "float32"},
         "seed": seed,
         "data": {name: entry["sha256"] for name, entry in sorted(dataset.manifest["files"].items())},
         "train_index": _digest(train_index),
@@ -341,7 +344,7 @@ def _load_checkpoint(out_dir: Path, state: dict, fresh: keras.Model) -> keras.Mo
 
 def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = True, train_index=None,
           progress: bool = True, val_index=None, patience: int | None = None, overwrite: bool = False,
-          callbacks=()) -> TrainResult:
+          callbacks=(), mixed_precision: bool | None = None, data_parallel: bool | None = None) -> TrainResult:
     """Train Net_P on ``dataset`` with the sizes of ``profile``; resume if interrupted.
 
     Parameters
@@ -365,6 +368,11 @@ def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = Tr
         Discard a checkpoint in ``out_dir`` left by a different run instead of raising.
     callbacks : sequence of keras.callbacks.Callback
         Extra callbacks (e.g. for monitoring).
+    mixed_precision : bool, optional
+        Compute in bfloat16 (weights stay float32); default: on when the backend sees a GPU.
+    data_parallel : bool, optional
+        Split every batch over all devices with ``keras.distribution.DataParallel`` (JAX backend
+        only); default: on when JAX sees more than one device.
 
     Returns
     -------
@@ -382,17 +390,27 @@ def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = Tr
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    identity = run_identity(dataset, profile, seed, use_ebv, train_index, val_index, patience)
+    mixed_precision = gpu_count() > 0 if mixed_precision is None else bool(mixed_precision)
+    distribution = data_parallel_distribution(profile.batch_size, data_parallel)
+    identity = run_identity(dataset, profile, seed, use_ebv, train_index, val_index, patience, mixed_precision)
     state = _resume_or_start(out_dir, identity, overwrite)
+    with distribution.scope() if distribution else contextlib.nullcontext():
+        return _fit(dataset, profile, out_dir, state, identity, train_index, val_index, progress, callbacks)
 
+
+def _fit(dataset, profile, out_dir, state, identity, train_index, val_index, progress, callbacks) -> TrainResult:
+    """Build (or resume) the model of ``identity`` and run the remaining epochs; see :func:`train`."""
+    seed, use_ebv = identity["seed"], identity["architecture"]["use_ebv"]
+    mixed_precision = identity["training"]["precision"] != "float32"
     keras.utils.set_random_seed(seed)
     train_seq = GalaxyBatches(dataset, train_index, profile.batch_size, seed, train=True, use_ebv=use_ebv)
     val_seq = GalaxyBatches(dataset, val_index, profile.batch_size, seed, use_ebv=use_ebv)
     total_steps = len(train_seq) * profile.epochs
-    model = build_net_p(profile.model_width, use_ebv=use_ebv, seed=seed)
+    model = build_net_p(profile.model_width, use_ebv=use_ebv, seed=seed, mixed_precision=mixed_precision)
     if state is None:
         state = {"identity": identity, "history": {"loss": [], "val_loss": []}, "epochs_done": 0,
-                 "best_val_loss": float("inf"), "best_epoch": 0, "wait": 0, "patience": patience,
+                 "best_val_loss": float("inf"), "best_epoch": 0, "wait": 0,
+                 "patience": identity["training"]["patience"],
                  "stopped_early": False, "model_file": None, "best_file": None, "finished": False}
         _compile(model, profile.learning_rate, total_steps)
     elif state["finished"] and (out_dir / "model.keras").exists():
@@ -407,6 +425,34 @@ def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = Tr
         model.fit(train_seq, validation_data=val_seq, epochs=profile.epochs, initial_epoch=state["epochs_done"],
                   shuffle=False, verbose=0, callbacks=cbs + list(callbacks))
     return _finish(model, out_dir, state)
+
+
+def gpu_count() -> int:
+    """GPUs visible to the Keras backend."""
+    if keras.backend.backend() == "torch":
+        import torch
+        return torch.cuda.device_count()
+    return sum(device.startswith("gpu") for device in keras.distribution.list_devices())
+
+
+def data_parallel_distribution(batch_size: int, data_parallel: bool | None = None):
+    """A ``keras.distribution.DataParallel`` over every device, or None for single-device training.
+
+    Only the JAX backend implements keras.distribution; ``data_parallel=None`` turns it on when
+    JAX sees more than one device.  Each device gets ``batch_size / n_devices`` galaxies per step.
+    """
+    jax = keras.backend.backend() == "jax"
+    devices = keras.distribution.list_devices() if jax else []
+    if data_parallel is None:
+        data_parallel = len(devices) > 1
+    if not data_parallel:
+        return None
+    if not jax:
+        raise ValueError(f"data_parallel needs the JAX backend (keras.distribution); the backend is "
+                         f"{keras.backend.backend()!r}: set KERAS_BACKEND=jax")
+    if batch_size % len(devices):
+        raise ValueError(f"batch size {batch_size} does not split evenly over {len(devices)} devices {devices}")
+    return keras.distribution.DataParallel(devices=devices)
 
 
 def _finish(model, out_dir: Path, state: dict) -> TrainResult:
@@ -437,14 +483,16 @@ def ensure_trained(profile, dataset, name: str = "cnn", use_ebv: bool = True, tr
     out_dir = profile.models_dir / name
     train_index = _check_index(dataset, dataset.split("train") if train_index is None else train_index, "train")
     val_index = _check_index(dataset, dataset.split("val"), "val")
-    identity = run_identity(dataset, profile, seed, use_ebv, train_index, val_index, default_patience(profile.epochs))
+    mixed_precision = gpu_count() > 0
+    identity = run_identity(dataset, profile, seed, use_ebv, train_index, val_index, default_patience(profile.epochs),
+                            mixed_precision)
     run = _read_json(out_dir / "run.json")
     if run is not None and run.get("identity") == identity and (out_dir / "model.keras").exists():
         history = _read_json(out_dir / "history.json")
         return TrainResult(keras.models.load_model(out_dir / "model.keras"), history, out_dir / "model.keras")
     (out_dir / "run.json").unlink(missing_ok=True)
     return train(dataset, profile, out_dir, seed=seed, use_ebv=use_ebv, train_index=train_index,
-                 progress=progress, overwrite=True)
+                 progress=progress, overwrite=True, mixed_precision=mixed_precision)
 
 
 # --------------------------------------------------------------------------- inference

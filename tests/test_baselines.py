@@ -47,3 +47,35 @@ def test_baseline_is_deterministic_and_validates():
     train["mag_i"][0] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         photometric_features(train)
+
+
+def test_real_catalog_matches_the_simulation_loader():
+    from photoz_nb.baselines import real_catalog
+    from photoz_nb.simulate import galaxies
+    cat = real_catalog(n_galaxies=500, seed=4)
+    real = galaxies.load_real_galaxies()
+    rows = np.searchsorted(real.objid, cat["objid"])
+    assert len(cat) == 500 and np.array_equal(real.objid[rows], cat["objid"])
+    np.testing.assert_array_equal(cat["z_spec"], real.z[rows])
+    # SDSS asinh magnitudes equal Pogson magnitudes of the dereddened fluxes for these bright galaxies
+    pogson = galaxies.nanomaggies_to_mag(real.flux[rows, 2])
+    np.testing.assert_allclose(cat["mag_r"], pogson, atol=2e-3)
+    assert sorted(set(cat["split"])) == ["test", "train", "val"]
+    with pytest.raises(ValueError, match="n_galaxies"):
+        real_catalog(n_galaxies=10**6)
+
+
+def test_real_catalog_benchmark_on_a_subsample():
+    from photoz_nb.baselines import B16, real_catalog_benchmark
+    t = real_catalog_benchmark(seed=2, n_galaxies=2000, n_boot=30)
+    assert list(t["method"]) == ["kNN", "random forest", "B16 (published, 516k MGS)"]
+    assert t["n_test"][0] == 400 and t["n_train"][0] == 1440
+    for row in t[:2]:   # real photometry: a few percent scatter, errors positive and small
+        assert 0.008 < row["sigma_mad"] < 0.03 and 0 < row["sigma_mad_err"] < 0.005
+        assert abs(row["bias"]) < 5 * row["bias_err"] + 0.003 and 0 < row["crps"] < 0.03
+        assert 0 <= row["outliers_pct"] < 10 and row["crps_err"] > 0
+    assert t["sigma_mad"][2] == B16["sigma_mad"] and np.isnan(t["sigma_mad_err"][2])
+    again = real_catalog_benchmark(seed=2, n_galaxies=2000, n_boot=30, methods=["knn"])
+    assert again["sigma_mad"][0] == t["sigma_mad"][0] and again["bias_err"][0] == t["bias_err"][0]
+    with pytest.raises(ValueError, match="methods"):
+        real_catalog_benchmark(methods=["svm"])

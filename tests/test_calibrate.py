@@ -218,14 +218,26 @@ def test_conditional_remap_beats_global_when_miscalibration_depends_on_condition
         assert c["ks"] < g["ks"] / 2
 
 
-def test_conditional_falls_back_to_global_map(cases):
+def test_conditional_groups_adapt_to_the_validation_size(cases):
     (p_fit, p_test), (z_fit, _) = cases["overconfident"]
     cond = np.linspace(0, 1, len(z_fit))
-    with pytest.warns(UserWarning, match="global PIT map"):
-        c = cal.ConditionalPITRemap(n_groups=3, min_count=10**6).fit(p_fit, z_fit, condition=cond)
-    assert c.uses_global_.all()
-    np.testing.assert_array_equal(c.transform(p_test, condition=np.linspace(-1, 2, len(p_test))),
+    few = cal.ConditionalPITRemap(n_groups=4, min_count=200).fit(p_fit[:784], z_fit[:784], condition=cond[:784])
+    assert few.n_groups_ == 3 and few.group_counts_.min() >= 200 and not few.uses_global_.any()
+    assert cal.ConditionalPITRemap(n_groups=4).fit(p_fit, z_fit, condition=cond).n_groups_ == 4
+    one = cal.ConditionalPITRemap(n_groups=3, min_count=10**6).fit(p_fit, z_fit, condition=cond)
+    assert one.n_groups_ == 1   # too few galaxies for two groups: the single map is the global one
+    np.testing.assert_array_equal(one.transform(p_test, condition=np.linspace(-1, 2, len(p_test))),
                                   cal.PITRemap().fit(p_fit, z_fit).transform(p_test))
+
+
+def test_conditional_falls_back_to_global_map_on_ties(cases):
+    (p_fit, p_test), (z_fit, _) = cases["overconfident"]
+    cond = np.where(np.arange(len(z_fit)) < 0.8 * len(z_fit), 0.0, np.linspace(0, 1, len(z_fit)))
+    with pytest.warns(UserWarning, match="global PIT map"):
+        c = cal.ConditionalPITRemap(n_groups=4, min_count=100).fit(p_fit, z_fit, condition=cond)
+    assert c.n_groups_ == 4 and c.uses_global_[:3].all() and not c.uses_global_[3]
+    glob = cal.PITRemap().fit(p_fit, z_fit).transform(p_test[:50])
+    np.testing.assert_array_equal(c.transform(p_test[:50], condition=np.full(50, -1.0)), glob)
 
 
 def test_conditional_uses_point_estimate_without_condition(cases):
@@ -268,8 +280,10 @@ def test_input_errors_are_clear(cases):
 def test_calibration_report(calibrated_outputs):
     outputs = calibrated_outputs["overconfident"]
     z = outputs["uncalibrated"][1]
-    table = cal.calibration_report({m: outputs[m][0] for m in ("uncalibrated", *cal.METHODS)}, EDGES, z)
-    assert table.colnames == ["method", "ks", "cvm", "coverage68", "coverage95", "crps_mean", "sigma_mad"]
+    table = cal.calibration_report({m: outputs[m][0] for m in ("uncalibrated", *cal.METHODS)}, EDGES, z,
+                                   n_boot=100, seed=3)
+    stats = ["coverage68", "coverage95", "crps_mean", "sigma_mad", "crps_change", "sigma_mad_change"]
+    assert table.colnames == ["method", "ks", "cvm"] + [c for s in stats for c in (s, f"{s}_err")]
     assert list(table["method"]) == ["uncalibrated", *cal.METHODS]
     raw = table[0]
     p_raw = outputs["uncalibrated"][0]
@@ -279,3 +293,55 @@ def test_calibration_report(calibrated_outputs):
     dz = (pdf.point_estimate(p_raw, EDGES, "mean") - z) / (1 + z)
     assert raw["sigma_mad"] == pytest.approx(1.4826 * np.median(np.abs(dz - np.median(dz))), rel=1e-6)
     assert np.all(table["ks"][1:] < raw["ks"] / 4)
+    # bootstrap errors: a binomial fraction's, and paired changes that are 0 for the reference
+    n = len(z)
+    assert raw["coverage68_err"] == pytest.approx(np.sqrt(raw["coverage68"] * (1 - raw["coverage68"]) / n), rel=0.2)
+    assert raw["crps_change"] == 0 and raw["crps_change_err"] == 0 and raw["sigma_mad_change_err"] == 0
+    pit_remap = table[list(table["method"]).index("pit_remap")]
+    assert pit_remap["crps_change"] < -3 * pit_remap["crps_change_err"] < 0   # widening overconfident PDFs helps
+    assert pit_remap["crps_change_err"] < pit_remap["crps_mean_err"]          # pairing removes the common noise
+    again = cal.calibration_report({m: outputs[m][0] for m in ("uncalibrated", "pit_remap")}, EDGES, z,
+                                   n_boot=100, seed=3)
+    assert again["crps_mean_err"][1] == pit_remap["crps_mean_err"]
+    assert cal.calibration_report({"raw": p_raw}, EDGES, z, n_boot=0).colnames == [
+        "method", "ks", "cvm", "coverage68", "coverage95", "crps_mean", "sigma_mad", "crps_change", "sigma_mad_change"]
+
+
+# ---------------------------------------------------------------- out-of-sample coverage and cross-fitting
+
+def skewed_overconfident(n, seed):
+    """PDFs 1.6x too narrow and shifted by 0.4 sigma, with their true redshifts."""
+    mu, sigma, z = truth(n, seed)
+    return gaussian_pdfs(mu + 0.4 * sigma, sigma / 1.6), z
+
+
+@pytest.mark.parametrize("method", ["pit_remap", "conditional_pit_remap"])
+def test_remap_fitted_on_one_sample_calibrates_an_independent_one(method):
+    p_fit, z_fit = skewed_overconfident(20_000, seed=21)
+    p_new, z_new = skewed_overconfident(20_000, seed=22)   # coverage noise ~0.3 points from each sample
+    before = cal.coverage(p_new, EDGES, z_new)
+    assert before[0.68] < 0.55 and before[0.95] < 0.88
+    fitted = {"pit_remap": cal.PITRemap, "conditional_pit_remap": cal.ConditionalPITRemap}[method]().fit(p_fit, z_fit)
+    after = cal.coverage(fitted.transform(p_new), EDGES, z_new)
+    assert after[0.68] == pytest.approx(0.68, abs=0.02) and after[0.95] == pytest.approx(0.95, abs=0.02)
+
+
+def test_cross_fit_calibrates_every_galaxy_out_of_sample():
+    p_val, z_val = skewed_overconfident(800, seed=31)
+    p_test, z_test = skewed_overconfident(2000, seed=32)
+    out = cal.cross_fit_all(p_val, z_val, p_test, z_test, n_folds=5, seed=0)
+    assert list(out) == ["uncalibrated", *cal.METHODS]
+    for method in ("pit_remap", "conditional_pit_remap"):
+        cov = cal.coverage(out[method], EDGES, z_test)
+        assert cov[0.68] == pytest.approx(0.68, abs=0.03) and cov[0.95] == pytest.approx(0.95, abs=0.02)
+    # fold k is exactly the map fitted on val + the other folds, applied to fold k
+    folds = cal._fold_labels(len(z_test), 5, 0)
+    rest = folds != 2
+    by_hand = cal.PITRemap().fit(np.concatenate([p_val, p_test[rest]]), np.concatenate([z_val, z_test[rest]]))
+    np.testing.assert_allclose(out["pit_remap"][folds == 2], by_hand.transform(p_test[folds == 2]), atol=1e-7)
+    again = cal.cross_fit(cal.PITRemap(), p_val, z_val, p_test, z_test, n_folds=5, seed=0)
+    np.testing.assert_array_equal(again, out["pit_remap"])
+    with pytest.raises(ValueError, match="n_folds"):
+        cal.cross_fit(cal.PITRemap(), p_val, z_val, p_test, z_test, n_folds=1)
+    with pytest.raises(ValueError, match="both condition_fit and condition_eval"):
+        cal.cross_fit(cal.ConditionalPITRemap(), p_val, z_val, p_test, z_test, condition_fit=z_val)

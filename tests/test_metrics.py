@@ -116,8 +116,8 @@ def test_summary_table_written_and_parsed_back(tmp_path):
     z_spec = rng.uniform(0.02, 0.35, 1000)
     z_phot = z_spec + (1 + z_spec) * rng.normal(0.0001, 0.009, 1000)
     rows = [metrics.summary_row("cnn: 80% training, full_test & more", 393_219, z_phot, z_spec,
-                                crps=np.full(1000, 0.00674)),
-            metrics.summary_row("B16 | photometric", 393_219, z_phot[:500], z_spec[:500])]
+                                crps=np.full(1000, 0.00674), n_boot=0),
+            metrics.summary_row("B16 | photometric", 393_219, z_phot[:500], z_spec[:500], n_boot=0)]
     table = metrics.summary_table(rows)
     paths = metrics.write_summary(table, tmp_path / "out" / "summary")
     assert [p.name for p in paths] == ["summary.md", "summary.tex", "summary.ecsv"]
@@ -145,6 +145,40 @@ def test_summary_table_written_and_parsed_back(tmp_path):
     assert list(back["trial"]) == list(table["trial"])
     assert np.allclose(back["bias"], table["bias"]) and back["training_size"][0] == 393_219
     assert back["n_test"][1] == 500 and np.isnan(back["crps"][1])
+
+
+def test_summary_table_carries_bootstrap_errors(tmp_path):
+    rng = np.random.default_rng(8)
+    n = 4000
+    z_spec = rng.uniform(0.02, 0.35, n)
+    dz = rng.normal(0.0, 0.01, n)
+    z_phot = z_spec + (1 + z_spec) * dz
+    crps = rng.exponential(0.007, n)
+    row = metrics.summary_row("CNN: full test sample", 7065, z_phot, z_spec, crps, n_boot=300, seed=5)
+    # closed forms: the standard error of a mean, of a fraction, and of a Gaussian's MAD-sigma
+    assert np.isclose(row["bias_err"], 0.01 / np.sqrt(n), rtol=0.15)
+    assert np.isclose(row["crps_err"], crps.std() / np.sqrt(n), rtol=0.15)
+    frac = row["outliers_pct"] / 100
+    assert np.isclose(row["outliers_pct_err"], 100 * np.sqrt(frac * (1 - frac) / n), rtol=0.2)
+    assert np.isclose(row["sigma_mad_err"], 1.1664 * row["sigma_mad"] / np.sqrt(n), rtol=0.2)  # 1.4826 / (4 phi(0.6745))
+    assert metrics.summary_row("CNN: full test sample", 7065, z_phot, z_spec, crps, n_boot=300, seed=5) == row
+    scalar = metrics.summary_row("B16", 0, z_phot, z_spec, crps=0.00674, n_boot=20)
+    assert scalar["crps"] == 0.00674 and np.isnan(scalar["crps_err"]) and scalar["bias_err"] > 0
+
+    table = metrics.summary_table([row, scalar])
+    md, tex, ecsv = metrics.write_summary(table, tmp_path / "summary")
+    cells = [c.strip() for c in md.read_text().splitlines()[2].split("|")[1:-1]]
+    assert cells[2] == f"{row['bias']:.5f} ± {row['bias_err']:.5f}"
+    assert cells[4] == f"{row['outliers_pct']:.2f} ± {row['outliers_pct_err']:.2f}"
+    assert cells[5] == f"{row['crps']:.5f} ± {row['crps_err']:.5f}"
+    assert md.read_text().splitlines()[3].split("|")[6].strip() == "0.00674"   # no error, no ±
+    assert f"{row['sigma_mad']:.5f} $\\pm$ {row['sigma_mad_err']:.5f}" in tex.read_text()
+    back = Table.read(ecsv, format="ascii.ecsv")
+    assert {"bias_err", "sigma_mad_err", "outliers_pct_err", "crps_err"} <= set(back.colnames)
+    assert back["sigma_mad_err"][0] == row["sigma_mad_err"] and np.isnan(back["crps_err"][1])
+    # rows without errors join with NaN errors
+    mixed = metrics.summary_table([row, metrics.summary_row("x", 1, z_phot, z_spec, n_boot=0)])
+    assert np.isnan(mixed["bias_err"][1]) and "±" not in metrics.to_markdown(mixed).splitlines()[3]
 
 
 def test_widest_removed_drops_the_widest_fifth():

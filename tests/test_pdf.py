@@ -230,3 +230,42 @@ def test_public_functions_validate(call, message):
     with pytest.raises(ValueError) as err:
         call()
     assert message in str(err.value)
+
+
+# --- exchange with qp (skipped when qp-prob is not installed) ---------------------------
+
+@pytest.mark.parametrize("suffix", [".hdf5", ".fits"])
+def test_qp_round_trip_through_a_file(tmp_path, suffix):
+    qp = pytest.importorskip("qp")
+    edges = config.redshift_edges()
+    rng = np.random.default_rng(3)
+    mu, z = rng.uniform(0.05, 0.35, 200), rng.uniform(0.01, 0.39, 200)
+    p = gaussian_pdfs(mu, rng.uniform(0.01, 0.03, 200), edges) + 1e-4  # no empty bins: qp's ppf and ours agree
+    p = (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+    path = tmp_path / f"pdfs{suffix}"
+    ens = pdf.to_qp(p, edges, ancil={"z_spec": z}, path=path)
+    assert isinstance(ens.gen_obj, qp.hist_gen) and ens.npdf == 200
+    back, back_edges, ancil = pdf.from_qp(path)
+    np.testing.assert_allclose(back, p, atol=1e-6)
+    np.testing.assert_array_equal(back_edges, edges)
+    np.testing.assert_array_equal(ancil["z_spec"], z)
+    # qp's own statistics of the exported ensemble agree with ours
+    np.testing.assert_allclose(np.ravel(ens.mean()), pdf.point_estimate(p, edges, "mean"), atol=1e-6)
+    np.testing.assert_allclose(np.ravel(ens.median()), pdf.point_estimate(p, edges, "median"), atol=1e-6)
+    np.testing.assert_allclose(np.ravel(ens.cdf(z[:, None])), pdf.pit(p, edges, z), atol=1e-6)
+
+
+def test_qp_import_of_a_continuous_ensemble_and_errors():
+    qp = pytest.importorskip("qp")
+    edges = config.redshift_edges()
+    loc, scale = np.array([0.1, 0.25]), np.array([0.02, 0.03])
+    ens = qp.stats.norm.create_ensemble({"loc": loc[:, None], "scale": scale[:, None]})
+    p, _, ancil = pdf.from_qp(ens, edges)
+    np.testing.assert_allclose(p, gaussian_pdfs(loc, scale, edges), atol=1e-9)
+    assert ancil == {}
+    with pytest.raises(ValueError, match="pass the edges"):
+        pdf.from_qp(ens)
+    with pytest.raises(ValueError, match="one value per PDF row"):
+        pdf.to_qp(p, edges, ancil={"z_spec": np.zeros(3)})
+    with pytest.raises(FileNotFoundError, match="no such qp file"):
+        pdf.from_qp("/nonexistent/pdfs.hdf5")

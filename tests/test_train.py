@@ -235,3 +235,62 @@ def test_predictions_round_trip(tmp_path):
     with pytest.raises(ValueError, match="do not agree"):
         T.save_predictions(tmp_path / "bad.npz", pdfs[:, :-1], edges, np.arange(5))
     assert not (tmp_path / "bad.npz").exists()
+
+
+# --------------------------------------------------------------------------- precision and devices
+def test_mixed_precision_computes_in_bfloat16_and_keeps_float32_weights_and_output(dataset, tmp_path):
+    profile = dataclasses.replace(TINY, epochs=1)
+    result = T.train(dataset, profile, tmp_path / "mixed", progress=False, mixed_precision=True)
+    conv = result.model.get_layer("conv0")
+    assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
+    assert result.model.get_layer("pdf").compute_dtype == "float32"
+    assert np.isfinite(result.history["loss"]).all()
+    pdfs = T.predict(result.model, dataset, progress=False)
+    assert pdfs.dtype == np.float32
+    np.testing.assert_allclose(pdfs.sum(axis=1), 1, atol=1e-5)
+    run = json.loads((tmp_path / "mixed" / "run.json").read_text())
+    assert run["identity"]["training"]["precision"] == "mixed_bfloat16"
+
+
+def test_data_parallel_needs_jax_and_an_even_split():
+    if keras.backend.backend() != "jax":
+        with pytest.raises(ValueError, match="JAX backend"):
+            T.data_parallel_distribution(16, data_parallel=True)
+    assert T.data_parallel_distribution(16, data_parallel=False) is None
+
+
+DATA_PARALLEL_SCRIPT = """
+import dataclasses, sys
+import keras, numpy as np
+sys.path.insert(0, {tests!r})
+from conftest import write_tiny_dataset
+from photoz_nb import catalog, config, train as T
+assert len(keras.distribution.list_devices()) == 2
+ds = catalog.open_dataset(write_tiny_dataset({out!r} + "/tiny"))
+profile = dataclasses.replace(config.PROFILES["smoke"], model_width=0.03, epochs=2, batch_size=16, seed=7)
+try:
+    T.data_parallel_distribution(15, data_parallel=True)
+    raise SystemExit("an uneven split was accepted")
+except ValueError as err:
+    assert "does not split evenly" in str(err)
+runs = [T.train(ds, profile, {out!r} + f"/run{{dp}}", progress=False, data_parallel=dp) for dp in (True, False)]
+for a, b in zip(*(r.model.weights for r in runs)):
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-4, atol=1e-5)
+print("same weights", runs[0].history["loss"], runs[1].history["loss"])
+"""
+
+
+def test_data_parallel_over_two_devices_gives_the_single_device_weights(tmp_path):
+    """keras.distribution.DataParallel on two (virtual CPU) JAX devices trains the same network."""
+    import os
+    import subprocess
+    import sys
+    pytest.importorskip("jax")
+    if keras.backend.backend() == "torch":
+        pytest.skip("runs its own JAX process: once, in the default-backend pass, is enough")
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    run = subprocess.run([sys.executable, "-c", DATA_PARALLEL_SCRIPT.format(tests=tests, out=str(tmp_path))],
+                         env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "same weights" in run.stdout

@@ -1,0 +1,917 @@
+"""Realism of the simulation: simulated images and catalogue against real SDSS data.
+
+Four comparisons, each measured with ONE function on simulated and real pixels alike:
+
+1. :func:`compare_sky_noise` -- sky noise per pixel (nanomaggies) of 64x64 stamps, measured by
+   :func:`sky_noise` (1.4826 MAD of source-masked pixels) on simulated stamps and on real
+   cutouts made by the real cutout pipeline (:func:`photoz_nb.sdss.cutouts.cutout`) at random
+   positions in the real frames, so resampling affects both the same way.
+2. :func:`compare_psf` -- PSF FWHM (arcsec) by :func:`fit_fwhm` (pixel-integrated circular
+   Moffat, free beta) on isolated unsaturated stars in the native real frames, against the same
+   fit on point sources rendered with the simulated catalogue's PSF FWHMs.  Stars come from
+   calibObj where the field has one, else from a stellar-locus selection of detected sources.
+3. :func:`compare_galaxy_sizes` -- Petrosian r magnitude, half-light radius r50 and
+   concentration r90/r50 from :func:`curve_of_growth` on simulated r stamps and on cutouts of
+   extended sources detected in the real r frames (14 < r < 17.8, calibObj stars removed, the
+   same resolved-source cut applied to both).
+4. :func:`compare_colour_redshift` -- median and robust scatter of u-g, g-r, r-i in redshift
+   bins: the simulated catalogue against the real kcorrect MGS catalogue.
+
+Pass thresholds (fixed in advance, never tuned to the result):
+
+* sky noise: |median simulated / median real - 1| <= 0.10 per band (the simulated
+  field-to-field scatter is 10%, and the two real fields differ by 2-18%);
+* PSF: each real field's median FWHM lies between the 1st and 99th percentiles of the
+  simulated distribution, per band; our FWHM and calibObj's PSF_FWHM agree within 0.10 arcsec;
+* galaxies: two-sample KS p-value >= 0.01 for log r50 and for r90/r50, and the median offset of
+  real sizes from the simulated size-magnitude relation within 0.10 dex.  The two real fields
+  hold only a handful of MGS-bright galaxies, so these tests have little power: read N;
+* colours: rms over redshift bins of the median colour difference <= 0.03 mag for g-r and r-i,
+  <= 0.05 mag for u-g (SDSS colour calibration is good to ~1-2%, u to ~3%), and the mean ratio of
+  the robust scatters within [0.8, 1.25].
+
+:func:`realism_report` runs all four and returns an astropy Table, one row per test.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+from astropy.wcs.utils import proj_plane_pixel_scales
+from scipy import ndimage, optimize, stats
+from tqdm.auto import tqdm
+
+from .. import catalog, config
+from . import galaxies, render
+
+BANDS = config.BANDS
+R = BANDS.index("r")
+MAD_TO_SIGMA = 1.4826
+
+#: Pass thresholds (see the module docstring).
+NOISE_RATIO_TOL = 0.10
+PSF_PERCENTILES = (1.0, 99.0)
+PSF_CALIBOBJ_TOL_ARCSEC = 0.10
+KS_P_MIN = 0.01
+SIZE_OFFSET_MAX_DEX = 0.10
+COLOUR_RMS_MAX = {"u-g": 0.05, "g-r": 0.03, "r-i": 0.03}
+SCATTER_RATIO_RANGE = (0.8, 1.25)
+
+#: Selections.
+GALAXY_MAG_RANGE = (14.0, config.R_PETRO_MAX)
+STAR_MAG_RANGE = (15.0, 19.0)
+#: A source is resolved (a galaxy) when its r50 exceeds this multiple of the PSF's r50.
+RESOLVED_R50_RATIO = 1.2
+STAR_MATCH_ARCSEC = 3.0
+COLOUR_Z_EDGES = np.arange(0.0, 0.3001, 0.025)
+MIN_PER_BIN = 20  # galaxies per redshift bin in both samples (sampling error of a median ~1.25 sigma/sqrt(N))
+FWHM_BOX = 31      # side (native pixels) of the box a star's effective width is measured in
+FWHM_FIT_BOX = 21  # ... and of its central part the Moffat is fitted to
+#: Sources more diffuse than the PSF by this much in r90/r50 are saturated stars (see _measure_rows).
+FLAT_CONCENTRATION_MARGIN, SATURATION_MAG = 0.05, 15.5
+
+FRAME_RE = re.compile(r"frame-r-(\d{6})-(\d)-(\d{4})\.fits(\.bz2)?$")
+
+
+# =========================================================================== measurements
+def _check_image(image, name: str = "image") -> np.ndarray:
+    image = np.asarray(image, dtype=float)
+    if image.ndim != 2 or min(image.shape) < 8:
+        raise ValueError(f"{name}: expected a 2-d image at least 8x8, got shape {image.shape}")
+    if not np.isfinite(image).all():
+        raise ValueError(f"{name}: {int((~np.isfinite(image)).sum())} non-finite pixel(s)")
+    return image
+
+
+def _robust_sigma(values: np.ndarray) -> float:
+    return float(MAD_TO_SIGMA * np.median(np.abs(values - np.median(values))))
+
+
+def source_mask(image, nsigma: float = 3.0, smooth: float = 1.5, grow: int = 2, n_iter: int = 3) -> np.ndarray:
+    """True on pixels of sources: the Gaussian-smoothed image above ``nsigma`` of its own
+    robust noise (so correlated noise is handled), dilated by ``grow`` pixels.  On pure white or
+    Lanczos-correlated noise the sky left outside the mask has its sigma biased by < 0.5%."""
+    smoothed = ndimage.gaussian_filter(_check_image(image), smooth, mode="nearest")
+    mask = np.zeros(smoothed.shape, bool)
+    for _ in range(n_iter):
+        sky = smoothed[~mask]
+        level, sigma = np.median(sky), _robust_sigma(sky)
+        mask = smoothed > level + nsigma * sigma
+        if grow:
+            mask = ndimage.binary_dilation(mask, iterations=grow)
+        if mask.mean() > 0.8:  # nearly all source (e.g. noise-free): keep what was found
+            break
+    return mask
+
+
+def sky_noise(image, nsigma: float = 3.0) -> float:
+    """Sky noise per pixel: 1.4826 x MAD of the pixels outside :func:`source_mask`."""
+    image = _check_image(image)
+    sky = image[~source_mask(image, nsigma)]
+    if sky.size < 50:
+        raise ValueError(f"sky_noise: only {sky.size} sky pixels left after masking sources")
+    return _robust_sigma(sky)
+
+
+def moffat_alpha(fwhm, beta):
+    return fwhm / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
+
+
+def moffat_image(shape, x0, y0, flux, fwhm, beta, oversample: int = 5) -> np.ndarray:
+    """Circular Moffat of total ``flux`` integrated over square pixels (sub-sampled)."""
+    ny, nx = shape
+    sub = (np.arange(oversample) + 0.5) / oversample - 0.5
+    ys = (np.arange(ny)[:, None] + sub[None, :]).ravel()
+    xs = (np.arange(nx)[:, None] + sub[None, :]).ravel()
+    alpha = moffat_alpha(fwhm, beta)
+    r2 = (xs[None, :] - x0) ** 2 + (ys[:, None] - y0) ** 2
+    profile = flux * (beta - 1) / (np.pi * alpha ** 2) * (1 + r2 / alpha ** 2) ** -beta
+    return profile.reshape(ny, oversample, nx, oversample).mean(axis=(1, 3))
+
+
+def fit_fwhm(image, oversample: int = 5) -> dict:
+    """FWHM (pixels) of the star nearest the centre of ``image``: least-squares fit of a
+    pixel-integrated circular Moffat with free beta (1.5-40) and a constant background.
+
+    Recovers the FWHM of pixel-integrated Gaussians and Moffats to < 1%; gives the simulator's
+    Kolmogorov PSF 1-2% narrower than its nominal FWHM (hence sim PSFs are fitted the same way).
+    Returns dict fwhm, beta, x, y, flux, ok (False if the fit failed or beta hit its lower bound).
+    """
+    image = _check_image(image)
+    ny, nx = image.shape
+    background = np.median(np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]))
+    data = image - background
+    peak = data.max()
+    if not peak > 0:
+        return dict(fwhm=np.nan, beta=np.nan, x=np.nan, y=np.nan, flux=np.nan, ok=False)
+    y0, x0 = np.unravel_index(np.argmax(data), data.shape)
+    fwhm0 = max(2.0 * np.sqrt((data > peak / 2).sum() / np.pi), 1.0)
+    start = [x0, y0, data.sum(), fwhm0, 3.0, 0.0]
+    lower = [0, 0, 0, 0.3, 1.5, -np.inf]
+    upper = [nx - 1, ny - 1, np.inf, min(nx, ny), 40.0, np.inf]
+
+    def residual(p):
+        return (moffat_image(data.shape, *p[:5], oversample=oversample) + p[5] - data).ravel()
+
+    try:
+        fit = optimize.least_squares(residual, np.clip(start, lower, upper), bounds=(lower, upper),
+                                     x_scale="jac")
+    except (ValueError, np.linalg.LinAlgError):
+        return dict(fwhm=np.nan, beta=np.nan, x=np.nan, y=np.nan, flux=np.nan, ok=False)
+    x, y, flux, fwhm, beta, _ = fit.x
+    # beta at its upper bound is a Gaussian-like star (fine); at the lower bound the fit is suspect
+    ok = bool(fit.success and beta > 1.5 + 1e-3 and 0.3 < fwhm < min(nx, ny) / 2)
+    return dict(fwhm=float(fwhm), beta=float(beta), x=float(x), y=float(y), flux=float(flux), ok=ok)
+
+
+def effective_fwhm(image) -> float:
+    """FWHM (pixels) of the Gaussian with the same noise-equivalent area as the star in ``image``.
+
+    n_eff = (sum I)^2 / sum I^2 over a circle of radius (size - 1) / 2 around the centroid, after
+    subtracting the border median and the noise's contribution to sum I^2; the pixel's own
+    variance (1/12 px^2 per axis) is removed, so a pixel-integrated Gaussian gives its FWHM.
+    This is the "effective width" SDSS quotes as PSF_FWHM, and the PSF size that sets a small
+    galaxy's S/N; a Moffat of parameter beta gives 2.3548 alpha sqrt((2 beta - 1) / (4 (beta - 1)^2)).
+    NaN when the noise makes up more than half of sum I^2 (a star too faint to measure).
+    """
+    image = _check_image(image)
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    data = image - np.median(border)
+    noise = _robust_sigma(border)
+    yy, xx = np.indices(data.shape)
+    w = np.maximum(data, 0)
+    x, y = (w * xx).sum() / w.sum(), (w * yy).sum() / w.sum()
+    inside = np.hypot(xx - x, yy - y) <= (min(data.shape) - 1) / 2
+    d = data[inside]
+    signal = (d ** 2).sum() - d.size * noise ** 2
+    if not signal > 0.5 * (d ** 2).sum():  # noise dominates: too faint to measure
+        return np.nan
+    n_eff = d.sum() ** 2 / signal
+    return float(2.0 * np.sqrt(2.0 * np.log(2.0)) * np.sqrt(max(n_eff / (4 * np.pi) - 1.0 / 12, 0.0)))
+
+
+def _cumulative_flux(image: np.ndarray, centre, oversample: int = 3):
+    """(radii, flux within radius) from sub-pixels sorted by distance to ``centre``."""
+    ny, nx = image.shape
+    sub = (np.arange(oversample) + 0.5) / oversample - 0.5
+    ys = (np.arange(ny)[:, None] + sub).ravel() - centre[1]
+    xs = (np.arange(nx)[:, None] + sub).ravel() - centre[0]
+    r = np.hypot(xs[None, :], ys[:, None]).ravel()
+    values = np.repeat(np.repeat(image, oversample, axis=0), oversample, axis=1).ravel() / oversample ** 2
+    order = np.argsort(r, kind="stable")
+    return r[order], np.cumsum(values[order])
+
+
+def _central_segment(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The connected source region at (or nearest) the image centre."""
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return np.ones(image.shape, bool)
+    ny, nx = image.shape
+    cy, cx = (ny - 1) // 2, (nx - 1) // 2
+    label = labels[cy, cx]
+    if label == 0:
+        yy, xx = np.nonzero(labels)
+        nearest = np.argmin((yy - cy) ** 2 + (xx - cx) ** 2)
+        label = labels[yy[nearest], xx[nearest]]
+    return labels == label
+
+
+def curve_of_growth(image, noise: float | None = None, eta: float = 0.2, max_radius: float | None = None) -> dict:
+    """Petrosian photometry of the source at the centre of ``image`` (pixels, image units).
+
+    Other sources (separate segments of :func:`source_mask`) are replaced by the sky; the sky
+    (median of unmasked pixels) is subtracted; the centre is the flux-weighted centroid of the
+    central segment.  The Petrosian radius R_P is where the mean surface brightness in the
+    annulus [0.8, 1.25] r falls to ``eta`` times the mean within r (SDSS's definition); the
+    Petrosian flux is the flux within 2 R_P (capped at ``max_radius``, default the distance from
+    the centre to the nearest edge); r50 and r90 enclose 50% and 90% of it, as SDSS's
+    petroR50 / petroR90.
+
+    Returns dict flux, mag (22.5 - 2.5 log10 flux, for nanomaggies), r50, r90,
+    concentration (r90 / r50), r_petro, x, y, ok (a Petrosian radius was found) and capped
+    (2 R_P reaches beyond ``max_radius``: a source larger than the stamp).
+    """
+    image = _check_image(image)
+    if noise is None:
+        noise = sky_noise(image) if np.ptp(image) > 0 else 0.0
+    mask = source_mask(image) if noise > 0 else image > 0
+    sky_pixels = image[~mask]
+    sky = float(np.median(sky_pixels)) if sky_pixels.size > 50 else 0.0
+    central = _central_segment(image, mask)
+    clean = np.where(mask & ~central, 0.0, image - sky)
+    weights = np.where(central, np.maximum(clean, 0), 0)
+    yy, xx = np.indices(image.shape)
+    x, y = (weights * xx).sum() / weights.sum(), (weights * yy).sum() / weights.sum()
+    ny, nx = image.shape
+    edge = min(x + 0.5, y + 0.5, nx - 0.5 - x, ny - 0.5 - y)
+    max_radius = edge if max_radius is None else min(max_radius, edge)
+    r_sorted, cumulative = _cumulative_flux(clean, (x, y))
+    radii = np.linspace(0.5, max_radius, 400)
+    flux_in = np.interp(radii, r_sorted, cumulative)
+    r_petro, ok = _petrosian_radius(radii, r_sorted, cumulative, eta, max_radius)
+    capped = bool(2 * r_petro > max_radius)
+    flux = float(np.interp(min(2 * r_petro, max_radius), r_sorted, cumulative))
+    growth = np.maximum.accumulate(flux_in)
+    if not flux > 0:
+        return dict(flux=flux, mag=np.nan, r50=np.nan, r90=np.nan, concentration=np.nan, r_petro=r_petro,
+                    x=float(x), y=float(y), ok=False, capped=capped)
+    r50, r90 = (_refine(radii, growth, f * flux) for f in (0.5, 0.9))
+    return dict(flux=flux, mag=float(22.5 - 2.5 * np.log10(flux)), r50=r50, r90=r90, concentration=r90 / r50,
+                r_petro=float(r_petro), x=float(x), y=float(y), ok=ok, capped=capped)
+
+
+def _refine(radii: np.ndarray, growth: np.ndarray, level: float) -> float:
+    """Radius where the (non-decreasing) curve of growth first reaches ``level``, interpolated."""
+    i = int(np.searchsorted(growth, level))
+    if i == 0:
+        return float(radii[0])
+    if i >= len(radii):
+        return float(radii[-1])
+    f0, f1 = growth[i - 1], growth[i]
+    return float(radii[i - 1] + (radii[i] - radii[i - 1]) * (level - f0) / max(f1 - f0, 1e-300))
+
+
+def _petrosian_radius(radii, r_sorted, cumulative, eta, max_radius):
+    inner, outer = np.interp(0.8 * radii, r_sorted, cumulative), np.interp(1.25 * radii, r_sorted, cumulative)
+    within = np.interp(radii, r_sorted, cumulative)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = ((outer - inner) / (1.25 ** 2 - 0.8 ** 2)) / within
+    usable = (radii >= 1.0) & (1.25 * radii <= max_radius)
+    below = np.flatnonzero(usable & (ratio < eta))
+    if below.size == 0:
+        return max_radius / 2, False
+    i = below[0]
+    if i == 0 or not usable[i - 1]:
+        return float(radii[i]), True
+    r0, r1, e0, e1 = radii[i - 1], radii[i], ratio[i - 1], ratio[i]
+    return float(r0 + (r1 - r0) * (e0 - eta) / (e0 - e1)), True
+
+
+# =========================================================================== real frames
+@dataclasses.dataclass
+class RealField:
+    """The five frames of one field, and its calibObj stars if a calibObj file covers it."""
+
+    name: str                     # "004510-4-0030"
+    frames: dict                  # band -> photoz_nb.sdss.frames.Frame
+    stars: Table | None = None    # calibObj stars inside the frames (RA, DEC, PSFFLUX, PSF_FWHM, FLAGS)
+
+    @property
+    def pixel_scale(self) -> dict:
+        """Native pixel scale (arcsec) per band, from the WCS."""
+        return {b: float(np.mean(proj_plane_pixel_scales(f.wcs)) * 3600) for b, f in self.frames.items()}
+
+
+def default_frames_dir() -> Path:
+    """``shared/sdss_frames`` beside the checkout (see :func:`photoz_nb.config.shared_dir`)."""
+    return config.shared_dir() / "sdss_frames"
+
+
+def load_fields(frames_dir=None, progress: bool = True) -> list[RealField]:
+    """Every field with all five ``frame-<band>-RRRRRR-C-FFFF.fits.bz2`` files in ``frames_dir``."""
+    from ..sdss import frames as F
+    from ..sdss import stars as S
+
+    frames_dir = Path(frames_dir) if frames_dir is not None else default_frames_dir()
+    if not frames_dir.is_dir():
+        raise FileNotFoundError(f"{frames_dir}: no such directory of real SDSS frames (see --frames-dir)")
+    keys = sorted({tuple(int(g) for g in FRAME_RE.search(p.name).groups()[:3])
+                   for p in frames_dir.iterdir() if FRAME_RE.search(p.name)})
+    fields = []
+    for run, camcol, field in tqdm(keys, desc="real frames", unit="field", disable=not progress):
+        paths = {b: frames_dir / F.frame_name(b, run, camcol, field) for b in BANDS}
+        if not all(p.is_file() for p in paths.values()):
+            continue
+        frames = {b: F.read_frame(p, b, warn_bad=False) for b, p in paths.items()}
+        calib = frames_dir / f"calibObj-{run:06d}-{camcol}-star.fits.gz"
+        stars = None
+        if calib.is_file():
+            all_stars = S.read_calib_stars(calib)
+            stars = all_stars[S.select_stars(all_stars, frames, r_mag=(0, 99), margin=0)]
+        fields.append(RealField(f"{run:06d}-{camcol}-{field:04d}", frames, stars))
+    if not fields:
+        raise FileNotFoundError(f"{frames_dir}: no complete field (frame-[ugriz]-RRRRRR-C-FFFF.fits.bz2 x 5)")
+    return fields
+
+
+def _world_to_pixel(frame, ra, dec):
+    x, y = frame.wcs.world_to_pixel_values(np.asarray(ra, float), np.asarray(dec, float))
+    return np.asarray(x), np.asarray(y)
+
+
+def _box(image: np.ndarray, x: float, y: float, size: int):
+    """The ``size`` x ``size`` box of ``image`` centred on pixel (x, y), or None at an edge."""
+    half = size // 2
+    xi, yi = int(round(float(x))), int(round(float(y)))
+    ny, nx = image.shape
+    if xi - half < 0 or yi - half < 0 or xi + half >= nx or yi + half >= ny:
+        return None
+    box = image[yi - half:yi + half + 1, xi - half:xi + half + 1]
+    return box if np.isfinite(box).all() else None
+
+
+def detect_sources(image, nsigma: float = 3.0, smooth: float = 1.5, min_pixels: int = 10) -> Table:
+    """Sources of a (sky-subtracted) frame: segments of the smoothed image above ``nsigma``.
+
+    Columns x, y (flux-weighted centroid, 0-based pixels), flux (segment sum), npix,
+    nearest (distance to the nearest other segment's centroid, pixels).
+    """
+    image = np.nan_to_num(np.asarray(image, dtype=float))
+    smoothed = ndimage.gaussian_filter(image, smooth)
+    rows = np.linspace(0, image.shape[0], 5, dtype=int)
+    sigma = np.median([_robust_sigma(smoothed[a:b:2, ::2]) for a, b in zip(rows[:-1], rows[1:])])
+    labels, n = ndimage.label(smoothed > nsigma * sigma)
+    index = np.arange(1, n + 1)
+    npix = ndimage.sum_labels(np.ones_like(image), labels, index)
+    positive = np.maximum(image, 0)
+    weight = ndimage.sum_labels(positive, labels, index)
+    yy, xx = np.indices(image.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = ndimage.sum_labels(positive * xx, labels, index) / weight
+        y = ndimage.sum_labels(positive * yy, labels, index) / weight
+    keep = (npix >= min_pixels) & (weight > 0)
+    x, y = x[keep], y[keep]
+    table = Table({"x": x, "y": y, "flux": ndimage.sum_labels(image, labels, index)[keep], "npix": npix[keep]})
+    if len(table) > 1:
+        from scipy.spatial import cKDTree
+        table["nearest"] = cKDTree(np.column_stack([x, y])).query(np.column_stack([x, y]), k=2)[0][:, 1]
+    else:
+        table["nearest"] = np.full(len(table), np.inf)
+    return table
+
+
+# =========================================================================== 1. sky noise
+@dataclasses.dataclass
+class NoiseResult:
+    sim: np.ndarray            # (n_sim, 5) measured on simulated stamps
+    sim_truth: np.ndarray      # (n_sim, 5) the catalogue's delivered noise of the same stamps
+    real: dict                 # field -> (n, 5) measured on real cutouts
+    real_native: dict          # field -> (n, 5) measured on native frame boxes of the same size
+
+    def medians(self):
+        real = np.concatenate(list(self.real.values()))
+        return np.median(self.sim, axis=0), np.median(real, axis=0)
+
+
+def _rows(n_total: int, n: int | None, seed: int) -> np.ndarray:
+    if n is None or n >= n_total:
+        return np.arange(n_total)
+    return np.sort(np.random.default_rng(seed).choice(n_total, size=n, replace=False))
+
+
+def compare_sky_noise(ds: catalog.Dataset, fields: list[RealField], n_sim: int | None = 300,
+                      n_real: int = 40, seed: int = 0, progress: bool = True) -> NoiseResult:
+    """Sky noise per stamp pixel on simulated stamps and on real cutouts at random positions."""
+    from ..sdss.cutouts import CutoutError, cutout
+
+    rows = _rows(len(ds), n_sim, seed)
+    sim = np.array([[sky_noise(ds.images[i, :, :, b]) for b in range(len(BANDS))]
+                    for i in tqdm(rows, desc="sky noise (sim)", unit="stamp", disable=not progress)])
+    truth_cols = [f"noise_{b}" for b in BANDS]
+    truth = (np.column_stack([ds.column(c)[rows] for c in truth_cols])
+             if all(c in ds.catalog.colnames for c in truth_cols) else np.full_like(sim, np.nan))
+    rng = np.random.default_rng(seed)
+    real, native = {}, {}
+    for field in tqdm(fields, desc="sky noise (real)", unit="field", disable=not progress):
+        frame_r = field.frames["r"]
+        ny, nx = frame_r.image.shape
+        measured, measured_native = [], []
+        for _ in range(4 * n_real):
+            if len(measured) == n_real:
+                break
+            x, y = rng.uniform(60, nx - 60), rng.uniform(60, ny - 60)
+            ra, dec = frame_r.wcs.pixel_to_world_values(x, y)
+            try:
+                stamp = cutout(field.frames, float(ra), float(dec))
+            except CutoutError:
+                continue
+            boxes = [_box(field.frames[b].image, *_world_to_pixel(field.frames[b], ra, dec), config.STAMP - 1)
+                     for b in BANDS]
+            if any(box is None for box in boxes):
+                continue
+            measured.append([sky_noise(stamp[:, :, j]) for j in range(len(BANDS))])
+            measured_native.append([sky_noise(box) for box in boxes])
+        real[field.name], native[field.name] = np.array(measured), np.array(measured_native)
+    return NoiseResult(sim, truth, real, native)
+
+
+# =========================================================================== 2. PSF
+@dataclasses.dataclass
+class PsfResult:
+    """PSF sizes in arcsec.  ``sim*`` from point sources rendered with the catalogue's PSFs; ``real*``
+    map a field to one row per star (NaN: failed fit)."""
+
+    sim: np.ndarray            # (n_sim, 5) Moffat-fit FWHM
+    sim_eff: np.ndarray        # (n_sim, 5) effective (noise-equivalent) FWHM
+    sim_r: Table               # r-band r50, concentration of the same point sources (64x64 stamps)
+    sim_nominal: np.ndarray    # (n_catalogue, 5) the catalogue's PSF FWHMs
+    real: dict                 # field -> (n_stars, 5) Moffat-fit FWHM
+    real_eff: dict             # field -> (n_stars, 5) effective FWHM
+    real_r: dict               # field -> Table r50, concentration of the stars' r-band cutouts
+    calibobj: dict             # field -> (n_stars, 5) calibObj PSF_FWHM (fields with a calibObj only)
+    star_source: dict          # field -> "calibObj" | "stellar locus"
+
+    def real_median(self, field: str, effective: bool = False) -> np.ndarray:
+        return np.nanmedian((self.real_eff if effective else self.real)[field], axis=0)
+
+
+def catalog_psf(cat: Table) -> np.ndarray:
+    """PSF FWHM (arcsec) per band of each catalogue row, shape (n, 5)."""
+    missing = [f"psf_fwhm_{b}" for b in BANDS if f"psf_fwhm_{b}" not in cat.colnames]
+    if missing:
+        raise ValueError(f"catalogue lacks {missing}: the PSF comparison needs every band's PSF FWHM")
+    return np.column_stack([np.asarray(cat[f"psf_fwhm_{b}"], float) for b in BANDS])
+
+
+def point_source(psf_fwhm_pix, dx: float = 0.0, dy: float = 0.0, stamp: int = 32) -> np.ndarray:
+    """A rendered unit-flux point source through the simulator's PSF, shape (n_bands, stamp, stamp)."""
+    psf = np.atleast_1d(np.asarray(psf_fwhm_pix, float))
+    return render.render_stamp([render.Component("exponential", np.ones(len(psf)), 1e-3, dx=dx, dy=dy)], psf, stamp)
+
+
+def _psf_widths(box: np.ndarray | None, scale: float) -> tuple[float, float]:
+    """(Moffat FWHM, effective FWHM) in arcsec of the star in a FWHM_BOX-sided box."""
+    if box is None:
+        return np.nan, np.nan
+    half, inner = FWHM_BOX // 2, FWHM_FIT_BOX // 2
+    fit = fit_fwhm(box[half - inner:half + inner + 1, half - inner:half + inner + 1])
+    return (fit["fwhm"] * scale if fit["ok"] else np.nan), effective_fwhm(box) * scale
+
+
+def _star_widths(field: RealField, ra: float, dec: float) -> np.ndarray:
+    """(2, 5): Moffat and effective FWHM (arcsec) per band of the star at (ra, dec), native pixels."""
+    scale = field.pixel_scale
+    return np.array([_psf_widths(_box(field.frames[b].image, *_world_to_pixel(field.frames[b], ra, dec), FWHM_BOX),
+                                 scale[b]) for b in BANDS]).T
+
+
+def _profile_table(images) -> Table:
+    out = [curve_of_growth(image) for image in images]
+    return Table({"r50": np.array([o["r50"] for o in out], float) * config.PIXEL_SCALE,
+                  "concentration": np.array([o["concentration"] for o in out], float)})
+
+
+def calib_star_positions(field: RealField, max_stars: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ra, dec, PSF_FWHM) of the brightest isolated unsaturated calibObj stars with 15 < r < 19."""
+    from ..sdss.stars import SATURATED
+
+    s = field.stars
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag_r = 22.5 - 2.5 * np.log10(np.asarray(s["PSFFLUX"], float)[:, R])
+    keep = (mag_r > STAR_MAG_RANGE[0]) & (mag_r < STAR_MAG_RANGE[1])
+    keep &= ~(np.asarray(s["FLAGS"]) & SATURATED).any(axis=1)
+    ra, dec = np.asarray(s["RA"], float), np.asarray(s["DEC"], float)
+    keep &= _nearest_arcsec(ra, dec, ra, dec, exclude_self=True) > 10.0
+    order = np.flatnonzero(keep)[np.argsort(mag_r[keep])][:max_stars]
+    return ra[order], dec[order], np.asarray(s["PSF_FWHM"], float)[order]
+
+
+def _nearest_arcsec(ra1, dec1, ra2, dec2, exclude_self: bool = False) -> np.ndarray:
+    """Distance (arcsec) from each (ra1, dec1) to the nearest (ra2, dec2) (small-field approximation)."""
+    from scipy.spatial import cKDTree
+
+    k = 2 if exclude_self else 1
+    if len(ra2) < k:
+        return np.full(len(ra1), np.inf)
+    cosd = np.cos(np.radians(np.median(dec2)))
+    tree = cKDTree(np.column_stack([np.asarray(ra2) * cosd, dec2]))
+    dist = tree.query(np.column_stack([np.asarray(ra1) * cosd, dec1]), k=k)[0]
+    return (dist[:, -1] if exclude_self else dist) * 3600
+
+
+def locus_star_positions(field: RealField, max_stars: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """(ra, dec) of point sources chosen from the stellar locus of detected sources.
+
+    Bright isolated sources (15 < r < 19 by segment flux) are fitted in r; stars share the PSF,
+    galaxies are broader, so the FWHM distribution peaks at the PSF: iterate a 10% window
+    around the median starting from the 20th percentile.
+    """
+    frame = field.frames["r"]
+    src = detect_sources(frame.image)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = 22.5 - 2.5 * np.log10(np.asarray(src["flux"], float))
+    cand = src[(mag > STAR_MAG_RANGE[0]) & (mag < STAR_MAG_RANGE[1]) & (src["nearest"] > 25)]
+    fwhm = np.array([_psf_widths(_box(frame.image, x, y, FWHM_BOX), 1.0)[0] for x, y in zip(cand["x"], cand["y"])])
+    good = np.isfinite(fwhm)
+    cand, fwhm = cand[good], fwhm[good]
+    if len(fwhm) < 3:
+        return np.array([]), np.array([])
+    centre = np.percentile(fwhm, 20)
+    for _ in range(10):
+        centre = np.median(fwhm[np.abs(fwhm / centre - 1) < 0.10])
+    on_locus = np.abs(fwhm / centre - 1) < 0.10
+    chosen = cand[on_locus][np.argsort(-np.asarray(cand["flux"])[on_locus])][:max_stars]
+    ra, dec = frame.wcs.pixel_to_world_values(np.asarray(chosen["x"]), np.asarray(chosen["y"]))
+    return np.atleast_1d(ra), np.atleast_1d(dec)
+
+
+def compare_psf(ds: catalog.Dataset, fields: list[RealField], n_sim: int = 150, seed: int = 0,
+                progress: bool = True) -> PsfResult:
+    """PSF widths of real stars and of point sources rendered with the simulated PSFs, same code."""
+    from ..sdss.cutouts import CutoutError, cutout
+
+    nominal = catalog_psf(ds.catalog)
+    rows = _rows(len(nominal), n_sim, seed)
+    rng = np.random.default_rng(seed)
+    widths, r_images = [], []
+    for i in tqdm(rows, desc="PSF (sim)", unit="psf", disable=not progress):
+        dx, dy = rng.uniform(-0.5, 0.5, 2)
+        image = point_source(nominal[i] / config.PIXEL_SCALE, dx, dy, stamp=FWHM_BOX + 1)[:, :-1, :-1]
+        widths.append([_psf_widths(image[j], config.PIXEL_SCALE) for j in range(len(BANDS))])
+        r_images.append(point_source([nominal[i, R] / config.PIXEL_SCALE], dx, dy, stamp=config.STAMP)[0])
+    widths = np.array(widths).reshape(len(rows), len(BANDS), 2)
+    real, real_eff, real_r, calib, source = {}, {}, {}, {}, {}
+    for field in tqdm(fields, desc="PSF (real)", unit="field", disable=not progress):
+        if field.stars is not None and len(field.stars):
+            ra, dec, calib[field.name] = calib_star_positions(field)
+            source[field.name] = "calibObj"
+        else:
+            (ra, dec), source[field.name] = locus_star_positions(field), "stellar locus"
+        w = np.array([_star_widths(field, a, d) for a, d in zip(ra, dec)]).reshape(-1, 2, len(BANDS))
+        real[field.name], real_eff[field.name] = w[:, 0], w[:, 1]
+        stamps = []
+        for a, d in zip(ra, dec):
+            try:
+                stamps.append(cutout(field.frames, float(a), float(d), bands=("r",))[:, :, 0].astype(float))
+            except CutoutError:
+                continue
+        real_r[field.name] = _profile_table(stamps)
+    return PsfResult(widths[..., 0], widths[..., 1], _profile_table(r_images), nominal, real, real_eff, real_r,
+                     calib, source)
+
+
+# =========================================================================== 3. galaxy sizes
+@dataclasses.dataclass
+class SizeResult:
+    sim: Table     # mag, r50, r90 (arcsec), concentration, ok, capped, r50_psf, c_psf, resolved, flat, selected
+    real: Table    # same, plus field, ra, dec
+
+
+def _measure_rows(images, r50_psf, c_psf) -> Table:
+    """Curve-of-growth photometry (arcsec) of r-band stamps, and the selection flags.
+
+    resolved: r50 > RESOLVED_R50_RATIO x the PSF's r50; flat: brighter than SATURATION_MAG and
+    more diffuse than the PSF (r90/r50 below the PSF's by more than FLAT_CONCENTRATION_MARGIN)
+    though the Petrosian aperture fits in the stamp -- the interpolated core of a saturated
+    star, which SDSS frames carry and calibObj does not list.
+    """
+    out = [curve_of_growth(image) for image in images]
+    pix = config.PIXEL_SCALE
+    table = Table({"mag": np.array([o["mag"] for o in out], float), "r50": np.array([o["r50"] for o in out]) * pix,
+                   "r90": np.array([o["r90"] for o in out]) * pix,
+                   "concentration": np.array([o["concentration"] for o in out], float),
+                   "ok": np.array([o["ok"] for o in out], bool), "capped": np.array([o["capped"] for o in out], bool),
+                   "r50_psf": np.asarray(r50_psf, float), "c_psf": np.asarray(c_psf, float)})
+    mag = np.nan_to_num(table["mag"], nan=99.0)
+    table["resolved"] = np.nan_to_num(table["r50"] / table["r50_psf"]) > RESOLVED_R50_RATIO
+    table["flat"] = (~table["capped"] & (mag < SATURATION_MAG)
+                     & (np.nan_to_num(table["concentration"]) < table["c_psf"] - FLAT_CONCENTRATION_MARGIN))
+    table["selected"] = (table["resolved"] & ~table["flat"] & table["ok"] & (mag > GALAXY_MAG_RANGE[0])
+                         & (mag < GALAXY_MAG_RANGE[1]))
+    return table
+
+
+@functools.lru_cache(maxsize=1)
+def _psf_profile_table():
+    """(FWHM arcsec, r50 arcsec, r90/r50) of the simulator's point source by :func:`curve_of_growth`."""
+    fwhm = np.linspace(0.6, 3.0, 13)
+    out = [curve_of_growth(point_source([f / config.PIXEL_SCALE], stamp=config.STAMP)[0], noise=0.0) for f in fwhm]
+    return fwhm, np.array([o["r50"] for o in out]) * config.PIXEL_SCALE, np.array([o["concentration"] for o in out])
+
+
+def psf_r50(fwhm_arcsec) -> np.ndarray:
+    """r50 (arcsec) that :func:`curve_of_growth` gives a simulated point source of this FWHM."""
+    fwhm, r50, _ = _psf_profile_table()
+    return np.interp(fwhm_arcsec, fwhm, r50)
+
+
+def psf_concentration(fwhm_arcsec) -> np.ndarray:
+    """r90/r50 that :func:`curve_of_growth` gives a simulated point source of this FWHM."""
+    fwhm, _, conc = _psf_profile_table()
+    return np.interp(fwhm_arcsec, fwhm, conc)
+
+
+def real_galaxy_candidates(field: RealField) -> Table:
+    """Sources of the r frame brighter than ~18.5 by segment flux, away from calibObj stars."""
+    frame = field.frames["r"]
+    src = detect_sources(frame.image)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = 22.5 - 2.5 * np.log10(np.asarray(src["flux"], float))
+    src = src[(mag < GALAXY_MAG_RANGE[1] + 0.7) & (mag > GALAXY_MAG_RANGE[0] - 1.5)]
+    ra, dec = frame.wcs.pixel_to_world_values(np.asarray(src["x"]), np.asarray(src["y"]))
+    src["ra"], src["dec"] = np.atleast_1d(ra), np.atleast_1d(dec)
+    if field.stars is not None:
+        src = src[_nearest_arcsec(src["ra"], src["dec"], field.stars["RA"], field.stars["DEC"]) > STAR_MATCH_ARCSEC]
+    return src
+
+
+def compare_galaxy_sizes(ds: catalog.Dataset, fields: list[RealField], psf: PsfResult, n_sim: int | None = 600,
+                         seed: int = 0, progress: bool = True) -> SizeResult:
+    """r50, r90/r50 and Petrosian r of simulated stamps and of cutouts of real galaxies."""
+    from astropy.table import vstack
+
+    from ..sdss.cutouts import CutoutError, cutout
+
+    rows = _rows(len(ds), n_sim, seed)
+    images = (ds.images[i, :, :, R].astype(float) for i in rows)
+    images = tqdm(images, total=len(rows), desc="galaxy sizes (sim)", unit="stamp", disable=not progress)
+    fwhm_r = ds.column("psf_fwhm_r")[rows]
+    sim = _measure_rows(images, psf_r50(fwhm_r), psf_concentration(fwhm_r))
+    sim["row"] = rows
+    parts = []
+    for field in tqdm(fields, desc="galaxy sizes (real)", unit="field", disable=not progress):
+        stars = psf.real_r[field.name]
+        cand = real_galaxy_candidates(field)
+        stamps, keep = [], []
+        for k, (ra, dec) in enumerate(zip(cand["ra"], cand["dec"])):
+            try:
+                stamps.append(cutout(field.frames, float(ra), float(dec), bands=("r",))[:, :, 0].astype(float))
+                keep.append(k)
+            except CutoutError:
+                continue
+        n = len(stamps)
+        table = _measure_rows(stamps, np.full(n, np.nanmedian(stars["r50"])),
+                              np.full(n, np.nanmedian(stars["concentration"])))
+        table["field"], table["ra"], table["dec"] = [field.name] * n, cand["ra"][keep], cand["dec"][keep]
+        parts.append(table)
+    return SizeResult(sim, vstack(parts) if parts else Table())
+
+
+def size_offset_dex(sizes: SizeResult, bin_width: float = 0.5) -> float:
+    """Median of log10 r50 of real galaxies minus the simulated median log10 r50 at their magnitude."""
+    sim, real = (t[t["selected"]] for t in (sizes.sim, sizes.real))
+    if len(real) == 0 or len(sim) < 10:
+        return np.nan
+    edges = np.arange(GALAXY_MAG_RANGE[0], GALAXY_MAG_RANGE[1] + bin_width, bin_width)
+    centres, medians = [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (sim["mag"] >= lo) & (sim["mag"] < hi)
+        if inside.sum() >= 5:
+            centres.append(np.median(sim["mag"][inside]))
+            medians.append(np.median(np.log10(sim["r50"][inside])))
+    if not centres:
+        return np.nan
+    return float(np.median(np.log10(real["r50"]) - np.interp(real["mag"], centres, medians)))
+
+
+# =========================================================================== 4. colours
+COLOURS = (("u", "g"), ("g", "r"), ("r", "i"))
+
+
+@dataclasses.dataclass
+class ColourResult:
+    z_edges: np.ndarray
+    n_sim: np.ndarray          # per bin
+    n_real: np.ndarray
+    sim: dict                  # "g-r" -> (median per bin, scatter per bin)
+    real: dict
+    samples: dict              # "sim" / "real" -> (z, {colour: values}) for scatter plots
+
+    @property
+    def usable(self) -> np.ndarray:
+        return (self.n_sim >= MIN_PER_BIN) & (self.n_real >= MIN_PER_BIN)
+
+    def rms_median_difference(self, colour: str) -> float:
+        d = (self.sim[colour][0] - self.real[colour][0])[self.usable]
+        return float(np.sqrt(np.mean(d ** 2))) if d.size else np.nan
+
+    def scatter_ratio(self, colour: str) -> float:
+        return float(np.mean((self.sim[colour][1] / self.real[colour][1])[self.usable]))
+
+
+def _binned(z, values, edges):
+    idx = np.digitize(z, edges) - 1
+    med, scat, n = (np.full(len(edges) - 1, np.nan) for _ in range(3))
+    for k in range(len(edges) - 1):
+        v = values[idx == k]
+        n[k] = v.size
+        if v.size:
+            med[k], scat[k] = np.median(v), _robust_sigma(v)
+    return med, scat, n
+
+
+def compare_colour_redshift(cat: Table, real: galaxies.Population | None = None,
+                            z_edges: np.ndarray = COLOUR_Z_EDGES) -> ColourResult:
+    """Median and robust scatter of colours in redshift bins: simulated vs real MGS catalogue."""
+    real = real if real is not None else galaxies.load_real_galaxies()
+    missing = [c for c in ("z_spec", *(f"mag_{b}" for b in BANDS)) if c not in cat.colnames]
+    if missing:
+        raise ValueError(f"catalogue lacks column(s) {missing} for the colour-redshift comparison")
+    z_sim = np.asarray(cat["z_spec"], float)
+    mag_sim = {b: np.asarray(cat[f"mag_{b}"], float) for b in BANDS}
+    mag_real = {b: galaxies.nanomaggies_to_mag(real.flux[:, j]) for j, b in enumerate(BANDS)}
+    out = {"sim": {}, "real": {}}
+    samples = {"sim": (z_sim, {}), "real": (real.z, {})}
+    for a, b in COLOURS:
+        name = f"{a}-{b}"
+        for key, z, mags in (("sim", z_sim, mag_sim), ("real", real.z, mag_real)):
+            colour = mags[a] - mags[b]
+            med, scat, n = _binned(z, colour, z_edges)
+            out[key][name] = (med, scat)
+            out[key + "_n"] = n
+            samples[key][1][name] = colour
+    return ColourResult(np.asarray(z_edges), out["sim_n"], out["real_n"], out["sim"], out["real"], samples)
+
+
+# =========================================================================== the report
+@dataclasses.dataclass
+class RealismResults:
+    noise: NoiseResult
+    psf: PsfResult
+    sizes: SizeResult
+    colours: ColourResult
+    dataset: str
+
+
+def _as_dataset(dataset) -> catalog.Dataset:
+    if isinstance(dataset, catalog.Dataset):
+        return dataset
+    return catalog.open_dataset(dataset, verify_checksums=False)
+
+
+def run_comparisons(dataset, frames_dir=None, n_sim: int = 600, seed: int = 0,
+                    progress: bool = True) -> RealismResults:
+    """All four comparisons of ``dataset`` (path or opened Dataset) with the frames in ``frames_dir``."""
+    ds = _as_dataset(dataset)
+    fields = load_fields(frames_dir, progress)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN medians of empty bins
+        noise = compare_sky_noise(ds, fields, n_sim=min(n_sim, 300), seed=seed, progress=progress)
+        psf = compare_psf(ds, fields, n_sim=min(n_sim, 150), seed=seed, progress=progress)
+        sizes = compare_galaxy_sizes(ds, fields, psf, n_sim=n_sim, seed=seed, progress=progress)
+        colours = compare_colour_redshift(ds.catalog)
+    return RealismResults(noise, psf, sizes, colours, str(ds.path))
+
+
+def _row(quantity, band, field, sim, real, statistic, name, threshold, passed, n_sim, n_real):
+    return dict(quantity=quantity, band=band, field=field, simulated=float(sim), real=float(real),
+                statistic=float(statistic), statistic_name=name, threshold=threshold,
+                passed=bool(passed), n_sim=int(n_sim), n_real=int(n_real))
+
+
+def _percentile_row(quantity, band, field, sim_values, real_values):
+    """Where the median of the real values falls in the simulated distribution."""
+    lo, hi = PSF_PERCENTILES
+    sim_values = np.asarray(sim_values, float)[np.isfinite(sim_values)]
+    real_values = np.asarray(real_values, float)[np.isfinite(real_values)]
+    real = np.median(real_values) if real_values.size else np.nan
+    pct = stats.percentileofscore(sim_values, real) if np.isfinite(real) and sim_values.size else np.nan
+    return _row(quantity, band, field, np.median(sim_values) if sim_values.size else np.nan, real, pct,
+                "percentile of real in sim", f"{lo:g} <= pct <= {hi:g}", lo <= pct <= hi,
+                sim_values.size, real_values.size)
+
+
+def _psf_rows(psf: PsfResult) -> list[dict]:
+    rows = []
+    for field in psf.real:
+        stars = psf.star_source[field]
+        for label, sim, real in (("PSF FWHM, Moffat core [arcsec]", psf.sim, psf.real[field]),
+                                 ("PSF FWHM, effective [arcsec]", psf.sim_eff, psf.real_eff[field])):
+            rows += [_percentile_row(f"{label} ({stars})", b, field, sim[:, j], real[:, j])
+                     for j, b in enumerate(BANDS)]
+        rows.append(_percentile_row(f"PSF concentration r90/r50 ({stars})", "r", field,
+                                    psf.sim_r["concentration"], psf.real_r[field]["concentration"]))
+        if field in psf.calibobj:
+            ours, calib = psf.real_median(field, effective=True), np.median(psf.calibobj[field], axis=0)
+            for j, b in enumerate(BANDS):
+                diff = ours[j] - calib[j]
+                rows.append(_row("check: effective FWHM vs calibObj PSF_FWHM [arcsec]", b, field, ours[j], calib[j],
+                                 diff, "difference (ours - calibObj)", f"|diff| <= {PSF_CALIBOBJ_TOL_ARCSEC}",
+                                 abs(diff) <= PSF_CALIBOBJ_TOL_ARCSEC, np.isfinite(psf.real_eff[field][:, j]).sum(),
+                                 len(psf.calibobj[field])))
+    return rows
+
+
+def summary_table(res: RealismResults) -> Table:
+    """One row per test: quantity, band, field, simulated, real, statistic, threshold, passed."""
+    rows = []
+    sim_med, real_med = res.noise.medians()
+    n_real = sum(len(v) for v in res.noise.real.values())
+    for j, b in enumerate(BANDS):
+        ratio = sim_med[j] / real_med[j]
+        rows.append(_row("sky noise [nmgy/pix]", b, "both", sim_med[j], real_med[j], ratio, "ratio sim/real",
+                         f"|ratio-1| <= {NOISE_RATIO_TOL}", abs(ratio - 1) <= NOISE_RATIO_TOL,
+                         len(res.noise.sim), n_real))
+    rows += _psf_rows(res.psf)
+    sim_g = res.sizes.sim[res.sizes.sim["selected"]]
+    real_g = res.sizes.real[res.sizes.real["selected"]] if len(res.sizes.real) else res.sizes.real
+    for name, col, transform in (("galaxy r50 [arcsec]", "r50", np.log10),
+                                 ("galaxy concentration r90/r50", "concentration", lambda v: v)):
+        a = transform(np.asarray(sim_g[col], float)) if len(sim_g) else np.array([])
+        b_ = transform(np.asarray(real_g[col], float)) if len(real_g) else np.array([])
+        p = stats.ks_2samp(a, b_).pvalue if a.size and b_.size else np.nan
+        rows.append(_row(name, "r", "both", np.median(sim_g[col]) if len(sim_g) else np.nan,
+                         np.median(real_g[col]) if len(real_g) else np.nan, p, "KS p-value",
+                         f"p >= {KS_P_MIN}", p >= KS_P_MIN, len(sim_g), len(real_g)))
+    offset = size_offset_dex(res.sizes)
+    rows.append(_row("galaxy size at fixed r mag [dex]", "r", "both", 0.0, offset, offset,
+                     "median log r50 offset real - sim", f"|offset| <= {SIZE_OFFSET_MAX_DEX}",
+                     abs(offset) <= SIZE_OFFSET_MAX_DEX, len(sim_g), len(real_g)))
+    c = res.colours
+    for name, limit in COLOUR_RMS_MAX.items():
+        use = c.usable
+        rms = c.rms_median_difference(name)
+        rows.append(_row(f"{name} median vs z [mag]", name, "MGS", np.nanmedian(c.sim[name][0][use]),
+                         np.nanmedian(c.real[name][0][use]), rms, "rms over z bins of median difference",
+                         f"rms <= {limit}", rms <= limit, c.n_sim[use].sum(), c.n_real[use].sum()))
+        ratio = c.scatter_ratio(name)
+        rows.append(_row(f"{name} scatter vs z [mag]", name, "MGS", np.nanmedian(c.sim[name][1][use]),
+                         np.nanmedian(c.real[name][1][use]), ratio, "mean scatter ratio sim/real",
+                         f"{SCATTER_RATIO_RANGE[0]} <= ratio <= {SCATTER_RATIO_RANGE[1]}",
+                         SCATTER_RATIO_RANGE[0] <= ratio <= SCATTER_RATIO_RANGE[1], c.n_sim[use].sum(),
+                         c.n_real[use].sum()))
+    table = Table(rows=rows)
+    for col in ("simulated", "real", "statistic"):
+        table[col].format = ".4g"
+    table.meta["dataset"] = res.dataset
+    return table
+
+
+def figures(res: RealismResults) -> dict:
+    """name -> matplotlib Figure of each comparison (see :mod:`photoz_nb.plots`)."""
+    from .. import plots
+
+    sizes_sim = res.sizes.sim[res.sizes.sim["selected"]]
+    sizes_real = res.sizes.real[res.sizes.real["selected"]] if len(res.sizes.real) else res.sizes.real
+    c = res.colours
+    keep = c.usable
+    centres = 0.5 * (c.z_edges[:-1] + c.z_edges[1:])
+    return {
+        "realism_sky_noise": plots.realism_sky_noise(res.noise.sim, res.noise.real),
+        "realism_psf_fwhm": plots.realism_psf_fwhm({"Moffat core": (res.psf.sim, res.psf.real),
+                                                     "effective": (res.psf.sim_eff, res.psf.real_eff)}),
+        "realism_galaxy_sizes": plots.realism_galaxy_sizes(
+            {k: np.asarray(sizes_sim[k], float) for k in ("mag", "r50", "concentration")},
+            {k: np.asarray(sizes_real[k], float) for k in ("mag", "r50", "concentration")}),
+        "realism_colour_redshift": plots.realism_colour_redshift(
+            centres[keep], {k: (m[keep], s[keep]) for k, (m, s) in c.sim.items()},
+            {k: (m[keep], s[keep]) for k, (m, s) in c.real.items()}),
+    }
+
+
+def realism_report(dataset_path, frames_dir=None, figures_dir=None, n_sim: int = 600, seed: int = 0,
+                   progress: bool = True) -> Table:
+    """Run every comparison and return the summary table (see the module docstring for the tests).
+
+    Parameters
+    ----------
+    dataset_path : path of a simulated data set (or an opened :class:`~photoz_nb.catalog.Dataset`)
+    frames_dir : folder of real SDSS frames; default ``shared/sdss_frames`` beside the checkout
+    figures_dir : if given, ``realism_*.pdf/.png`` are written there (paths in ``table.meta``)
+    n_sim : simulated stamps measured for the galaxy sizes (fewer for noise and PSF)
+    """
+    res = run_comparisons(dataset_path, frames_dir, n_sim=n_sim, seed=seed, progress=progress)
+    table = summary_table(res)
+    if figures_dir is not None:
+        from .. import plots
+        written = []
+        for name, fig in figures(res).items():
+            written += [str(p) for p in plots.save_figure(fig, figures_dir, name)]
+        table.meta["figures"] = written
+    return table
