@@ -5,6 +5,7 @@ The numbers quoted in the README and notes come from these commands (never from 
     photoz-nb bench backends    # img/s per installed Keras backend, one subprocess each
     photoz-nb bench train       # training img/s per width, current backend
     photoz-nb bench predict     # inference img/s per width, current backend
+    photoz-nb bench memory      # peak memory of training at two data-set sizes, 10x apart
 
 Each timing runs on a fixed random batch after warm-up steps (compilation excluded), so
 it measures the network, not the input pipeline.
@@ -23,7 +24,7 @@ import time
 import numpy as np
 
 BACKENDS = ("jax", "torch", "tensorflow")
-WIDTHS = (0.125, 0.25, 0.5)
+WIDTHS = (0.125, 0.25, 1.0)  # smoke, small (the CPU variants) and the published Net_P
 WARMUP_STEPS = 3
 
 
@@ -54,17 +55,17 @@ def _rate(step, batch_size: int, steps: int) -> float:
 
 
 def measure(width: float = 0.25, batch_size: int = 64, steps: int = 20, train: bool = True,
-            predict: bool = True) -> dict:
+            predict: bool = True, mixed_precision: bool = False) -> dict:
     """Training and/or inference img/s of Net_P(width) on the current Keras backend."""
     import keras
 
     from .model import build_net_p
     from .train import _compile
-    model = build_net_p(width, seed=0)
+    model = build_net_p(width, seed=0, mixed_precision=mixed_precision)
     _compile(model, 1e-4, 10 ** 6)
     x, y = _random_batch(batch_size)
     row = {"backend": keras.backend.backend(), "width": width, "batch": batch_size,
-           "params": model.count_params()}
+           "precision": "mixed_bfloat16" if mixed_precision else "float32", "params": model.count_params()}
     if train:
         row["train_img_s"] = round(_rate(lambda: model.train_on_batch(x, y), batch_size, steps), 1)
     if predict:
@@ -92,44 +93,101 @@ def bench_backends(backends=BACKENDS, batch_size: int = 64, width: float = 0.25,
     Each backend runs in a fresh subprocess (Keras fixes its backend per process).
     A backend that fails gets a row with its error instead of numbers.
     """
-    rows = []
-    for backend in installed_backends(backends):
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        args = json.dumps({"width": width, "batch_size": batch_size, "steps": steps})
-        proc = subprocess.run([sys.executable, "-m", "photoz_nb.bench", "--worker", args],
-                              env=env, capture_output=True, text=True)
-        result = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-        if proc.returncode != 0 or not result:
-            rows.append({"backend": backend, "error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200]})
-        else:
-            rows.append(json.loads(result[-1]))
+    args = {"width": width, "batch_size": batch_size, "steps": steps}
+    rows = [{"backend": b, **_in_subprocess("measure", args, {"KERAS_BACKEND": b})} for b in installed_backends(backends)]
     if show:
         print(f"Net_P width {width}, batch {batch_size}, {steps} timed steps; {_machine()}\n")
         print(markdown_table(rows))
     return rows
 
 
-def bench_train(widths=WIDTHS, batch_size: int = 64, steps: int = 20, show: bool = True) -> list[dict]:
-    """Training img/s of Net_P at each width on the current backend."""
+def bench_train(widths=WIDTHS, batch_size: int = 64, steps: int = 10, show: bool = True) -> list[dict]:
+    """Training img/s of Net_P at each width on the current backend (also mixed precision on a GPU)."""
     return _bench_widths("training", widths, batch_size, steps, show, predict=False)
 
 
-def bench_predict(widths=WIDTHS, batch_size: int = 256, steps: int = 10, show: bool = True) -> list[dict]:
-    """Inference img/s of Net_P at each width on the current backend."""
+def bench_predict(widths=WIDTHS, batch_size: int = 256, steps: int = 5, show: bool = True) -> list[dict]:
+    """Inference img/s of Net_P at each width on the current backend (also mixed precision on a GPU)."""
     return _bench_widths("inference", widths, batch_size, steps, show, train=False)
 
 
 def _bench_widths(title: str, widths, batch_size: int, steps: int, show: bool, **mode) -> list[dict]:
-    rows = [measure(w, batch_size, steps, **mode) for w in widths]
+    from .train import gpu_count
+    precisions = (False, True) if gpu_count() else (False,)  # bfloat16 is slow emulation on CPUs
+    rows = [measure(w, batch_size, steps, mixed_precision=mp, **mode) for w in widths for mp in precisions]
     if show:
         print(f"{title}, batch {batch_size}, {steps} timed steps; {_machine()}\n")
         print(markdown_table(rows))
     return rows
 
 
-if __name__ == "__main__":  # the worker of bench_backends
-    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+def peak_memory_of_training(n_galaxies: int, width: float = 0.125, batch_size: int = 64, workdir=None) -> dict:
+    """Train one epoch on a synthetic data set of ``n_galaxies`` and report this process's memory.
+
+    ``peak_rss_mib`` counts every resident page, including pages of the memory-mapped image
+    file, which the kernel may drop at any time; ``peak_anon_mib`` counts only the process's own
+    (anonymous) memory: that is the number that must not grow with the data set.
+    """
+    import dataclasses
+    import tempfile
+
+    from . import catalog, config
+    from .train import train
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp, _AnonPeak() as anon:
+        ds = catalog.open_dataset(catalog.write_synthetic_dataset(f"{tmp}/data", n_galaxies), verify_checksums=False)
+        profile = dataclasses.replace(config.get_profile("smoke"), model_width=width, epochs=1, batch_size=batch_size)
+        start = time.perf_counter()
+        train(ds, profile, f"{tmp}/run", progress=False)
+        seconds = time.perf_counter() - start
+    return {"galaxies": n_galaxies, "images_gib": round(n_galaxies * 64 * 64 * 5 * 4 / 2**30, 2),
+            "train_s": round(seconds, 1), "peak_rss_mib": round(peak_rss_mib()), "peak_anon_mib": round(anon.peak_mib)}
+
+
+class _AnonPeak:
+    """Samples RssAnon of /proc/self/status in a thread; ``peak_mib`` is the largest value seen."""
+
+    def __enter__(self):
+        import threading
+        self.peak_mib, self._stop = 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.05):
+            with open("/proc/self/status") as status:
+                kib = next(int(line.split()[1]) for line in status if line.startswith("RssAnon:"))
+            self.peak_mib = max(self.peak_mib, kib / 1024)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def bench_memory(sizes=(1500, 15000), width: float = 0.125, show: bool = True) -> list[dict]:
+    """Peak memory of one training epoch at each data-set size, each in a fresh process."""
+    rows = [_in_subprocess("memory", {"n_galaxies": n, "width": width}) for n in sizes]
+    if show:
+        print(f"one training epoch, Net_P width {width}, synthetic data sets; {_machine()}\n")
+        print(markdown_table(rows))
+    return rows
+
+
+def _in_subprocess(kind: str, kwargs: dict, env: dict | None = None) -> dict:
+    """Run a worker of this module in a fresh Python (Keras fixes its backend per process)."""
+    proc = subprocess.run([sys.executable, "-m", "photoz_nb.bench", "--worker", kind, json.dumps(kwargs)],
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}, capture_output=True, text=True)
+    result = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not result:
+        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200]}
+    return json.loads(result[-1])
+
+
+WORKERS = {"measure": measure, "memory": peak_memory_of_training}
+
+if __name__ == "__main__":  # the worker of bench_backends and bench_memory
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker" and sys.argv[2] in WORKERS:
         import photoz_nb  # noqa: F401  (sets the backend default before keras loads)
-        print(json.dumps(measure(**json.loads(sys.argv[2]))))
+        print(json.dumps(WORKERS[sys.argv[2]](**json.loads(sys.argv[3]))))
     else:
-        sys.exit("usage: python -m photoz_nb.bench --worker '{\"width\": 0.25, ...}'")
+        sys.exit(f"usage: python -m photoz_nb.bench --worker {{{','.join(WORKERS)}}} '{{\"width\": 0.25, ...}}'")
