@@ -660,3 +660,52 @@ def test_stripe82_depth_input_errors():
         plots.stripe82_depth({"CNN": {"normal": good, "stripe82": {"outlier_frac": 0.1}}})
     with pytest.raises(ValueError, match="stats must be chosen"):
         plots.stripe82_depth({"CNN": {"normal": good, "stripe82": good}}, stats=("crps",))
+
+
+# ------------------------------------------------------------------ image comparisons of more figures
+def _closed_form_sample(n=2000):
+    """Deterministic redshifts, estimates with a smooth error pattern, and Gaussian PDFs around them."""
+    z_spec = np.linspace(0.02, 0.38, n)
+    z_phot = z_spec + 0.015 * np.sin(40 * z_spec) + 0.002
+    edges = config.redshift_edges()
+    sigma = 0.01 + 0.02 * (np.arange(n) % 7) / 7
+    from scipy.special import erf
+    cdf = 0.5 * (1 + erf((edges[None, :] - z_phot[:, None]) / (np.sqrt(2) * sigma[:, None])))
+    pdfs = np.diff(cdf, axis=1)
+    return z_spec, z_phot, edges, pdfs / pdfs.sum(axis=1, keepdims=True), sigma
+
+
+def _figure_for_baseline(name):
+    z_spec, z_phot, edges, pdfs, sigma = _closed_form_sample()
+    u = (np.arange(2000) + 0.5) / 2000
+    if name == "coverage_plot":
+        return plots.coverage_plot({"CNN": u ** 1.3, "calibrated": u})
+    if name == "zphot_vs_zspec":
+        return plots.zphot_vs_zspec(z_spec, z_phot, baseline=(z_spec + 0.01 * np.cos(30 * z_spec), "kNN"))
+    if name == "stacked_nz":
+        return plots.stacked_nz(pdfs, edges, z_spec)
+    if name == "metric_vs_property":
+        table = metrics.binned_metrics(sigma, z_phot, z_spec, 5, seed=0)
+        return plots.metric_vs_property({"CNN": table}, "PDF width [redshift]")
+    if name == "pdf_widths":
+        return plots.pdf_widths({"CNN": 2 * sigma}, edges, z_phot=z_phot, z_spec=z_spec)
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("name", ["coverage_plot", "zphot_vs_zspec", "stacked_nz", "metric_vs_property",
+                                  "pdf_widths"])
+def test_figure_matches_baseline_image(name, tmp_path):
+    """Graphics (not text: fonts differ across FreeType builds) equal the committed baseline."""
+    baseline, actual = BASELINE_DIR / f"{name}.png", tmp_path / f"{name}.png"
+    with plots.paper_style():
+        fig = _figure_for_baseline(name)
+        remove_ticks_and_titles(fig)
+        for text in visible_texts(fig):
+            text.set_visible(False)
+        fig.savefig(actual, dpi=100)
+    if os.environ.get("PHOTOZ_UPDATE_BASELINES"):
+        actual.replace(baseline)
+        pytest.skip(f"baseline rewritten: {baseline}")
+    assert baseline.exists(), f"{baseline} missing; create it with PHOTOZ_UPDATE_BASELINES=1"
+    result = compare_images(str(baseline), str(actual), tol=2)
+    assert result is None, result
