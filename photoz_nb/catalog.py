@@ -7,8 +7,10 @@ manifest and checksums are complete, so an interrupted build never looks finishe
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import errno
 import hashlib
 import json
 import os
@@ -23,6 +25,7 @@ from . import config
 CATALOG, IMAGES, MANIFEST = "catalog.fits", "images.npy", "manifest.json"
 PROGRESS = "progress.json"
 SPLITS = ("train", "val", "test")
+_IMAGE_BYTES = config.STAMP ** 2 * len(config.BANDS) * 4  # one float32 stamp
 
 #: Required columns and their units (written to the FITS header via astropy).
 COLUMNS = {
@@ -168,6 +171,11 @@ class DatasetWriter:
     The catalogue is written first; ``meta`` (generator, seed, profile, ...) goes into the
     manifest and identifies the build: a ``.partial`` directory left by an interrupted build
     with the same catalogue and meta is resumed, any other is discarded.
+
+    Memory and time do not grow with N: the identity is hashed once, each chunk goes to disk
+    with ``pwrite`` + ``fdatasync`` (writing through a memmap would keep every written page in
+    this process), and the image file's disk space is reserved up front, so that a full disk
+    is reported (``OSError`` ENOSPC, saying how much space is needed) before any work is done.
     """
 
     def __init__(self, path, catalog: Table, meta: dict):
@@ -181,23 +189,25 @@ class DatasetWriter:
     # -- lifecycle ---------------------------------------------------------
     def __enter__(self) -> "DatasetWriter":
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        identity = self._identity()
+        self.identity = self._identity()
         progress = self._read_progress()
-        if progress.get("identity") != identity:
-            shutil.rmtree(self.partial, ignore_errors=True)
-            self.partial.mkdir(parents=True)
-            self.catalog.write(self.partial / CATALOG, overwrite=True)
-            np.lib.format.open_memmap(self.partial / IMAGES, mode="w+", dtype=np.float32,
-                                      shape=image_shape(self.n)).flush()
-            progress = {"identity": identity, "done": []}
-            self._write_progress(progress)
+        with self._disk_full_is_explained():
+            if progress.get("identity") != self.identity:
+                shutil.rmtree(self.partial, ignore_errors=True)
+                self.partial.mkdir(parents=True)
+                self.catalog.write(self.partial / CATALOG, overwrite=True)
+                np.lib.format.open_memmap(self.partial / IMAGES, mode="w+", dtype=np.float32,
+                                          shape=image_shape(self.n)).flush()
+                progress = {"identity": self.identity, "done": []}
+                self._write_progress(progress)
+            _reserve_disk_space(self.partial / IMAGES)
         self.done = {tuple(c) for c in progress["done"]}
-        self.images = np.load(self.partial / IMAGES, mmap_mode="r+")
+        self._images_offset = np.load(self.partial / IMAGES, mmap_mode="r").offset  # .npy header length
+        self._images_fd = os.open(self.partial / IMAGES, os.O_RDWR)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.images.flush()
-        del self.images
+        os.close(self._images_fd)
         if exc_type is None:
             self._publish()
 
@@ -208,17 +218,49 @@ class DatasetWriter:
                 if (s, min(s + size, self.n)) not in self.done]
 
     def write(self, start: int, block: np.ndarray) -> None:
-        block = np.asarray(block, dtype=np.float32)
+        """Write the images of rows ``start..`` to disk, then record them as done."""
+        block = np.ascontiguousarray(block, dtype=np.float32)
         stop = start + len(block)
-        if block.shape[1:] != image_shape(0)[1:] or stop > self.n:
+        if block.shape[1:] != image_shape(0)[1:] or start < 0 or stop > self.n:
             raise ContractError(f"{self.partial / IMAGES}: block of shape {block.shape} at row {start} "
                                 f"does not fit (N={self.n}, 64, 64, 5)")
         if not np.isfinite(block).all():
             raise ContractError(f"{self.partial / IMAGES}: non-finite pixels in rows {start}..{stop - 1}")
-        self.images[start:stop] = block
-        self.images.flush()
+        data, offset = memoryview(block).cast("B"), self._images_offset + start * block[:1].nbytes
+        with self._disk_full_is_explained():
+            while data:
+                written = os.pwrite(self._images_fd, data, offset)
+                data, offset = data[written:], offset + written
+            os.fdatasync(self._images_fd)  # on disk before progress.json says so
         self.done.add((start, stop))
-        self._write_progress({"identity": self._identity(), "done": sorted(self.done)})
+        self._write_progress({"identity": self.identity, "done": sorted(self.done)})
+
+    def replace_catalog(self, table: Table) -> None:
+        """Publish ``table`` (same rows, e.g. with photometry measured on the images) as the catalogue.
+
+        The build's identity (what a resumed build must match) stays the catalogue it was opened with.
+        """
+        validate_catalog(table, where=f"final catalogue of {self.path}")
+        if len(table) != self.n:
+            raise ValueError(f"{self.path}: final catalogue has {len(table)} rows, expected {self.n}")
+        table.write(self.partial / CATALOG, overwrite=True)
+        self.catalog = table
+
+    @contextlib.contextmanager
+    def _disk_full_is_explained(self):
+        """Turn ENOSPC/EDQUOT into an error that says where, how much, and that a rerun resumes."""
+        try:
+            yield
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            free = shutil.disk_usage(self.path.parent).free
+            written = sum(stop - start for start, stop in getattr(self, "done", ()))
+            raise OSError(err.errno, f"disk full while writing the data set {self.path} (in {self.partial}): "
+                                     f"{self.n:,} images need {self.n * _IMAGE_BYTES / 1e9:.1f} GB "
+                                     f"plus the catalogue, {free / 1e9:.1f} GB are free on that file system ({err}). "
+                                     "Free some space (or choose another directory) and run the same build again: "
+                                     f"it resumes from the {written:,} images already written.") from err
 
     # -- internals -----------------------------------------------------------
     def _identity(self) -> str:
@@ -261,6 +303,21 @@ class DatasetWriter:
         if self.path.exists():
             shutil.rmtree(self.path)
         os.replace(self.partial, self.path)
+
+
+def _reserve_disk_space(path: Path) -> None:
+    """Allocate the whole (sparse) file now, so that a full disk raises ENOSPC here, not mid-build."""
+    size = path.stat().st_size
+    try:
+        with open(path, "r+b") as f:
+            os.posix_fallocate(f.fileno(), 0, size)
+        return
+    except (AttributeError, OSError) as err:  # no posix_fallocate here, or not on this file system
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+    missing = size - getattr(path.stat(), "st_blocks", 0) * 512
+    if shutil.disk_usage(path.parent).free < missing:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
 
 # --------------------------------------------------------------------------- synthetic data sets

@@ -1,5 +1,6 @@
 """Tests of the embedded simulation: catalogue, physics of the renderer, builds."""
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -214,7 +215,7 @@ def test_devaucouleurs_ft_matches_direct_hankel_transform():
 
 def test_exponential_flux_and_half_light_radius_without_psf():
     fluxes = [10.0, 50.0, 100.0, 150.0, 200.0]
-    image = render_stamp([Component("exponential", fluxes, hlr=5.0)], psf_fwhm=np.zeros(5))
+    image = render_stamp([Component("exponential", fluxes, hlr=5.0)], psf_fwhm=None)
     np.testing.assert_allclose(image.sum(axis=(1, 2)), fluxes, rtol=5e-3)
     assert half_light_radius(image[2], centre=(31.5, 31.5)) == pytest.approx(5.0, rel=0.02)
 
@@ -244,7 +245,7 @@ def test_renderer_matches_brute_force_real_space():
     """Without a PSF the cusp aliases a little (~1% of the peak at a 2-pixel minor-axis hlr;
     a PSF removes it, see the GalSim tests): compare a disk large enough to be band-limited."""
     ref = _brute_force_exponential(hlr=8.0, q=0.6, pa=0.6, dx=0.3, dy=-0.2)
-    mine = render_stamp([Component("exponential", [1.0], 8.0, 0.6, 0.6, 0.3, -0.2)], [0.0])[0]
+    mine = render_stamp([Component("exponential", [1.0], 8.0, 0.6, 0.6, 0.3, -0.2)], None)[0]
     assert np.abs(mine - ref).max() < 0.01 * ref.max()
     assert mine.sum() == pytest.approx(ref.sum(), rel=0.01)
     assert half_light_radius(mine) == pytest.approx(half_light_radius(ref), rel=0.01)
@@ -350,6 +351,36 @@ def test_bad_inputs_raise_clear_errors():
         build.build_dataset("nope", out_dir="unused", n=10)
 
 
+def test_non_physical_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match="unknown band 'Y'"):
+        observe.sky_noise("Y")
+    with pytest.raises(ValueError, match="unknown band 'y'"):
+        galaxies.asinh_mag(1.0, "y")
+    with pytest.raises(ValueError, match=r"Component.flux: fluxes must be >= 0 \(band 1"):
+        Component("exponential", [1.0, -2.0], hlr=1.0)
+    for q in (0.0, -0.5, 1.01, np.nan):
+        with pytest.raises(ValueError, match="axis ratio must be in"):
+            Component("devaucouleurs", [1.0], hlr=1.0, q=q)
+    disk = [Component("exponential", [1.0, 1.0], hlr=2.0)]
+    for fwhm in ([2.0, 0.0], [2.0, -1.0], [2.0, np.inf]):
+        with pytest.raises(ValueError, match="psf_fwhm must be finite and > 0 pixels"):
+            render_stamp(disk, fwhm)
+    with pytest.raises(ValueError, match="stamp of 16 pixels is too small for a PSF of FWHM 5.0 pixels"):
+        render_stamp(disk, [2.0, 5.0], stamp=16)
+    with pytest.raises(ValueError, match="stamp of 16 pixels is too small for a component centred at"):
+        render_stamp([Component("exponential", [1.0], hlr=2.0, dx=9.0)], [2.0], stamp=16)
+    with pytest.raises(ValueError, match="beyond what the largest FFT"):
+        render_stamp([Component("devaucouleurs", [1.0], hlr=200.0)], [2.0])
+    shifts = np.full((2, 2), 0.3)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="sigma .* must be finite and >= 0"):
+        observe.resampled_noise(rng, [0.1, -0.1], shifts)
+    with pytest.raises(ValueError, match="shifts must be"):
+        observe.resampled_noise(rng, [0.1, 0.1], np.full((2, 2), 1.5))
+    with pytest.raises(ValueError, match="electrons_per_unit must be 2 numbers > 0"):
+        observe.resampled_noise(rng, [0.1, 0.1], shifts, image=np.ones((2, 64, 64)), electrons_per_unit=[1.0, 0.0])
+
+
 # -- builds --------------------------------------------------------------------------------------------
 def _bytes(path):
     return (path / catalog.CATALOG).read_bytes(), (path / catalog.IMAGES).read_bytes()
@@ -360,7 +391,7 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(build, "CHUNK_SIZE", 16)
 
 
-def test_builds_are_deterministic_and_independent_of_workers(tmp_path, small_chunks):
+def test_builds_are_deterministic_and_independent_of_workers(tmp_path, small_chunks, monkeypatch):
     a = build.build_dataset("smoke", tmp_path / "a", seed=7, n=48, workers=1, progress=False)
     b = build.build_dataset("smoke", tmp_path / "b", seed=7, n=48, workers=2, progress=False)
     c = build.build_dataset("smoke", tmp_path / "c", seed=8, n=48, workers=1, progress=False)
@@ -372,11 +403,29 @@ def test_builds_are_deterministic_and_independent_of_workers(tmp_path, small_chu
     assert ds.manifest["profile"] == "smoke" and ds.manifest["version"] == build.VERSION
     # the r band is brightest where the galaxy is
     assert ds.images[:, 28:36, 28:36, 2].mean() > 10 * abs(ds.images[:, :8, :8, 2].mean())
+    # other chunk sizes (not a divisor of n) give the same bytes
+    monkeypatch.setattr(build, "CHUNK_SIZE", 20)
+    d = build.build_dataset("smoke", tmp_path / "d", seed=7, n=48, workers=2, progress=False)
+    assert _bytes(d) == _bytes(a)
+    # the photometry measured in the workers is make_catalog's, and the sums file is gone
+    table, _ = galaxies.make_catalog(48, seed=7, split_fractions=config.PROFILES["smoke"].split_fractions)
+    for name in table.colnames:
+        np.testing.assert_array_equal(ds.catalog[name], table[name], err_msg=name)
+    assert np.isfinite(ds.catalog["magerr_u"]).all()
+    assert sorted(p.name for p in a.iterdir()) == sorted([catalog.CATALOG, catalog.IMAGES, catalog.MANIFEST])
+
+
+def test_dask_local_build_matches_one_process(tmp_path):
+    pytest.importorskip("dask.distributed")
+    one = build.build_dataset("smoke", tmp_path / "one", seed=2, n=200, workers=1, progress=False)
+    on_dask = build.build_dataset("smoke", tmp_path / "dask", seed=2, n=200, workers=2, progress=False,
+                                  scheduler="dask-local")
+    assert _bytes(on_dask) == _bytes(one)
 
 
 def test_interrupted_build_resumes(tmp_path, small_chunks, monkeypatch):
     reference = build.build_dataset("smoke", tmp_path / "ref", seed=5, n=64, workers=1, progress=False)
-    real_render, calls = build.render_rows, []
+    real_render, calls = build.render_chunk, []
 
     def failing(params, seed, start, noise=True):
         calls.append(start)
@@ -384,7 +433,7 @@ def test_interrupted_build_resumes(tmp_path, small_chunks, monkeypatch):
             raise KeyboardInterrupt("simulated interruption")
         return real_render(params, seed, start, noise)
 
-    monkeypatch.setattr(build, "render_rows", failing)
+    monkeypatch.setattr(build, "render_chunk", failing)
     out = tmp_path / "resumed"
     with pytest.raises(KeyboardInterrupt):
         build.build_dataset("smoke", out, seed=5, n=64, workers=1, progress=False)
@@ -393,6 +442,47 @@ def test_interrupted_build_resumes(tmp_path, small_chunks, monkeypatch):
     build.build_dataset("smoke", out, seed=5, n=64, workers=1, progress=False)
     assert sorted(calls) == [32, 48]  # only the chunks not written before
     assert _bytes(out) == _bytes(reference)
+
+
+def test_full_disk_gives_a_clear_error_and_stays_resumable(tmp_path, small_chunks, monkeypatch):
+    import errno
+
+    reference = build.build_dataset("smoke", tmp_path / "ref", seed=5, n=40, workers=1, progress=False)
+    real_pwrite, writes = os.pwrite, []
+
+    def pwrite_until_full(fd, data, offset):  # the system call that meets the full disk
+        writes.append(offset)
+        if len(writes) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite_until_full)
+    out = tmp_path / "full"
+    with pytest.raises(OSError, match="disk full") as info:
+        build.build_dataset("smoke", out, seed=5, n=40, workers=1, progress=False)
+    message = str(info.value)
+    assert info.value.errno == errno.ENOSPC
+    assert str(out) in message and "resumes from the 16 images" in message and "GB are free" in message
+    with pytest.raises(catalog.ContractError):
+        catalog.validate_dataset(out)
+    assert out.with_name("full.partial").is_dir()
+    monkeypatch.setattr(os, "pwrite", real_pwrite)
+    build.build_dataset("smoke", out, seed=5, n=40, workers=1, progress=False)
+    assert _bytes(out) == _bytes(reference)
+
+
+def test_too_little_disk_space_fails_before_rendering(tmp_path, monkeypatch):
+    import errno
+
+    def no_space(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", no_space)
+    monkeypatch.setattr(build, "render_chunk", lambda *a: pytest.fail("rendered despite a full disk"))
+    with pytest.raises(OSError, match=r"disk full .* 30 images need 0\.0 GB"):
+        build.build_dataset("smoke", tmp_path / "x", seed=5, n=30, workers=1, progress=False)
+    with pytest.raises(catalog.ContractError):
+        catalog.validate_dataset(tmp_path / "x")
 
 
 def test_ensure_dataset_reuses_and_rebuilds(tmp_path, monkeypatch, small_chunks):

@@ -103,23 +103,54 @@ def resampled_noise(rng: np.random.Generator, sigma: np.ndarray, shifts: np.ndar
 
     Parameters
     ----------
-    sigma : (n_bands,) native sky noise per pixel; shifts : (n_bands, 2) fractional (x, y)
-    shifts; image : (n_bands, stamp, stamp) noise-free image; electrons_per_unit : (n_bands,)
+    sigma : (n_bands,) native sky noise per pixel (>= 0); shifts : (n_bands, 2) fractional
+    (x, y) shifts in [0, 1]; image : (n_bands, stamp, stamp) noise-free image;
+    electrons_per_unit : (n_bands,) photo-electrons per image unit (> 0)
 
     Returns
     -------
-    ndarray (n_bands, stamp, stamp)
+    ndarray (n_bands, stamp, stamp), float32
     """
+    sigma, shifts, electrons = _check_noise_inputs(sigma, shifts, stamp, image, electrons_per_unit)
     taps = 2 * LANCZOS_A
-    sigma = np.asarray(sigma, dtype=float)[:, None, None]
+    sigma = sigma[:, None, None]
     if image is not None:
         # the native pixels feeding output pixel (y, x) are y..y+5: centre the image on them
-        source = np.pad(np.maximum(image, 0.0), ((0, 0), (LANCZOS_A - 1, LANCZOS_A), (LANCZOS_A - 1, LANCZOS_A)),
-                        mode="edge")
-        sigma = np.sqrt(sigma ** 2 + source / np.asarray(electrons_per_unit, dtype=float)[:, None, None])
-    white = rng.standard_normal((len(shifts), stamp + taps - 1, stamp + taps - 1)) * sigma
-    wx, wy = lanczos_weights(shifts[:, 0]), lanczos_weights(shifts[:, 1])
-    windows = np.lib.stride_tricks.sliding_window_view(white, taps, axis=2)      # (b, y, x, j)
-    along_x = np.einsum("byxj,bj->byx", windows, wx)
-    windows = np.lib.stride_tricks.sliding_window_view(along_x, taps, axis=1)    # (b, y, x, j)
-    return np.einsum("byxj,bj->byx", windows, wy)
+        edge = np.clip(np.arange(stamp + taps - 1) - (LANCZOS_A - 1), 0, stamp - 1)  # edge-padding indices
+        variance = np.maximum(image, 0.0) / electrons[:, None, None].astype(np.float32)
+        variance += (sigma ** 2).astype(np.float32)
+        sigma = np.sqrt(variance)[:, edge][:, :, edge]
+    white = rng.standard_normal((len(shifts), stamp + taps - 1, stamp + taps - 1))
+    white = (white * sigma).astype(np.float32)
+    # separable Lanczos filter: six shifted multiply-adds along x, then along y
+    wx = lanczos_weights(shifts[:, 0]).astype(np.float32)[:, :, None, None]
+    wy = lanczos_weights(shifts[:, 1]).astype(np.float32)[:, :, None, None]
+    along_x = wx[:, 0] * white[:, :, :stamp]
+    for j in range(1, taps):
+        along_x += wx[:, j] * white[:, :, j:j + stamp]
+    out = wy[:, 0] * along_x[:, :stamp]
+    for j in range(1, taps):
+        out += wy[:, j] * along_x[:, j:j + stamp]
+    return out
+
+
+def _check_noise_inputs(sigma, shifts, stamp, image, electrons_per_unit):
+    """Arrays of the noise model's inputs; a ValueError naming any that is non-physical."""
+    sigma = np.asarray(sigma, dtype=float)
+    shifts = np.asarray(shifts, dtype=float)
+    n_bands = len(sigma)
+    if sigma.ndim != 1 or not (np.isfinite(sigma).all() and (sigma >= 0).all()):
+        raise ValueError(f"resampled_noise: sigma (sky noise per band) must be finite and >= 0, got {sigma}")
+    if shifts.shape != (n_bands, 2) or not ((shifts >= 0) & (shifts <= 1)).all():
+        raise ValueError(f"resampled_noise: shifts must be (n_bands={n_bands}, 2) fractions in [0, 1], "
+                         f"got shape {shifts.shape}: {shifts.tolist() if shifts.size <= 10 else '...'}")
+    if image is not None:
+        if np.shape(image) != (n_bands, stamp, stamp):
+            raise ValueError(f"resampled_noise: image must have shape {(n_bands, stamp, stamp)}, "
+                             f"got {np.shape(image)}")
+        electrons = np.asarray(electrons_per_unit if electrons_per_unit is not None else np.nan, dtype=float)
+        if electrons.shape != (n_bands,) or not (electrons > 0).all():
+            raise ValueError(f"resampled_noise: electrons_per_unit must be {n_bands} numbers > 0 "
+                             f"(photo-electrons per image unit), got {electrons_per_unit}")
+        return sigma, shifts, electrons
+    return sigma, shifts, None

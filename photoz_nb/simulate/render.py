@@ -2,10 +2,13 @@
 
 Every profile is known by its Fourier transform (FT), so a galaxy seen through a PSF and
 integrated over square pixels is a product in Fourier space: ``profile x PSF x pixel``.
-One inverse real FFT per band on a padded grid, then a crop, gives the stamp; a sub-pixel
-position is a phase factor.  This is exact apart from periodic wrap-around (kept away by
-padding, see :func:`fft_size`) and aliasing of power beyond the pixel Nyquist frequency
-(below 0.5% of the peak for PSFs wider than 2 pixels; checked against GalSim in the tests).
+One batched inverse real FFT (float32: the stamps are stored in float32) on a padded grid,
+then a crop, gives the stamp; a sub-pixel position is a phase factor.  Grids are cached per
+FFT size, the elliptical radius is a quadratic form in (kx, ky), and the de Vaucouleurs FT
+is a lookup in an evenly spaced table: ~0.3-0.5 ms per 5-band galaxy on one core.  This is
+exact apart from periodic wrap-around (kept away by padding, see :func:`fft_size`) and
+aliasing of power beyond the pixel Nyquist frequency (below 0.5% of the peak for PSFs
+wider than 2 pixels; checked against GalSim in the tests).
 
 Conventions: lengths in pixels; position angle in radians from +x (columns) towards +y
 (rows); ``hlr`` is the half-light radius along the major axis (a thin disk keeps its
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import NamedTuple
 
 import numpy as np
 import scipy.fft
@@ -32,6 +36,8 @@ KOLMOGOROV_K = 0.16756691
 #: (exponential: 99.99% of the flux; de Vaucouleurs: 96%, its wings are faint).
 EXTENT_HLR = {"exponential": 7.0, "devaucouleurs": 10.0}
 FFT_SIZES = (128, 192, 256, 384, 512, 768, 1024)
+#: A stamp must be at least this many PSF FWHMs wide to hold a point source's light.
+MIN_STAMP_OVER_FWHM = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +74,9 @@ class Component:
         object.__setattr__(self, "flux", flux)
         if flux.ndim != 1 or not np.isfinite(flux).all():
             raise ValueError(f"Component.flux: expected a finite 1-d array (one value per band), got {self.flux!r}")
+        if (flux < 0).any():
+            raise ValueError(f"Component.flux: fluxes must be >= 0 (band {int(np.argmax(flux < 0))} is "
+                             f"{flux[flux < 0][0]}); a light profile cannot emit negative light")
         if not (np.isfinite(self.hlr) and self.hlr > 0):
             raise ValueError(f"Component.hlr: half-light radius must be a positive number of pixels, got {self.hlr}")
         if not (0 < self.q <= 1):
@@ -93,7 +102,8 @@ def _devaucouleurs_table() -> tuple[np.ndarray, np.ndarray]:
 
     FFTLog (scipy.fft.fht) computes A(k) = int a(r) J0(kr) k dr exactly for a log-sampled
     a(r); with a = r I(r) the 2-d FT is 2 pi A(k) / k.  Takes ~5 ms; agrees with GalSim's
-    ``DeVaucouleurs.kValue`` to 1e-6 for k in [1e-3, 100] / hlr.
+    ``DeVaucouleurs.kValue`` to 1e-6 for k in [1e-3, 100] / hlr.  ``log k`` is evenly
+    spaced, so a lookup is an index computation (see :func:`_devaucouleurs_lookup`).
     """
     b = gammaincinv(8, 0.5)  # I ~ exp(-b r^(1/4)) has half its light inside r = 1
     log_r = np.linspace(np.log(1e-10), np.log(1e5), 1 << 14)
@@ -108,11 +118,36 @@ def _devaucouleurs_table() -> tuple[np.ndarray, np.ndarray]:
     return np.log(k[keep]), ft[keep]
 
 
+@functools.lru_cache(maxsize=1)
+def _devaucouleurs_lerp() -> tuple[float, float, np.ndarray, np.ndarray]:
+    """(log k of the first entry, 1 / step in log k, FT, FT differences) of the table."""
+    log_k, ft = _devaucouleurs_table()
+    step = (log_k[-1] - log_k[0]) / (len(log_k) - 1)
+    return float(log_k[0]), float(1.0 / step), ft, np.append(np.diff(ft), 0.0)
+
+
+def _devaucouleurs_lookup(log_kr2: np.ndarray) -> np.ndarray:
+    """Linear interpolation of the table in log k at log(kr^2), clipped to the table's range.
+
+    Same numbers as ``np.interp`` on the table, ~5x faster (no search: the grid is even).
+    Below the table (kr < 1e-3) it returns the first entry, 1 - O(1e-5).
+    """
+    log_k0, inv_step, ft, dft = _devaucouleurs_lerp()
+    position = log_kr2 * (0.5 * inv_step) - log_k0 * inv_step
+    np.clip(position, 0, len(ft) - 1, out=position)
+    index = position.astype(np.intp)
+    position -= index
+    dtype = log_kr2.dtype
+    return ft.astype(dtype, copy=False)[index] + position * dft.astype(dtype, copy=False)[index]
+
+
 def devaucouleurs_ft(kr: np.ndarray) -> np.ndarray:
     """FT of a unit-flux de Vaucouleurs profile of half-light radius 1 at ``kr``."""
     log_k, ft = _devaucouleurs_table()
+    kr = np.asarray(kr, dtype=float)
     log_kr = np.log(np.maximum(kr, 1e-300))
-    out = np.interp(log_kr, log_k, ft, left=1.0)
+    out = _devaucouleurs_lookup(2 * log_kr)
+    out[log_kr < log_k[0]] = 1.0
     # beyond the table the FT falls as a power law: continue it from the last two points
     tail = log_kr > log_k[-1]
     if tail.any():
@@ -136,32 +171,63 @@ def fft_size(components, stamp: int = config.STAMP) -> int:
     for n in FFT_SIZES:
         if n >= reach and n >= 2 * stamp:
             return n
-    return FFT_SIZES[-1]
+    raise ValueError(f"render_stamp: a component reaches {reach - stamp / 2 - 4:.0f} pixels from the stamp centre "
+                     f"(hlr x {max(EXTENT_HLR.values()):.0f} + offset), beyond what the largest FFT "
+                     f"({FFT_SIZES[-1]} pixels) holds without wrap-around; largest hlr: "
+                     f"{max(c.hlr for c in components):.1f} pixels")
 
 
 def _check_render_inputs(components, psf_fwhm, stamp):
-    if not isinstance(stamp, (int, np.integer)) or stamp < 8 or stamp % 2:
+    """``psf_fwhm`` as an array (None: no PSF), after checking every input names what is wrong."""
+    if not isinstance(stamp, (int, np.integer)) or isinstance(stamp, bool) or stamp < 8 or stamp % 2:
         raise ValueError(f"render_stamp: stamp must be an even number of pixels >= 8, got {stamp!r}")
     if len(components) == 0:
         raise ValueError("render_stamp: no components to render")
-    psf_fwhm = np.atleast_1d(np.asarray(psf_fwhm, dtype=float))
     n_bands = {len(c.flux) for c in components}
-    if len(n_bands) != 1 or psf_fwhm.shape != (n_bands.pop(),):
-        raise ValueError(f"render_stamp: every component needs one flux per band and psf_fwhm one FWHM per band; "
-                         f"got flux lengths {[len(c.flux) for c in components]} and psf_fwhm shape {psf_fwhm.shape}")
-    if not (np.isfinite(psf_fwhm).all() and (psf_fwhm >= 0).all()):
-        raise ValueError(f"render_stamp: psf_fwhm must be finite and >= 0 pixels, got {psf_fwhm}")
+    if len(n_bands) != 1:
+        raise ValueError(f"render_stamp: every component needs one flux per band; "
+                         f"got flux lengths {[len(c.flux) for c in components]}")
+    n_bands = n_bands.pop()
+    off = [c for c in components if max(abs(c.dx), abs(c.dy)) > stamp / 2]
+    if off:
+        raise ValueError(f"render_stamp: stamp of {stamp} pixels is too small for a component centred at "
+                         f"(dx, dy) = ({off[0].dx:.1f}, {off[0].dy:.1f}) pixels from its centre")
+    if psf_fwhm is None:
+        return None
+    psf_fwhm = np.atleast_1d(np.asarray(psf_fwhm, dtype=float))
+    if psf_fwhm.shape != (n_bands,):
+        raise ValueError(f"render_stamp: psf_fwhm needs one FWHM per band ({n_bands}), got shape {psf_fwhm.shape}")
+    if not (np.isfinite(psf_fwhm).all() and (psf_fwhm > 0).all()):
+        raise ValueError(f"render_stamp: psf_fwhm must be finite and > 0 pixels (None for no PSF), got {psf_fwhm}")
+    if stamp < MIN_STAMP_OVER_FWHM * psf_fwhm.max():
+        raise ValueError(f"render_stamp: stamp of {stamp} pixels is too small for a PSF of FWHM "
+                         f"{psf_fwhm.max():.1f} pixels (band {int(np.argmax(psf_fwhm))}): it must be at least "
+                         f"{MIN_STAMP_OVER_FWHM} FWHM wide to hold a point source's light")
     return psf_fwhm
 
 
+class _Grid(NamedTuple):
+    """float32 wavenumber grids (radians per pixel) of an n x n real FFT."""
+
+    kx: np.ndarray     # (n//2 + 1,) float64, for the position phases
+    ky: np.ndarray     # (n,) float64
+    kx2: np.ndarray    # (1, n//2 + 1)
+    ky2: np.ndarray    # (n, 1)
+    kxky: np.ndarray   # (n, n//2 + 1)
+    k53: np.ndarray    # |k|^(5/3), for the Kolmogorov PSF
+    pixel: np.ndarray  # FT of the one-pixel box: sinc(kx/2pi) sinc(ky/2pi)
+    k_max: float
+
+
 @functools.lru_cache(maxsize=8)
-def _frequency_grid(n: int):
-    """Wavenumbers (radians per pixel) of an ``n`` x ``n`` real FFT, and the pixel response."""
-    ky = 2 * np.pi * np.fft.fftfreq(n)[:, None]
-    kx = 2 * np.pi * np.fft.rfftfreq(n)[None, :]
-    k = np.hypot(kx, ky)
-    pixel = np.sinc(kx / (2 * np.pi)) * np.sinc(ky / (2 * np.pi))  # box of one pixel
-    return kx, ky, k, k ** (5.0 / 3.0), pixel
+def _frequency_grid(n: int) -> _Grid:
+    ky = 2 * np.pi * np.fft.fftfreq(n)
+    kx = 2 * np.pi * np.fft.rfftfreq(n)
+    f32 = np.float32
+    return _Grid(kx, ky, (kx ** 2)[None, :].astype(f32), (ky ** 2)[:, None].astype(f32),
+                 np.outer(ky, kx).astype(f32), (np.hypot(kx[None, :], ky[:, None]) ** (5.0 / 3.0)).astype(f32),
+                 np.outer(np.sinc(ky / (2 * np.pi)), np.sinc(kx / (2 * np.pi))).astype(f32),
+                 float(np.hypot(kx.max(), np.abs(ky).max())))
 
 
 def render_stamp(components, psf_fwhm, stamp: int = config.STAMP, n_fft: int | None = None) -> np.ndarray:
@@ -171,38 +237,101 @@ def render_stamp(components, psf_fwhm, stamp: int = config.STAMP, n_fft: int | N
     ----------
     components : sequence of Component
         All with the same number of bands.
-    psf_fwhm : array of shape (n_bands,)
-        PSF FWHM per band in pixels (0 for no PSF).
+    psf_fwhm : array of shape (n_bands,) or None
+        PSF FWHM per band in pixels (> 0); None for no PSF (the bare profiles).
     stamp : int
-        Side of the square output, even.
+        Side of the square output, even; at least 4 PSF FWHMs.
     n_fft : int, optional
         Padded FFT size; by default the smallest that keeps wrap-around off the stamp.
 
     Returns
     -------
-    ndarray of shape (n_bands, stamp, stamp), float64, flux per pixel.
+    ndarray of shape (n_bands, stamp, stamp), float32, flux per pixel.
     """
-    psf_fwhm = _check_render_inputs(components, psf_fwhm, stamp)
-    n = n_fft or fft_size(components, stamp)
-    kx, ky, k, k53, pixel = _frequency_grid(n)
-    fluxes = np.stack([c.flux for c in components])                       # (n_comp, n_bands)
-    shapes = np.stack([_component_ft(c, kx, ky) for c in components])     # (n_comp, n, n//2+1)
-    total = np.einsum("cb,cyx->byx", fluxes.astype(complex), shapes)      # (n_bands, ...)
-    total *= np.exp(-KOLMOGOROV_K * psf_fwhm[:, None, None] ** (5.0 / 3.0) * k53) * pixel
-    image = np.fft.irfft2(total, s=(n, n), axes=(-2, -1))
-    rows = (np.arange(stamp) - stamp // 2) % n  # grid origin lands on stamp index stamp/2
-    return image[:, rows][:, :, rows]
+    return render_groups([components], psf_fwhm, stamp, n_fft)[0]
 
 
-def _component_ft(c: Component, kx, ky) -> np.ndarray:
-    """Unit-flux FT of one component on the grid, including its sub-pixel position."""
-    cos, sin = np.cos(c.pa), np.sin(c.pa)
-    k_major = cos * kx + sin * ky
-    k_minor = -sin * kx + cos * ky
-    kr = c.hlr * np.sqrt(k_major ** 2 + (c.q * k_minor) ** 2)
-    # position relative to the grid origin, which sits half a pixel right/below the stamp centre
-    x0, y0 = c.dx - 0.5, c.dy - 0.5
-    return PROFILE_FT[c.profile](kr) * np.exp(-1j * kx * x0) * np.exp(-1j * ky * y0)
+def render_groups(groups, psf_fwhm, stamp: int = config.STAMP, n_fft: int | None = None) -> np.ndarray:
+    """Separate images of groups of components on one grid through one PSF.
+
+    Used to get a galaxy and its neighbours apart (their sum is the stamp) from one set of
+    Fourier grids and one batched inverse FFT.  The FFT size is chosen for all the groups
+    together, so each group's image is the same whatever else is rendered with it.
+
+    Returns
+    -------
+    ndarray of shape (n_groups, n_bands, stamp, stamp), float32.
+    """
+    everything = [c for group in groups for c in group]
+    psf_fwhm = _check_render_inputs(everything, psf_fwhm, stamp)
+    if any(len(group) == 0 for group in groups):
+        raise ValueError("render_groups: every group needs at least one component")
+    n = n_fft or fft_size(everything, stamp)
+    grid = _frequency_grid(n)
+    transfer = grid.pixel
+    if psf_fwhm is not None:  # PSF x pixel, per band
+        transfer = np.exp((-KOLMOGOROV_K * psf_fwhm ** (5.0 / 3.0)).astype(np.float32)[:, None, None] * grid.k53)
+        transfer *= grid.pixel
+    ft = np.empty((len(groups), len(everything[0].flux), n, n // 2 + 1), dtype=np.complex64)
+    for out, group in zip(ft, groups):
+        _group_ft(group, grid, transfer, out)
+    # the inverse 2-d FFT as two 1-d passes, the second only over the stamp's rows
+    half = stamp // 2  # the grid origin lands on stamp index stamp/2
+    rows = np.r_[n - half:n, 0:half]
+    columns = scipy.fft.ifft(ft, axis=-2, workers=1, overwrite_x=True)[..., rows, :]
+    return np.ascontiguousarray(scipy.fft.irfft(columns, n=n, axis=-1, workers=1)[..., rows])
+
+
+def _group_ft(components, grid: _Grid, transfer: np.ndarray, out: np.ndarray) -> None:
+    """Sum of the components' flux-weighted FTs times ``transfer`` (PSF x pixel) into ``out``.
+
+    ``out``: (n_bands, n, n//2+1) complex64.  Components sharing a centre (bulge and disk)
+    share one phase factor, applied once to the sum of their real FTs.
+    """
+    for i, ((dx, dy), parts) in enumerate(_by_centre(components).items()):
+        real = parts[0].flux.astype(np.float32)[:, None, None] * _shape_ft(parts[0], grid)
+        for c in parts[1:]:
+            real += c.flux.astype(np.float32)[:, None, None] * _shape_ft(c, grid)
+        real *= transfer
+        # position relative to the grid origin, which sits half a pixel right/below the stamp centre
+        phase = np.outer(np.exp(-1j * grid.ky * (dy - 0.5)).astype(np.complex64),
+                         np.exp(-1j * grid.kx * (dx - 0.5)).astype(np.complex64))
+        if i == 0:
+            np.multiply(real, phase, out=out)
+        else:
+            out += real * phase
+
+
+def _by_centre(components) -> dict:
+    groups: dict = {}
+    for c in components:
+        groups.setdefault((float(c.dx), float(c.dy)), []).append(c)
+    return groups
+
+
+def _shape_ft(c: Component, grid: _Grid) -> np.ndarray:
+    """Unit-flux FT of one centred component on the grid (real: the profiles are symmetric), float32.
+
+    (k_major^2 + q^2 k_minor^2) hlr^2 is a quadratic form in (kx, ky): three terms.
+    """
+    cos, sin, q2 = np.cos(c.pa), np.sin(c.pa), c.q ** 2
+    scale = c.hlr ** 2 / (EXP_HLR_OVER_SCALE ** 2 if c.profile == "exponential" else 1.0)
+    a = np.float32(scale * (cos * cos + q2 * sin * sin))
+    b = np.float32(scale * 2 * cos * sin * (1 - q2))
+    d = np.float32(scale * (sin * sin + q2 * cos * cos))
+    kr2 = a * grid.kx2 + d * grid.ky2
+    kr2 += b * grid.kxky
+    if c.profile == "exponential":  # (1 + (k r_d)^2)^-1.5
+        kr2 += 1
+        out = np.sqrt(kr2)
+        out *= kr2
+        return np.reciprocal(out, out=out)
+    if c.hlr * grid.k_max >= np.exp(_devaucouleurs_table()[0][-1]):  # beyond the table: exact tail
+        return devaucouleurs_ft(np.sqrt(kr2.astype(float))).astype(np.float32)
+    with np.errstate(divide="ignore"):  # log 0 at k = 0: clipped to the table's start
+        out = _devaucouleurs_lookup(np.log(kr2))
+    out[0, 0] = 1.0  # unit flux exactly
+    return out
 
 
 def half_light_radius(image: np.ndarray, centre=None) -> float:
