@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     command("reproduce", _reproduce, "run notebooks 01..05 in order with papermill, writing figures and tables")
     _sdss_parser(sub)
     c = command("bench", _bench, "print throughput tables (img/s, peak memory)")
-    c.add_argument("what", choices=["backends", "train", "predict", "simulate", "cutouts"])
+    c.add_argument("what", choices=["backends", "train", "predict", "memory", "simulate", "cutouts"])
     c.add_argument("--n", type=int, default=2000, help="galaxies for `bench simulate`, cutouts for `bench cutouts`")
     return p
 
@@ -219,7 +219,8 @@ def _bench(args):
         from .sdss.bench import bench_cutouts
         bench_cutouts(n=args.n)
         return
-    {"backends": bench.bench_backends, "train": bench.bench_train, "predict": bench.bench_predict}[args.what]()
+    {"backends": bench.bench_backends, "train": bench.bench_train, "predict": bench.bench_predict,
+     "memory": bench.bench_memory}[args.what]()
 
 
 if __name__ == "__main__":

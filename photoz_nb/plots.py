@@ -1082,7 +1082,10 @@ def sdss_bright_galaxies(stamps, labels) -> Figure:
                             sharex=True, sharey=True)
         fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
         for c, band in enumerate(config.BANDS):
-            lo, hi = np.percentile(stamps[..., c], [1, 99.9])
+            values = stamps[..., c]
+            sky = np.median(values)
+            noise = 1.4826 * np.median(np.abs(values - sky))
+            lo, hi = sky - 2 * noise, max(np.percentile(values, 99.9), sky + 10 * noise)  # faint u: noise stays grey
             norm = ImageNormalize(vmin=lo, vmax=hi, stretch=AsinhStretch(0.1))
             for r in range(n):
                 image = axes[r, c].imshow(stamps[r, ..., c], cmap="gray_r", norm=norm, extent=extent)

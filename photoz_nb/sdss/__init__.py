@@ -4,28 +4,31 @@ One function per ``photoz-nb sdss`` command:
 
 * ``query``       :func:`query_catalog`  SkyServer sample -> catalogue FITS (contract columns + run/camcol/field)
 * ``frames``      :func:`fetch_frames`   download (or copy from a mirror) every frame a catalogue needs
-* ``cutouts``     :func:`build_cutout_dataset`  catalogue + frames -> data set (flagged rows listed, not written)
+* ``cutouts``     :func:`build_cutout_dataset`  catalogue + frames -> data set, one task per field, in
+  parallel (local processes or dask); flagged rows listed in ``<out>.flagged.ecsv``, not written
 * ``import-cube`` :func:`import_cube`    the public ``sdss.npz`` cube -> data set directory
 
-(The submodules ``frames``, ``cutouts``, ``query`` and ``cube`` keep their names.)
+:func:`prepare_real_dataset` chains them for notebook 01 (``data_source = "sdss" | "cube"``).
+
+(The submodules ``frames``, ``cutouts``, ``build``, ``query``, ``cube``, ``stars`` and ``sources`` keep their names.)
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
-from tqdm.auto import tqdm
 
 from .. import catalog as contract
 from .. import config
+from . import build
+from .build import build_cutout_dataset
 from .cube import import_cube
-from .cutouts import FLAG_NAMES, FieldFrames, cutout, describe_flags, make_cutouts
+from .cutouts import FieldFrames, cutout, make_cutouts
 from .frames import FrameCache, FrameError, frame_name, frame_url, local_fetch, read_frame
 from .query import query_sample, to_contract
 
-__all__ = ["query_catalog", "fetch_frames", "build_cutout_dataset", "import_cube", "cutout", "make_cutouts", "read_frame", "frame_name",
+__all__ = ["query_catalog", "fetch_frames", "build_cutout_dataset", "import_cube", "prepare_real_dataset", "cutout", "make_cutouts", "read_frame", "frame_name",
            "frame_url", "FrameCache", "FrameError", "FieldFrames", "local_fetch"]
 
 
@@ -72,58 +75,77 @@ def fetch_frames(catalog, frames_dir, bands=config.BANDS, max_workers: int = 4, 
     return cache.get_many(keys, max_workers=max_workers, progress=progress)
 
 
-def build_cutout_dataset(catalog, frames_dir, out, mirror=None, chunk_rows: int = 256, max_fields: int = 4,
-            progress: bool = True) -> Path:
-    """Cut stamps for a catalogue (contract columns + run/camcol/field) and write a data set.
+# -- notebook 01: one call per data source ---------------------------------------------------------
+SOURCES = ("sdss", "cube")
 
-    Rows are processed sorted by field (each frame decompressed once) and the data set
-    keeps that order.  Stamps go first to ``.<out>.stamps.npy`` (resumable chunk by
-    chunk); flagged rows (outside the frames, bad pixels, missing frames) are left out
-    of the data set and listed with their reason in ``<out>.flagged.ecsv``.
+
+def prepare_real_dataset(source: str, profile=None, *, catalog=None, frames_dir=None, mirror=None, cube=None,
+                         out=None, workers: int | None = None, scheduler: str | None = None,
+                         progress: bool = True, **cube_options) -> Path:
+    """The data set of real SDSS images for a profile: reused when current, else built.
+
+    Parameters
+    ----------
+    source : "sdss" (cutouts from SDSS frames) or "cube" (the authors' public ``sdss.npz``).
+    profile : Profile or name; gives the default paths ``data/<profile>/<source>/``, the split
+        fractions and seed, and (if not None) the number of galaxies drawn from the catalogue.
+    catalog : ("sdss") catalogue FITS/ECSV with the contract columns + run/camcol/field (a
+        ``split`` column is drawn when absent); default: the paper's SkyServer query (network).
+    frames_dir : ("sdss") frame cache; default ``data/sdss_frames`` (shared by all profiles).
+    mirror : ("sdss") a local folder of frames to copy from instead of downloading.
+    cube : ("cube") path of the ``.npz`` cube; ``cube_options`` go to :func:`import_cube`.
+    workers, scheduler : ("sdss") parallelism of :func:`build_cutout_dataset`.
+
+    Returns
+    -------
+    Path of a data set in the contract (open it with :func:`photoz_nb.catalog.open_dataset`).
     """
-    out = Path(out)
+    if source not in SOURCES:
+        raise ValueError(f"data source must be one of {SOURCES} (or 'simulation', handled by "
+                         f"photoz_nb.pipeline.dataset), got {source!r}")
+    profile = config.get_profile(profile)
+    out = Path(out) if out is not None else profile.data_dir / source / "dataset"
+    if source == "cube":
+        if cube is None:
+            raise ValueError("data source 'cube' needs cube=<path of the public sdss.npz cube>")
+        return _prepared_cube(Path(cube), out, profile, progress, cube_options)
+    if cube_options:
+        raise TypeError(f"unexpected option(s) for data source 'sdss': {sorted(cube_options)}")
+    cat = _profile_catalog(catalog, profile, out, progress)
+    frames_dir = Path(frames_dir) if frames_dir is not None else config.data_root() / "sdss_frames"
+    if _is_current(out, profile, generator=build.GENERATOR, input_catalog=build.catalog_digest(build.sort_by_field(cat))):
+        return out
+    return build_cutout_dataset(cat, frames_dir, out, mirror=mirror, workers=workers, scheduler=scheduler,
+                                progress=progress)
+
+
+def _profile_catalog(catalog, profile: config.Profile, out: Path, progress: bool) -> Table:
+    """The catalogue to cut: given or queried, with splits, subsampled to the profile's size."""
+    if catalog is None:
+        catalog = query_catalog(out.parent / "catalog.fits", fractions=profile.split_fractions, seed=profile.seed,
+                                progress=progress)
     cat = _read_catalog(catalog)
-    _fields(cat)
-    cat = cat[np.lexsort((cat["field"], cat["camcol"], cat["run"]))]
-    stamps, flags = _stamp_pass(cat, FieldFrames(FrameCache(frames_dir, fetch=_fetch_for(mirror)),
-                                                 max_fields=max_fields), out, chunk_rows, progress)
-    good = np.flatnonzero(flags == 0)
-    _write_flagged(cat, flags, out.with_name(out.name + ".flagged.ecsv"))
-    meta = {"generator": "photoz_nb.sdss.cutouts", "frames_dir": str(frames_dir), "n_flagged": int(len(cat) - len(good)),
-            "flags": describe_flags(flags)}
-    with contract.DatasetWriter(out, cat[good], meta) as writer:
-        for start, stop in writer.pending_chunks(chunk_rows):
-            writer.write(start, stamps[good[start:stop]])
-    del stamps
-    for suffix in (".stamps.npy", ".flags.npy"):
-        out.with_name("." + out.name + suffix).unlink(missing_ok=True)
-    return out
+    n = profile.n_galaxies
+    if n is not None and len(cat) > n:
+        cat = cat[np.sort(np.random.default_rng(profile.seed).choice(len(cat), n, replace=False))]
+    if "split" not in cat.colnames:
+        cat["split"] = contract.assign_splits(len(cat), profile.split_fractions, profile.seed)
+    return cat
 
 
-def _stamp_pass(cat: Table, lookup, out: Path, chunk_rows: int, progress: bool):
-    """Stamps and flags of every row in scratch memmaps; flags -1 mark chunks not yet done."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stamps_path, flags_path = (out.with_name("." + out.name + s) for s in (".stamps.npy", ".flags.npy"))
-    n = len(cat)
-    if not (flags_path.exists() and np.load(flags_path, mmap_mode="r").shape == (n,)):
-        np.lib.format.open_memmap(stamps_path, "w+", np.float32, contract.image_shape(n)).flush()
-        np.save(flags_path, np.full(n, -1, np.int32))
-    stamps = np.load(stamps_path, mmap_mode="r+")
-    flags = np.load(flags_path, mmap_mode="r+")
-    for start in tqdm(range(0, n, chunk_rows), desc="cutouts", unit="chunk", disable=not progress):
-        stop = min(start + chunk_rows, n)
-        if (flags[start:stop] >= 0).all():
-            continue  # done by an earlier, interrupted run
-        stamps[start:stop], flags[start:stop] = make_cutouts(cat[start:stop], lookup, progress=False)
-        stamps.flush()
-        flags.flush()
-    return stamps, np.array(flags)
+def _prepared_cube(cube: Path, out: Path, profile: config.Profile, progress: bool, options: dict) -> Path:
+    options.setdefault("fractions", profile.split_fractions)
+    options.setdefault("seed", profile.seed)
+    if _is_current(out, profile, generator="photoz_nb.sdss.cube.import_cube", source=str(cube.resolve()),
+                   seed=options["seed"]):
+        return out
+    return import_cube(cube, out, progress=progress, **options)
 
 
-def _write_flagged(cat: Table, flags: np.ndarray, path: Path) -> None:
-    bad = np.flatnonzero(flags != 0)
-    reasons = [", ".join(name for bit, name in FLAG_NAMES.items() if f & bit) for f in flags[bad]]
-    table = Table({"objid": np.asarray(cat["objid"])[bad], "ra": np.asarray(cat["ra"])[bad],
-                   "dec": np.asarray(cat["dec"])[bad], "flag": flags[bad], "reason": reasons})
-    table.meta["flag_bits"] = json.dumps({str(k): v for k, v in FLAG_NAMES.items()})
-    table.write(path, format="ascii.ecsv", overwrite=True)
+def _is_current(out: Path, profile: config.Profile, **expected) -> bool:
+    """True when ``out`` is a valid data set whose manifest holds ``expected``."""
+    try:
+        manifest = contract.validate_dataset(out, verify_checksums=profile.verify_checksums)
+    except contract.ContractError:
+        return False
+    return all(manifest.get(k) == v for k, v in expected.items())

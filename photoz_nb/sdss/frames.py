@@ -224,14 +224,21 @@ class FrameCache:
         path = self.path(band, run, camcol, field)
         if path.is_file() and self._is_verified(path):
             return path
+        unusable = None
         if path.is_file():
             try:
                 verify_frame(path)
                 self._mark_verified(path)
                 return path
-            except FrameError:
-                path.unlink()  # corrupt cached copy: fetch it again below
-        self._download(self.url(band, run, camcol, field), path)
+            except FrameError as err:
+                unusable = err
+                path.unlink()  # corrupt or mislabelled cached copy: fetch it again below
+        try:
+            self._download(self.url(band, run, camcol, field), path)
+        except (OSError, FrameError) as err:
+            if unusable is None:
+                raise
+            raise FrameError(f"cached copy was unusable ({unusable}) and fetching it again failed: {err}") from err
         return path
 
     def get_many(self, keys: Iterable, max_workers: int = 4, progress: bool = True) -> list[Path]:
@@ -273,6 +280,8 @@ class FrameCache:
                 os.replace(tmp, path)
                 self._mark_verified(path)
                 return
+            except FileNotFoundError:
+                raise  # not in the mirror: retrying will not make it appear
             except urllib.error.HTTPError as err:
                 if err.code == 404:  # a missing frame will not appear by retrying
                     raise FileNotFoundError(f"{url}: not on the server (HTTP 404)") from None
