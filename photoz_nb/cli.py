@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -55,7 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--studies", action="store_true",
                    help="also the bias studies: fitted slopes of the bias vs each property, and the E(B-V) test")
     command("figures", _figures, "regenerate every figure from saved predictions")
-    command("reproduce", _reproduce, "run notebooks 01..05 in order with papermill, writing figures and tables")
+    c = command("reproduce", _reproduce, "run notebooks 01..05 in order with papermill, writing figures and tables")
+    c.add_argument("--data-source", choices=["simulation", "sdss", "cube"], default="simulation",
+                   help="the embedded simulation (default), cutouts of SDSS frames, or the authors' public cube")
+    c.add_argument("--real-data", type=json.loads, default={}, metavar="JSON",
+                   help='options of the real source, e.g. \'{"catalog": "mgs.fits"}\' or \'{"cube": "sdss.npz"}\'')
     _sdss_parser(sub)
     c = command("bench", _bench, "print throughput tables (img/s, peak memory)")
     c.add_argument("what", choices=["backends", "train", "predict", "memory", "simulate", "cutouts"])
@@ -199,7 +204,8 @@ def _reproduce(args):
     for i, name in enumerate(NOTEBOOKS, 1):
         print(f"[{i}/{len(NOTEBOOKS)}] {name} (profile {profile.name}) ... {time.time() - start:.0f} s elapsed", flush=True)
         papermill.execute_notebook(config.project_root() / "notebooks" / f"{name}.ipynb", out / f"{name}.ipynb",
-                                   parameters={"profile": profile.name}, cwd=config.project_root() / "notebooks",
+                                   parameters={"profile": profile.name, "data_source": args.data_source,
+                                               "real_data": args.real_data}, cwd=config.project_root() / "notebooks",
                                    progress_bar=True, log_output=True)
     print(f"\nDone in {(time.time() - start) / 60:.1f} min.\n  figures:       {profile.figures_dir}/"
           f"\n  summary table: {profile.figures_dir}/summary_table.md\n  notebooks:     {out}/")

@@ -118,3 +118,8 @@ def data_root() -> Path:
 def shared_dir() -> Path:
     """The project's read-only ``shared/`` folder (real SDSS frames), beside the checkout."""
     return Path(os.environ.get("PHOTOZ_SHARED", project_root().parent / "shared"))
+
+
+def sample_frames_dir() -> Path:
+    """The real SDSS frames (two fields and a calibObj star list) in ``shared/sdss_frames``."""
+    return shared_dir() / "sdss_frames"

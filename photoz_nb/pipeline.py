@@ -48,11 +48,24 @@ FIGURE_INDEX = {
 }
 
 
-def dataset(profile) -> catalog.Dataset:
-    """The profile's data set, built on first use (the embedded simulation by default)."""
-    from .simulate import ensure_dataset
+def dataset(profile, source: str = "simulation", **options) -> catalog.Dataset:
+    """The profile's data set: the embedded simulation (built on first use) or real SDSS images.
+
+    ``source`` "sdss" (cutouts of SDSS frames) or "cube" (the authors' public cube) calls
+    :func:`photoz_nb.sdss.prepare_real_dataset` with ``options`` (e.g. ``catalog=``, ``mirror=``,
+    ``cube=``).  Models and predictions are keyed by the data set's checksums, so switching
+    sources retrains rather than reusing a model of the other data.
+    """
     profile = config.get_profile(profile)
-    return catalog.open_dataset(ensure_dataset(profile), verify_checksums=profile.verify_checksums)
+    if source == "simulation":
+        if options:
+            raise ValueError(f"the simulation takes no real-data options, got {sorted(options)}")
+        from .simulate import ensure_dataset
+        path = ensure_dataset(profile)
+    else:
+        from .sdss import prepare_real_dataset
+        path = prepare_real_dataset(source, profile, **options)
+    return catalog.open_dataset(path, verify_checksums=profile.verify_checksums)
 
 
 def train_cnn(profile, ds: catalog.Dataset, name: str = "cnn", use_ebv: bool = True, size: int | None = None):

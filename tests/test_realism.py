@@ -9,7 +9,7 @@ from photoz_nb import config
 from photoz_nb.simulate import build, realism, render
 from photoz_nb.simulate.render import Component, render_stamp
 
-SHARED = config.shared_dir() / "sdss_frames"
+SHARED = config.sample_frames_dir()
 HAVE_FRAMES = (SHARED / "frame-r-004510-4-0030.fits.bz2").is_file()
 # Skipped on a user's machine without the frames; in CI (CI=true) their absence is a failure.
 needs_frames = pytest.mark.skipif(not HAVE_FRAMES and not os.environ.get("CI"),

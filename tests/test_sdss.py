@@ -17,7 +17,7 @@ from photoz_nb.sdss import cutouts as C
 from photoz_nb.sdss import frames as F
 from photoz_nb.sdss import stars as S
 
-SHARED = config.shared_dir() / "sdss_frames"
+SHARED = config.sample_frames_dir()
 FIELD = (4510, 4, 30)
 OTHER_FIELD = (7264, 3, 111)
 

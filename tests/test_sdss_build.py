@@ -14,14 +14,14 @@ from astropy.table import Table, vstack
 from astropy.wcs import WCS
 
 from photoz_nb import catalog as contract
-from photoz_nb import cli, config, plots
+from photoz_nb import cli, config, pipeline, plots
 from photoz_nb.sdss import build as B
 from photoz_nb.sdss import cutouts as C
 from photoz_nb.sdss import frames as F
 from photoz_nb.sdss import prepare_real_dataset
 from photoz_nb.sdss import sources as Src
 
-SHARED = config.shared_dir() / "sdss_frames"
+SHARED = config.sample_frames_dir()
 FIELD, OTHER = (4510, 4, 30), (7264, 3, 111)
 GALAXIES = Path(__file__).parent / "fixtures" / "sdss" / "field_galaxies.ecsv"
 
@@ -72,9 +72,9 @@ def files_digest(path: Path) -> tuple[str, str]:
 # -- parallel builds ------------------------------------------------------------------------------
 def test_same_bytes_in_process_local_processes_and_dask(tmp_path, frames_dir, fields):
     cat = with_bad_rows(galaxies(), fields)
-    # In this process, through the notebook entry point (smoke keeps all 12 rows).
-    serial = prepare_real_dataset("sdss", "smoke", catalog=cat, frames_dir=frames_dir, out=tmp_path / "w1",
-                                  workers=1, progress=False)
+    # In this process, through the notebooks' entry point (smoke keeps all 12 rows).
+    serial = pipeline.dataset("smoke", "sdss", catalog=cat, frames_dir=frames_dir, out=tmp_path / "w1",
+                              workers=1, progress=False).path
     two = B.build_cutout_dataset(cat, frames_dir, tmp_path / "w2", workers=2, progress=False)
     assert files_digest(two) == files_digest(serial)
     if importlib.util.find_spec("distributed"):

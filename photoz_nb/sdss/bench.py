@@ -104,7 +104,7 @@ def measure(n: int, frames_dir: str, workers: int, scheduler: str | None, rows_p
 
 def bench_cutouts(n: int = 1000, n_survey: int = 12, configs=CONFIGS, source_dir=None, show: bool = True) -> list[dict]:
     """cutouts/s for each configuration and layout; prints a Markdown table when ``show``."""
-    source_dir = Path(source_dir) if source_dir is not None else config.shared_dir() / "sdss_frames"
+    source_dir = Path(source_dir) if source_dir is not None else config.sample_frames_dir()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         frames_dir = Path(tmp) / "frames"

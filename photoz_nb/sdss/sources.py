@@ -123,7 +123,7 @@ def bright_galaxy_stamps(frames_dir=None, fields=FIELDS, n_per_field: int = 3,
     from .frames import frame_name
     from .stars import read_calib_stars
 
-    frames_dir = Path(frames_dir) if frames_dir is not None else config.shared_dir() / "sdss_frames"
+    frames_dir = Path(frames_dir) if frames_dir is not None else config.sample_frames_dir()
     tables, stamps = [], []
     for key in fields:
         frames = fields[key] if isinstance(fields, Mapping) else \
