@@ -50,6 +50,20 @@ def assert_paper_layout(fig, width=plots.COLUMN_WIDTH):
             assert ax.get_ylabel() or ax.get_xlabel()
 
 
+def assert_matches_baseline(fig, name, tmp_path):
+    """``fig`` saved at 100 dpi equals ``tests/baseline/<name>.png`` (PHOTOZ_UPDATE_BASELINES=1 rewrites it)."""
+    baseline, actual = BASELINE_DIR / f"{name}.png", tmp_path / f"{name}.png"
+    with plots.paper_style():
+        fig.savefig(actual, dpi=100)
+    if os.environ.get("PHOTOZ_UPDATE_BASELINES"):
+        BASELINE_DIR.mkdir(exist_ok=True)
+        actual.replace(baseline)
+        pytest.skip(f"baseline rewritten: {baseline}")
+    assert baseline.exists(), f"{baseline} missing; create it with PHOTOZ_UPDATE_BASELINES=1"
+    result = compare_images(str(baseline), str(actual), tol=2)
+    assert result is None, result
+
+
 def legend_texts(fig):
     return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
 
@@ -214,17 +228,8 @@ def _baseline_pit_figure():
 
 
 def test_pit_histogram_matches_baseline_image(tmp_path):
-    baseline = BASELINE_DIR / "pit_histogram.png"
-    actual = tmp_path / "pit_histogram.png"
     with plots.paper_style():
-        _baseline_pit_figure().savefig(actual, dpi=100)
-    if os.environ.get("PHOTOZ_UPDATE_BASELINES"):
-        BASELINE_DIR.mkdir(exist_ok=True)
-        actual.replace(baseline)
-        pytest.skip(f"baseline rewritten: {baseline}")
-    assert baseline.exists(), f"{baseline} missing; create it with PHOTOZ_UPDATE_BASELINES=1"
-    result = compare_images(str(baseline), str(actual), tol=2)
-    assert result is None, result
+        assert_matches_baseline(_baseline_pit_figure(), "pit_histogram", tmp_path)
 
 
 def test_coverage_plot_is_empirical_cdf():
@@ -512,16 +517,8 @@ def _baseline_architecture_figure(net):
 
 
 def test_architecture_matches_baseline_image(tmp_path, small_net):
-    baseline = BASELINE_DIR / "architecture.png"
-    actual = tmp_path / "architecture.png"
     with plots.paper_style():
-        _baseline_architecture_figure(small_net).savefig(actual, dpi=100)
-    if os.environ.get("PHOTOZ_UPDATE_BASELINES"):
-        actual.replace(baseline)
-        pytest.skip(f"baseline rewritten: {baseline}")
-    assert baseline.exists(), f"{baseline} missing; create it with PHOTOZ_UPDATE_BASELINES=1"
-    result = compare_images(str(baseline), str(actual), tol=2)
-    assert result is None, result
+        assert_matches_baseline(_baseline_architecture_figure(small_net), "architecture", tmp_path)
 
 
 # ------------------------------------------------------------------ training-set size
@@ -696,16 +693,9 @@ def _figure_for_baseline(name):
                                   "pdf_widths"])
 def test_figure_matches_baseline_image(name, tmp_path):
     """Graphics (not text: fonts differ across FreeType builds) equal the committed baseline."""
-    baseline, actual = BASELINE_DIR / f"{name}.png", tmp_path / f"{name}.png"
     with plots.paper_style():
         fig = _figure_for_baseline(name)
         remove_ticks_and_titles(fig)
         for text in visible_texts(fig):
             text.set_visible(False)
-        fig.savefig(actual, dpi=100)
-    if os.environ.get("PHOTOZ_UPDATE_BASELINES"):
-        actual.replace(baseline)
-        pytest.skip(f"baseline rewritten: {baseline}")
-    assert baseline.exists(), f"{baseline} missing; create it with PHOTOZ_UPDATE_BASELINES=1"
-    result = compare_images(str(baseline), str(actual), tol=2)
-    assert result is None, result
+        assert_matches_baseline(fig, name, tmp_path)
