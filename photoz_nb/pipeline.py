@@ -325,9 +325,22 @@ def _training_size_figure(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarr
     return plots.metrics_vs_training_size(table[cnn_rows], references=references)
 
 
+#: Figures of the data, written by notebook 01 (and the commands named), not by :func:`figures`.
+DATA_FIGURE_INDEX = {
+    "realism_sky_noise": "sky noise per band, simulation vs real SDSS frames (`photoz-nb simulate --validate`)",
+    "realism_psf_fwhm": "PSF FWHM of real stars vs the simulated seeing distribution (`simulate --validate`)",
+    "realism_galaxy_sizes": "galaxy size vs magnitude and concentration, simulation vs real frames (`simulate --validate`)",
+    "realism_colour_redshift": "colours vs redshift, simulation vs the real MGS catalogue (`simulate --validate`)",
+    "sdss_bright_galaxies": "ugriz cutouts and colour composites of the brightest real galaxies (`photoz-nb sdss figure`)",
+}
+
+
 def write_figure_index(path: Path) -> None:
     """``figures/README.md``: which file regenerates which figure of the paper."""
+    def table(index):
+        return ["| file | regenerates |", "|---|---|"] + [f"| `{n}` | {d} |" for n, d in index.items()]
     lines = ["# Figures", "", "Written by `photoz-nb figures` (or notebook 05) to `figures/<profile>/NAME.pdf|png`.", "",
-             "| file | regenerates |", "|---|---|"] + [f"| `{n}` | {d} |" for n, d in FIGURE_INDEX.items()]
+             *table(FIGURE_INDEX), "", "Written by notebook 01 (or the command in brackets), same place and formats:", "",
+             *table(DATA_FIGURE_INDEX)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
