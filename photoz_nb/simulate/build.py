@@ -28,7 +28,7 @@ GENERATOR = "photoz_nb.simulate"
 #: Bump when the simulation changes: ensure_dataset then rebuilds existing data sets.
 #: 1.1: catalogue magnitudes carry the images' photometric noise; 1.2: float32 renderer
 #: (same physics, different last bits), photometry measured in the workers.
-VERSION = "1.2"
+VERSION = "1.3"  # 1.3: Moffat PSF (beta from real stars), cubic-spline noise resampling, re-measured sky noise
 CHUNK_SIZE = 256
 
 

@@ -474,7 +474,7 @@ def model_flux_error(sum_p2, sum_p3, noise_native, electrons_per_nmgy, flux) -> 
 
     The estimate F = F_true sum(P I) / sum(P^2) of an image I with independent pixel
     variances v = sigma^2 + F P / e (sky plus the source's photon noise, native pixels) has
-    Var F = sigma^2 / sum P^2 + (F / e) sum P^3 / (sum P^2)^2.  Lanczos resampling of the
+    Var F = sigma^2 / sum P^2 + (F / e) sum P^3 / (sum P^2)^2.  Spline resampling of the
     cutouts correlates pixels but hardly changes this (the tests measure it on images).
     """
     flux = np.maximum(np.asarray(flux, float), 0.0)

@@ -308,17 +308,12 @@ class RealField:
         return {b: float(np.mean(proj_plane_pixel_scales(f.wcs)) * 3600) for b, f in self.frames.items()}
 
 
-def default_frames_dir() -> Path:
-    """``shared/sdss_frames`` beside the checkout (see :func:`photoz_nb.config.shared_dir`)."""
-    return config.shared_dir() / "sdss_frames"
-
-
 def load_fields(frames_dir=None, progress: bool = True) -> list[RealField]:
     """Every field with all five ``frame-<band>-RRRRRR-C-FFFF.fits.bz2`` files in ``frames_dir``."""
     from ..sdss import frames as F
     from ..sdss import stars as S
 
-    frames_dir = Path(frames_dir) if frames_dir is not None else default_frames_dir()
+    frames_dir = Path(frames_dir) if frames_dir is not None else config.sample_frames_dir()
     if not frames_dir.is_dir():
         raise FileNotFoundError(f"{frames_dir}: no such directory of real SDSS frames (see --frames-dir)")
     keys = sorted({tuple(int(g) for g in FRAME_RE.search(p.name).groups()[:3])
