@@ -282,13 +282,6 @@ def test_renderer_matches_galsim(case):
     assert np.abs(mine - ref).max() < 0.01 * ref.max()
 
 
-def test_kolmogorov_ft_matches_galsim():
-    galsim = pytest.importorskip("galsim")
-    psf = galsim.Kolmogorov(fwhm=1.3)
-    for k in (0.5, 1.0, 2.0, 4.0):
-        assert render.kolmogorov_ft(k, 1.3) == pytest.approx(psf.kValue(k, 0).real, rel=1e-6)
-
-
 def test_moffat_ft_and_its_closed_form_match_galsim():
     galsim = pytest.importorskip("galsim")
     for beta, fwhm in ((render.MOFFAT_BETA, 1.3), (2.5, 3.0)):

@@ -95,7 +95,7 @@ def _robust_sigma(values: np.ndarray) -> float:
 def source_mask(image, nsigma: float = 3.0, smooth: float = 1.5, grow: int = 2, n_iter: int = 3) -> np.ndarray:
     """True on pixels of sources: the Gaussian-smoothed image above ``nsigma`` of its own
     robust noise (so correlated noise is handled), dilated by ``grow`` pixels.  On pure white or
-    Lanczos-correlated noise the sky left outside the mask has its sigma biased by < 0.5%."""
+    resampling-correlated noise the sky left outside the mask has its sigma biased by < 0.5%."""
     smoothed = ndimage.gaussian_filter(_check_image(image), smooth, mode="nearest")
     mask = np.zeros(smoothed.shape, bool)
     for _ in range(n_iter):
@@ -138,8 +138,8 @@ def fit_fwhm(image, oversample: int = 5) -> dict:
     """FWHM (pixels) of the star nearest the centre of ``image``: least-squares fit of a
     pixel-integrated circular Moffat with free beta (1.5-40) and a constant background.
 
-    Recovers the FWHM of pixel-integrated Gaussians and Moffats to < 1%; gives the simulator's
-    Kolmogorov PSF 1-2% narrower than its nominal FWHM (hence sim PSFs are fitted the same way).
+    Recovers the FWHM of pixel-integrated Gaussians and Moffats to < 1%; simulated PSFs are
+    fitted the same way as real stars, so the comparison does not depend on the PSF model.
     Returns dict fwhm, beta, x, y, flux, ok (False if the fit failed or beta hit its lower bound).
     """
     image = _check_image(image)

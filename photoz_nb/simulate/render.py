@@ -30,8 +30,6 @@ from .. import config
 PROFILES = ("exponential", "devaucouleurs")
 #: r_d = hlr / EXP_HLR_OVER_SCALE for an exponential disk.
 EXP_HLR_OVER_SCALE = 1.6783469900166608
-#: Kolmogorov PSF: FT = exp(-KOLMOGOROV_K (k FWHM)^(5/3)) (k in radians per length).
-KOLMOGOROV_K = 0.16756691
 #: PSF since version 1.3: a Moffat core I ~ (1 + r^2/alpha^2)^-beta plus a faint broad Moffat
 #: wing, as SDSS models its PSFs (core + power-law wing); a Kolmogorov profile (until 1.2) has
 #: too little light in its wings (Petrosian r90/r50 of stars 2.05; real stars 2.21-2.23).
@@ -169,11 +167,6 @@ def devaucouleurs_ft(kr: np.ndarray) -> np.ndarray:
 
 
 PROFILE_FT = {"exponential": exponential_ft, "devaucouleurs": devaucouleurs_ft}
-
-
-def kolmogorov_ft(k: np.ndarray, fwhm: float) -> np.ndarray:
-    """FT of a unit-flux Kolmogorov PSF (``fwhm`` in the length unit of 1/``k``)."""
-    return np.exp(-KOLMOGOROV_K * (k * fwhm) ** (5.0 / 3.0))
 
 
 def moffat_alpha(fwhm, beta: float = MOFFAT_BETA):
