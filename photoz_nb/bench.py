@@ -94,7 +94,7 @@ def bench_backends(backends=BACKENDS, batch_size: int = 64, width: float = 0.25,
     A backend that fails gets a row with its error instead of numbers.
     """
     args = {"width": width, "batch_size": batch_size, "steps": steps}
-    rows = [{"backend": b, **_in_subprocess("measure", args, {"KERAS_BACKEND": b})} for b in installed_backends(backends)]
+    rows = [{"backend": b, **run_in_subprocess("measure", args, {"KERAS_BACKEND": b})} for b in installed_backends(backends)]
     if show:
         print(f"Net_P width {width}, batch {batch_size}, {steps} timed steps; {_machine()}\n")
         print(markdown_table(rows))
@@ -166,15 +166,16 @@ class _AnonPeak:
 
 def bench_memory(sizes=(1500, 15000), width: float = 0.125, show: bool = True) -> list[dict]:
     """Peak memory of one training epoch at each data-set size, each in a fresh process."""
-    rows = [_in_subprocess("memory", {"n_galaxies": n, "width": width}) for n in sizes]
+    rows = [run_in_subprocess("memory", {"n_galaxies": n, "width": width}) for n in sizes]
     if show:
         print(f"one training epoch, Net_P width {width}, synthetic data sets; {_machine()}\n")
         print(markdown_table(rows))
     return rows
 
 
-def _in_subprocess(kind: str, kwargs: dict, env: dict | None = None) -> dict:
-    """Run a worker of this module in a fresh Python (Keras fixes its backend per process)."""
+def run_in_subprocess(kind: str, kwargs: dict, env: dict | None = None) -> dict:
+    """``WORKERS[kind](**kwargs)`` in a fresh Python: Keras fixes its backend per process, and peak
+    memory and CPU time are then the measurement's own."""
     proc = subprocess.run([sys.executable, "-m", "photoz_nb.bench", "--worker", kind, json.dumps(kwargs)],
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}, capture_output=True, text=True)
     result = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -183,9 +184,14 @@ def _in_subprocess(kind: str, kwargs: dict, env: dict | None = None) -> dict:
     return json.loads(result[-1])
 
 
-WORKERS = {"measure": measure, "memory": peak_memory_of_training}
+def _cutouts(**kwargs) -> dict:
+    from .sdss.bench import measure as measure_cutouts
+    return measure_cutouts(**kwargs)
 
-if __name__ == "__main__":  # the worker of bench_backends and bench_memory
+
+WORKERS = {"measure": measure, "memory": peak_memory_of_training, "cutouts": _cutouts}
+
+if __name__ == "__main__":  # the worker of run_in_subprocess
     if len(sys.argv) == 4 and sys.argv[1] == "--worker" and sys.argv[2] in WORKERS:
         import photoz_nb  # noqa: F401  (sets the backend default before keras loads)
         print(json.dumps(WORKERS[sys.argv[2]](**json.loads(sys.argv[3]))))

@@ -17,11 +17,8 @@ process and of its finished children (workers, dask nannies): on a shared machin
 from __future__ import annotations
 
 import bz2
-import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -32,7 +29,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from .. import config
-from ..bench import _machine, markdown_table
+from ..bench import _machine, markdown_table, run_in_subprocess
 from .build import field_tasks, sort_by_field
 from .frames import FrameCache, frame_name, local_fetch
 from .sources import FIELDS
@@ -113,7 +110,7 @@ def bench_cutouts(n: int = 1000, n_survey: int = 12, configs=CONFIGS, source_dir
         for layout, count, per_task in (("dense", n, 512), ("survey", n_survey, SURVEY_ROWS_PER_FIELD)):
             for cfg in configs:
                 args = {"n": count, "frames_dir": str(frames_dir), "rows_per_task": per_task, **cfg}
-                rows.append({"layout": layout, "workers": cfg["workers"], "runs on": _where(cfg), **_run_worker(args)})
+                rows.append({"layout": layout, "workers": cfg["workers"], "runs on": _where(cfg), **run_in_subprocess("cutouts", args)})
     if show:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"cutouts of the two real fields; {_machine()}; load average before: {load:.1f}\n")
@@ -125,19 +122,3 @@ def _where(cfg: dict) -> str:
     if cfg["scheduler"]:
         return cfg["scheduler"]
     return "this process" if cfg["workers"] == 1 else "local processes"
-
-
-def _run_worker(args: dict) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "photoz_nb.sdss.bench", "--worker", json.dumps(args)],
-                          capture_output=True, text=True)
-    result = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not result:
-        return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1][:200]}
-    return json.loads(result[-1])
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        print(json.dumps(measure(**json.loads(sys.argv[2]))))
-    else:
-        sys.exit("usage: python -m photoz_nb.sdss.bench --worker '{\"n\": 1000, ...}'")
