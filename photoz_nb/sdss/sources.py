@@ -26,6 +26,7 @@ from astropy.table import Table, vstack
 from scipy import ndimage
 
 from .. import config
+from ..metrics import sigma_mad
 from .cutouts import OutsideFrameError, cutout
 from .frames import Frame, read_frame
 
@@ -34,18 +35,12 @@ SATURATION_SUSPECT_DN = 5000.0
 FIELDS = ((4510, 4, 30), (7264, 3, 111))
 
 
-def robust_sigma(values: np.ndarray) -> float:
-    """1.4826 x median absolute deviation."""
-    values = np.asarray(values)
-    return float(1.4826 * np.median(np.abs(values - np.median(values))))
-
-
 def detect_sources(frame: Frame, threshold: float = 5.0, smooth_px: float = 1.5, min_area: int = 20) -> Table:
     """Sources of one frame: ``x``, ``y`` (0-based px of the smoothed peak), ``ra``, ``dec``, ``flux`` (nanomaggies in
     the segment), ``mag``, ``peak_dn``, ``area`` (px), ``concentration``; brightest first."""
     image = np.nan_to_num(frame.image)
     smooth = ndimage.gaussian_filter(image, smooth_px)
-    labels, n = ndimage.label(smooth > threshold * robust_sigma(smooth))
+    labels, n = ndimage.label(smooth > threshold * sigma_mad(smooth))
     index = np.arange(1, n + 1)
     area = ndimage.sum_labels(np.ones_like(image), labels, index)
     flux = ndimage.sum_labels(image, labels, index)

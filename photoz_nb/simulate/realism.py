@@ -47,11 +47,11 @@ from scipy import ndimage, optimize, stats
 from tqdm.auto import tqdm
 
 from .. import catalog, config
+from ..metrics import sigma_mad
 from . import galaxies, render
 
 BANDS = config.BANDS
 R = BANDS.index("r")
-MAD_TO_SIGMA = 1.4826
 
 #: Pass thresholds (see the module docstring).
 NOISE_RATIO_TOL = 0.10
@@ -88,10 +88,6 @@ def _check_image(image, name: str = "image") -> np.ndarray:
     return image
 
 
-def _robust_sigma(values: np.ndarray) -> float:
-    return float(MAD_TO_SIGMA * np.median(np.abs(values - np.median(values))))
-
-
 def source_mask(image, nsigma: float = 3.0, smooth: float = 1.5, grow: int = 2, n_iter: int = 3) -> np.ndarray:
     """True on pixels of sources: the Gaussian-smoothed image above ``nsigma`` of its own
     robust noise (so correlated noise is handled), dilated by ``grow`` pixels.  On pure white or
@@ -100,7 +96,7 @@ def source_mask(image, nsigma: float = 3.0, smooth: float = 1.5, grow: int = 2, 
     mask = np.zeros(smoothed.shape, bool)
     for _ in range(n_iter):
         sky = smoothed[~mask]
-        level, sigma = np.median(sky), _robust_sigma(sky)
+        level, sigma = np.median(sky), sigma_mad(sky)
         mask = smoothed > level + nsigma * sigma
         if grow:
             mask = ndimage.binary_dilation(mask, iterations=grow)
@@ -115,7 +111,7 @@ def sky_noise(image, nsigma: float = 3.0) -> float:
     sky = image[~source_mask(image, nsigma)]
     if sky.size < 50:
         raise ValueError(f"sky_noise: only {sky.size} sky pixels left after masking sources")
-    return _robust_sigma(sky)
+    return sigma_mad(sky)
 
 
 def moffat_alpha(fwhm, beta):
@@ -182,7 +178,7 @@ def effective_fwhm(image) -> float:
     image = _check_image(image)
     border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
     data = image - np.median(border)
-    noise = _robust_sigma(border)
+    noise = sigma_mad(border)
     yy, xx = np.indices(data.shape)
     w = np.maximum(data, 0)
     x, y = (w * xx).sum() / w.sum(), (w * yy).sum() / w.sum()
@@ -360,7 +356,7 @@ def detect_sources(image, nsigma: float = 3.0, smooth: float = 1.5, min_pixels: 
     image = np.nan_to_num(np.asarray(image, dtype=float))
     smoothed = ndimage.gaussian_filter(image, smooth)
     rows = np.linspace(0, image.shape[0], 5, dtype=int)
-    sigma = np.median([_robust_sigma(smoothed[a:b:2, ::2]) for a, b in zip(rows[:-1], rows[1:])])
+    sigma = np.median([sigma_mad(smoothed[a:b:2, ::2]) for a, b in zip(rows[:-1], rows[1:])])
     labels, n = ndimage.label(smoothed > nsigma * sigma)
     index = np.arange(1, n + 1)
     npix = ndimage.sum_labels(np.ones_like(image), labels, index)
@@ -727,7 +723,7 @@ def _binned(z, values, edges):
         v = values[idx == k]
         n[k] = v.size
         if v.size:
-            med[k], scat[k] = np.median(v), _robust_sigma(v)
+            med[k], scat[k] = np.median(v), sigma_mad(v)
     return med, scat, n
 
 
