@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import itertools
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -64,14 +65,17 @@ def run_tasks(fn: Callable, tasks: Iterable[tuple], workers: int | None = None, 
               in_flight_per_worker: int = 2) -> Iterator[tuple[int, object]]:
     """Yield ``(index, fn(*task))`` for every task, in completion order.
 
-    With ``workers == 1`` and no scheduler the tasks run in this process, in order (easy to
-    debug, no pickling).  Otherwise at most ``in_flight_per_worker * workers`` tasks are
-    submitted at a time.  ``fn`` must be importable by name (a module-level function).
+    With ``workers == 1``, or a single task, and no scheduler the tasks run in this process,
+    in order (easy to debug, no pickling, no processes to start).  Otherwise at most
+    ``in_flight_per_worker * workers`` tasks are submitted at a time.  ``fn`` must be
+    importable by name (a module-level function).
     """
     if workers is not None:
         check_workers(workers)
     tasks = iter(tasks)
-    if scheduler is None and workers == 1:
+    head = list(itertools.islice(tasks, 2))  # is there more than one task?
+    tasks = itertools.chain(head, tasks)
+    if scheduler is None and (workers == 1 or len(head) < 2):
         for index, task in enumerate(tasks):
             yield index, fn(*task)
         return

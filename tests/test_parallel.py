@@ -40,3 +40,8 @@ def test_missing_scheduler_is_a_clear_error():
 def test_bad_worker_count(bad):
     with pytest.raises(ValueError, match="workers"):
         collect(workers=bad)
+
+
+def test_a_single_task_runs_in_this_process(monkeypatch):
+    monkeypatch.setattr(parallel, "executor", lambda *a, **k: pytest.fail("started processes for one task"))
+    assert list(parallel.run_tasks(square_sum, [(0, 7)], workers=2)) == [(0, EXPECTED[0])]

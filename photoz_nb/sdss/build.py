@@ -157,8 +157,6 @@ def _cut_pending(cat, tasks, scratch, frames_dir, mirror, workers, scheduler, pr
     pending = [t for t in tasks if not scratch.is_done(t[0], t[1])]
     ra, dec = np.asarray(cat["ra"], dtype=float), np.asarray(cat["dec"], dtype=float)
     args = ((frames_dir, mirror, key, ra[start:stop], dec[start:stop]) for start, stop, key in pending)
-    if len(pending) <= 1 and scheduler is None:
-        workers = 1  # nothing to share out: skip starting processes
     done = len(cat) - sum(stop - start for start, stop, _ in pending)
     with tqdm(total=len(cat), initial=done, desc="cutouts", unit="stamp", disable=not progress) as bar:
         for index, (stamps, flags, details) in parallel.run_tasks(cut_field, args, workers, scheduler):

@@ -184,8 +184,6 @@ def _write_images(writer: _SimulationWriter, params: dict, seed: int, workers: i
 def _render_chunks(params: dict, seed: int, chunks, workers: int, scheduler: str | None):
     """Yield (start, (images, sums)) for every chunk, in this process, in local processes or on dask."""
     tasks = ((_slice(params, start, stop), seed, start) for start, stop in chunks)
-    if len(chunks) <= 1 and scheduler is None:
-        workers = 1
     for index, result in parallel.run_tasks(render_chunk, tasks, workers, scheduler):
         yield chunks[index][0], result
 
