@@ -133,35 +133,57 @@ def peak_memory_of_training(n_galaxies: int, width: float = 0.125, batch_size: i
 
     from . import catalog, config
     from .train import train
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp, _AnonPeak() as anon:
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp, PeakMemory(interval_s=0.05) as memory:
         ds = catalog.open_dataset(catalog.write_synthetic_dataset(f"{tmp}/data", n_galaxies), verify_checksums=False)
         profile = dataclasses.replace(config.get_profile("smoke"), model_width=width, epochs=1, batch_size=batch_size)
         start = time.perf_counter()
         train(ds, profile, f"{tmp}/run", progress=False)
         seconds = time.perf_counter() - start
     return {"galaxies": n_galaxies, "images_gib": round(n_galaxies * 64 * 64 * 5 * 4 / 2**30, 2),
-            "train_s": round(seconds, 1), "peak_rss_mib": round(peak_rss_mib()), "peak_anon_mib": round(anon.peak_mib)}
+            "train_s": round(seconds, 1), "peak_rss_mib": round(peak_rss_mib()), "peak_anon_mib": round(memory.peaks()["peak_anon_mib"])}
 
 
-class _AnonPeak:
-    """Samples RssAnon of /proc/self/status in a thread; ``peak_mib`` is the largest value seen."""
+class PeakMemory:
+    """Samples the resident memory of this process and its children in a thread.
+
+    ``peaks()``: peak total RSS (summed over processes; shared libraries count once per
+    process), its file-backed and private (anonymous) parts, in MiB.
+    """
+
+    def __init__(self, interval_s: float = 0.1):
+        self.interval_s = interval_s
+        self.peak = {"peak_rss_mib": float("nan"), "peak_file_mib": float("nan"), "peak_anon_mib": float("nan")}
 
     def __enter__(self):
         import threading
-        self.peak_mib, self._stop = 0.0, threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
-
-    def _sample(self):
-        while not self._stop.wait(0.05):
-            with open("/proc/self/status") as status:
-                kib = next(int(line.split()[1]) for line in status if line.startswith("RssAnon:"))
-            self.peak_mib = max(self.peak_mib, kib / 1024)
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+    def peaks(self) -> dict:
+        return dict(self.peak)
+
+    def _run(self):
+        import psutil
+        me = psutil.Process()
+        while True:
+            rss = shared = 0
+            for proc in [me] + me.children(recursive=True):
+                try:
+                    info = proc.memory_info()
+                except psutil.Error:  # a worker that just exited
+                    continue
+                rss, shared = rss + info.rss, shared + getattr(info, "shared", 0)
+            for key, value in (("peak_rss_mib", rss), ("peak_file_mib", shared), ("peak_anon_mib", rss - shared)):
+                self.peak[key] = np.nanmax([self.peak[key], value / 2 ** 20])
+            if self._stop.wait(self.interval_s):
+                return
 
 
 def bench_memory(sizes=(1500, 15000), width: float = 0.125, show: bool = True) -> list[dict]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import catalog, config, parallel
+from .. import bench, catalog, config, parallel
 from . import galaxies, observe
 
 GENERATOR = "photoz_nb.simulate"
@@ -224,55 +224,9 @@ def benchmark(n: int = 1000, workers=None, seed: int = 0, out_dir=None) -> dict:
     t0 = time.perf_counter()
     galaxies.catalog_table(galaxies.draw_galaxies(n, seed), seed)
     t1 = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp, PeakMemory() as memory:
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp, bench.PeakMemory() as memory:
         t2 = time.perf_counter()
         build_dataset("smoke", out_dir=Path(tmp) / "bench", seed=seed, n=n, workers=workers, progress=False)
         t3 = time.perf_counter()
     return {"n": n, "workers": workers, "catalog_s": t1 - t0, "build_s": t3 - t2,
             "galaxies_per_s": n / (t3 - t2), **memory.peaks()}
-
-
-class PeakMemory:
-    """Samples the resident memory of this process and its children in a thread (needs psutil).
-
-    ``peaks()``: peak total RSS (summed over processes; shared libraries count once per
-    process), its file-backed and private (anonymous) parts, in MiB; NaN without psutil.
-    """
-
-    def __init__(self, interval_s: float = 0.1):
-        self.interval_s = interval_s
-        self.peak = {"peak_rss_mib": float("nan"), "peak_file_mib": float("nan"), "peak_anon_mib": float("nan")}
-
-    def __enter__(self):
-        import threading
-
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    def peaks(self) -> dict:
-        return dict(self.peak)
-
-    def _run(self):
-        try:
-            import psutil
-        except ImportError:
-            return
-        me = psutil.Process()
-        while True:
-            rss = shared = 0
-            for proc in [me] + me.children(recursive=True):
-                try:
-                    info = proc.memory_info()
-                except psutil.Error:  # a worker that just exited
-                    continue
-                rss, shared = rss + info.rss, shared + getattr(info, "shared", 0)
-            for key, value in (("peak_rss_mib", rss), ("peak_file_mib", shared), ("peak_anon_mib", rss - shared)):
-                self.peak[key] = np.nanmax([self.peak[key], value / 2 ** 20])
-            if self._stop.wait(self.interval_s):
-                return
