@@ -39,11 +39,6 @@ def build_meta(profile: config.Profile, seed: int, n: int | None) -> dict:
 
 
 # -- rendering rows -------------------------------------------------------------------------
-def components_for(params: dict, i: int) -> list:
-    """Bulge, disk and neighbours of row ``i`` of the render parameters."""
-    return galaxies.own_components(params, i) + galaxies.neighbour_components(params, i)
-
-
 def render_chunk(params: dict, seed: int, start: int, noise: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Images and profile sums of the ``m`` rows in ``params`` (global rows start..start+m).
 
@@ -66,11 +61,6 @@ def render_chunk(params: dict, seed: int, start: int, noise: bool = True) -> tup
                                                     electrons_per_unit=params["electrons_per_nmgy"][i])
         images[i] = np.moveaxis(image, 0, -1)
     return images, sums
-
-
-def render_rows(params: dict, seed: int, start: int, noise: bool = True) -> np.ndarray:
-    """Images (m, 64, 64, 5) float32 of the ``m`` rows in ``params``, global rows start.."""
-    return render_chunk(params, seed, start, noise)[0]
 
 
 def _slice(params: dict, start: int, stop: int) -> dict:
@@ -156,8 +146,6 @@ def build_dataset(profile, out_dir=None, seed=None, n=None, workers=None, progre
     n = profile.n_galaxies if n is None else n
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0):
-        raise ValueError(f"n (number of galaxies) must be a positive integer or None, got {n!r}")
     workers = parallel.default_workers() if workers is None else parallel.check_workers(workers)
 
     draws = galaxies.draw_galaxies(n, seed)

@@ -374,7 +374,7 @@ def make_catalog(n: int | None, seed: int, split_fractions=(0.72, 0.08, 0.2),
     -------
     (Table, dict)
         The catalogue (contract columns plus truths) and a dict of per-galaxy arrays
-        that :func:`photoz_nb.simulate.build.render_rows` turns into images.
+        that :func:`photoz_nb.simulate.build.render_chunk` turns into images.
     """
     draws = draw_galaxies(n, seed)
     sums = profile_sums(draws.params, progress)
@@ -493,11 +493,6 @@ def photometry_from_sums(params: dict, seed: int, sum_p2: np.ndarray, sum_p3: np
     flux = params["bulge_flux"] + params["disk_flux"]
     error = model_flux_error(sum_p2, sum_p3, params["noise_native"], params["electrons_per_nmgy"], flux)
     return dict(flux=flux + error * photometry_noise(seed, len(flux)), error=error, area=1.0 / sum_p2)
-
-
-def measure_photometry(params: dict, seed: int, progress: bool = False) -> dict:
-    """Measured (noisy) observed fluxes and their errors, nanomaggies, shape (n, n_bands) each."""
-    return photometry_from_sums(params, seed, *profile_sums(params, progress))
 
 
 #: Petrosian radius over half-light radius (exponential 1.29, de Vaucouleurs ~1.8; SDSS
