@@ -139,13 +139,6 @@ def real_catalog(n_galaxies: int | None = None, seed: int = 0,
                   "split": catalog.assign_splits(len(rows), split_fractions, seed)})
 
 
-def _benchmark_stats(z_phot, z_spec, crps) -> dict:
-    from .metrics import point_metrics
-    m = point_metrics(z_phot, z_spec)
-    return {"bias": m["bias"], "sigma_mad": m["sigma_mad"], "outliers_pct": 100 * m["outlier_frac"],
-            "crps": float(np.mean(crps))}
-
-
 def real_catalog_benchmark(seed: int = 0, n_galaxies: int | None = None, methods=("knn", "rf"),
                            n_boot: int = 200, kind: str = "mean"):
     """Both photometric baselines on the real MGS galaxies, next to Beck et al. (2016).
@@ -177,7 +170,7 @@ def real_catalog_benchmark(seed: int = 0, n_galaxies: int | None = None, methods
     from astropy.table import Table
 
     from . import pdf
-    from .metrics import bootstrap
+    from .metrics import summary_row
 
     unknown = [m for m in methods if m not in METHOD_LABELS]
     if unknown or not methods:
@@ -191,10 +184,9 @@ def real_catalog_benchmark(seed: int = 0, n_galaxies: int | None = None, methods
     for method in methods:
         model = PhotometricBaseline(method, seed=seed).fit(train, val)
         pdfs = model.predict_pdfs(test)
-        args = (pdf.point_estimate(pdfs, model.edges, kind), z, pdf.crps(pdfs, model.edges, z))
-        values, errors = _benchmark_stats(*args), bootstrap(_benchmark_stats, *args, n_boot=n_boot, seed=seed)
-        rows.append([METHOD_LABELS[method], len(train), len(test)]
-                    + [v for s in stats for v in (values[s], errors[s])])
+        row = summary_row(METHOD_LABELS[method], len(train), pdf.point_estimate(pdfs, model.edges, kind), z,
+                          pdf.crps(pdfs, model.edges, z), n_boot=n_boot, seed=seed)
+        rows.append([row["trial"], len(train), len(test)] + [row.get(c, np.nan) for s in stats for c in (s, f"{s}_err")])
     rows.append(["B16 (published, 516k MGS)", 0, 0]
                 + [v for s in stats for v in (B16.get(s, np.nan), np.nan)])
     names = ["method", "n_train", "n_test"] + [c for s in stats for c in (s, f"{s}_err")]
