@@ -355,6 +355,10 @@ class ConditionalPITRemap(_Calibrator):
 
 # ---------------------------------------------------------------- fitting every method
 
+#: The class of each method of :data:`METHODS`.
+CALIBRATORS = {"temperature": TemperatureScaling, "pit_remap": PITRemap, "conditional_pit_remap": ConditionalPITRemap}
+
+
 def fit_all(pdfs_val, z_val, condition_val=None, edges=None) -> dict:
     """Fit every calibrator on the validation split.
 
@@ -365,9 +369,7 @@ def fit_all(pdfs_val, z_val, condition_val=None, edges=None) -> dict:
         "conditional_pit_remap": ConditionalPITRemap}``, all fitted; the conditional one
         uses ``condition_val`` (or, if None, the PDFs' own median redshift).
     """
-    makers = {"temperature": TemperatureScaling, "pit_remap": PITRemap,
-              "conditional_pit_remap": ConditionalPITRemap}
-    return {name: makers[name](edges).fit(pdfs_val, z_val, condition=condition_val)
+    return {name: CALIBRATORS[name](edges).fit(pdfs_val, z_val, condition=condition_val)
             for name in METHODS}
 
 
@@ -432,12 +434,10 @@ def cross_fit_all(pdfs_val, z_val, pdfs_eval, z_eval, condition_val=None, condit
     Same keys and order as :func:`apply_all` (first ``"uncalibrated"``); the conditional
     remap uses the conditions when given, else the PDFs' own median redshift.
     """
-    makers = {"temperature": TemperatureScaling, "pit_remap": PITRemap,
-              "conditional_pit_remap": ConditionalPITRemap}
     out = {"uncalibrated": np.asarray(pdfs_eval, dtype=np.float32)} if include_raw else {}
     for name in METHODS:
         cond = (condition_val, condition_eval) if name == "conditional_pit_remap" else (None, None)
-        out[name] = cross_fit(makers[name](edges), pdfs_val, z_val, pdfs_eval, z_eval, *cond,
+        out[name] = cross_fit(CALIBRATORS[name](edges), pdfs_val, z_val, pdfs_eval, z_eval, *cond,
                               n_folds=n_folds, seed=seed)
     return out
 
