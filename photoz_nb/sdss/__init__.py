@@ -25,15 +25,11 @@ from . import build
 from .build import build_cutout_dataset
 from .cube import import_cube
 from .cutouts import FieldFrames, cutout, make_cutouts
-from .frames import FrameCache, FrameError, frame_name, frame_url, local_fetch, read_frame
+from .frames import FrameCache, FrameError, fetch_for, frame_name, frame_url, local_fetch, read_frame
 from .query import query_sample, to_contract
 
 __all__ = ["query_catalog", "fetch_frames", "build_cutout_dataset", "import_cube", "prepare_real_dataset", "cutout", "make_cutouts", "read_frame", "frame_name",
            "frame_url", "FrameCache", "FrameError", "FieldFrames", "local_fetch"]
-
-
-def _fetch_for(mirror):
-    return None if mirror is None else local_fetch(mirror)
 
 
 def _read_catalog(catalog) -> Table:
@@ -70,7 +66,7 @@ def fetch_frames(catalog, frames_dir, bands=config.BANDS, max_workers: int = 4, 
 
     ``mirror``: a local directory of frames to copy from instead of downloading.
     """
-    cache = FrameCache(frames_dir, fetch=_fetch_for(mirror))
+    cache = FrameCache(frames_dir, fetch=fetch_for(mirror))
     keys = [(b, *field) for field in _fields(_read_catalog(catalog)) for b in bands]
     return cache.get_many(keys, max_workers=max_workers, progress=progress)
 

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from .. import catalog as contract
 from .. import config, parallel
 from .cutouts import FLAG_NAMES, NO_FRAME, CutoutError, cutout, describe_flags
-from .frames import FrameCache, FrameError, local_fetch, read_frame
+from .frames import FrameCache, FrameError, fetch_for, read_frame
 
 FIELD_COLUMNS = ("run", "camcol", "field")
 GENERATOR = "photoz_nb.sdss.build_cutout_dataset"
@@ -58,7 +58,7 @@ def cut_field(frames_dir: str, mirror: str | None, key: tuple[int, int, int], ra
     stamps = np.full(contract.image_shape(n)[:3] + (len(bands),), np.nan, dtype=np.float32)
     flags = np.zeros(n, dtype=np.int32)
     try:
-        cache = FrameCache(frames_dir, fetch=None if mirror is None else local_fetch(mirror))
+        cache = FrameCache(frames_dir, fetch=fetch_for(mirror))
         paths = cache.get_field(*key, bands=bands)
         frames = {band: read_frame(path, band, warn_bad=False) for band, path in paths.items()}
     except (FrameError, OSError) as err:

@@ -190,6 +190,11 @@ def local_fetch(directory) -> Fetch:
     return fetch
 
 
+def fetch_for(mirror) -> Fetch | None:
+    """Copy from the local ``mirror`` folder when given, else None (download from the SAS)."""
+    return None if mirror is None else local_fetch(mirror)
+
+
 class FrameCache:
     """Local cache of frames, laid out as ``root/{run}/{camcol}/frame-....fits.bz2``.
 
