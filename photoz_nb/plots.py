@@ -21,6 +21,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from . import config
+from .metrics import sigma_mad
 
 #: Width of one column of A&A (inches); every figure is drawn at this width except
 #: the side-by-side comparison of :func:`zphot_vs_zspec`, which spans the page.
@@ -1083,8 +1084,7 @@ def sdss_bright_galaxies(stamps, labels) -> Figure:
         fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
         for c, band in enumerate(config.BANDS):
             values = stamps[..., c]
-            sky = np.median(values)
-            noise = 1.4826 * np.median(np.abs(values - sky))
+            sky, noise = np.median(values), sigma_mad(values)
             lo, hi = sky - 2 * noise, max(np.percentile(values, 99.9), sky + 10 * noise)  # faint u: noise stays grey
             norm = ImageNormalize(vmin=lo, vmax=hi, stretch=AsinhStretch(0.1))
             for r in range(n):

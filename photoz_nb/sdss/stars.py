@@ -14,6 +14,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from .. import config
+from ..metrics import sigma_mad
 from .cutouts import cutout
 
 #: calibObj FLAGS bit for saturated pixels (photo flag SATURATED).
@@ -75,7 +76,7 @@ def aperture_flux(image: np.ndarray, radius: float, annulus=(20.0, 30.0), x=None
     r = np.hypot(xx - ((nx - 1) / 2 if x is None else x), yy - ((ny - 1) / 2 if y is None else y))
     ring = image[(r >= (annulus or (20.0, 30.0))[0]) & (r <= (annulus or (20.0, 30.0))[1])]
     sky = np.median(ring)
-    noise = 1.4826 * np.median(np.abs(ring - sky))
+    noise = sigma_mad(ring)
     inside = r <= radius
     return float((image[inside] - (sky if annulus is not None else 0.0)).sum()), float(noise)
 
@@ -118,7 +119,7 @@ def summarize_star_check(check: Table, min_snr: float = 50.0) -> Table:
         med = np.median(ratio)
         out.append({"band": band, "n": int(good.sum()), "median_offset_px": np.median(np.hypot(dx, dy)),
                     "median_dx_px": np.median(dx), "median_dy_px": np.median(dy),
-                    "median_flux_ratio": med, "flux_ratio_scatter": 1.4826 * np.median(np.abs(ratio - med))})
+                    "median_flux_ratio": med, "flux_ratio_scatter": sigma_mad(ratio)})
     table = Table(rows=out)
     for name in table.colnames[2:]:
         table[name].format = ".4f"
