@@ -10,7 +10,7 @@ PROFILE ?= $(or $(PHOTOZ_PROFILE),small)
 help:
 	@echo "make reproduce   build data, train, calibrate, evaluate, figures (PROFILE=$(PROFILE))"
 	@echo "make test        unit tests + notebooks in the smoke profile"
-	@echo "make bench       throughput tables (Keras backends, training, prediction)"
+	@echo "make bench       throughput tables (Keras backends, training, prediction, simulation)"
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/photoz-nb bench backends
 	$(BIN)/photoz-nb bench train
 	$(BIN)/photoz-nb bench predict
+	$(BIN)/photoz-nb bench fit
 	$(BIN)/photoz-nb bench simulate
 
 figures: install

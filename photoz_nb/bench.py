@@ -5,6 +5,7 @@ The numbers quoted in the README and notes come from these commands (never from 
     photoz-nb bench backends    # img/s per installed Keras backend, one subprocess each
     photoz-nb bench train       # training img/s per width, current backend
     photoz-nb bench predict     # inference img/s per width, current backend
+    photoz-nb bench fit         # model.fit img/s through the input pipeline, GPU utilisation
     photoz-nb bench memory      # peak memory of training at two data-set sizes, 10x apart
 
 Each timing runs on a fixed random batch after warm-up steps (compilation excluded), so
@@ -143,16 +144,79 @@ def peak_memory_of_training(n_galaxies: int, width: float = 0.125, batch_size: i
             "train_s": round(seconds, 1), "peak_rss_mib": round(peak_rss_mib()), "peak_anon_mib": round(memory.peaks()["peak_anon_mib"])}
 
 
-class PeakMemory:
-    """Samples the resident memory of this process and its children in a thread.
+def _batch_clock():
+    """A Keras callback recording when each training batch ends: ``.epochs[e]`` lists the times."""
+    import keras
 
-    ``peaks()``: peak total RSS (summed over processes; shared libraries count once per
-    process), its file-backed and private (anonymous) parts, in MiB.
+    class BatchClock(keras.callbacks.Callback):
+        # Called from Keras's callback threads (in any order: the times are sorted) once the batch's
+        # loss is on the host, so a time is when a batch finished; meanwhile training goes on.
+        async_safe = True
+
+        def __init__(self):
+            super().__init__()
+            self.epochs = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epochs.append([])
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.epochs[-1].append(time.perf_counter())
+
+    return BatchClock()
+
+
+def measure_fit(profile="paper", n_galaxies: int = 30_000, epochs: int = 4, mixed_precision=None,
+                input_workers: int | None = None, warmup_batches: int = 5, workdir=None) -> list[dict]:
+    """Training img/s of ``profile``'s Net_P through the real input pipeline, with GPU utilisation.
+
+    Unlike :func:`measure`, batches come from a memory-mapped synthetic data set through
+    :class:`train.GalaxyBatches` (read, stretch, augmentation in ``input_workers`` threads,
+    default ``train.INPUT_WORKERS``) and ``model.fit``, exactly as in a real run.  The rate counts each epoch's
+    batches after the first ``warmup_batches`` (compilation, queue filling); validation and
+    checkpoints are excluded.  ``paper_schedule_h`` is the time the paper profile's full
+    schedule (its epochs over its training split) would take per model at that rate.
+    One row per precision: float32, plus mixed bfloat16 where a GPU is visible (or as asked).
     """
+    import dataclasses
+    import tempfile
+
+    import keras
+
+    from . import catalog, config
+    from .train import INPUT_WORKERS, gpu_count, train
+    profile = dataclasses.replace(config.get_profile(profile), epochs=epochs)
+    paper = config.get_profile("paper")
+    paper_images = paper.epochs * round(paper.n_galaxies * paper.split_fractions[0])
+    precisions = (False, True) if mixed_precision is None and gpu_count() else (bool(mixed_precision),)
+    threads = INPUT_WORKERS if input_workers is None else int(input_workers)
+    rows = []
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        ds = catalog.open_dataset(catalog.write_synthetic_dataset(f"{tmp}/data", n_galaxies), verify_checksums=False)
+        if len(ds.split("train")) // profile.batch_size < warmup_batches + 2:
+            raise ValueError(f"{n_galaxies} galaxies give under {warmup_batches + 2} training batches of "
+                             f"{profile.batch_size} per epoch: nothing to time; use more galaxies")
+        for mp in precisions:
+            clock = _batch_clock()
+            with GpuUtilisation() as gpu:
+                train(ds, profile, f"{tmp}/run-{mp}", progress=False, callbacks=[clock], mixed_precision=mp,
+                      input_workers=threads)
+            epochs_ends = [sorted(ends) for ends in clock.epochs]
+            windows = [(ends[warmup_batches], ends[-1]) for ends in epochs_ends]
+            batches = sum(len(ends) - 1 - warmup_batches for ends in epochs_ends)
+            img_s = batches * profile.batch_size / sum(b - a for a, b in windows)
+            rows.append({"backend": keras.backend.backend(), "width": profile.model_width, "batch": profile.batch_size,
+                         "precision": "mixed_bfloat16" if mp else "float32", "input_threads": threads,
+                         "fit_img_s": round(img_s, 1), "gpu_util_pct": gpu.mean_within(windows),
+                         "paper_schedule_h": round(paper_images / img_s / 3600, 2)})
+    return rows
+
+
+class _Sampler:
+    """Calls ``self.sample()`` every ``interval_s`` seconds in a thread while the context is open."""
 
     def __init__(self, interval_s: float = 0.1):
         self.interval_s = interval_s
-        self.peak = {"peak_rss_mib": float("nan"), "peak_file_mib": float("nan"), "peak_anon_mib": float("nan")}
 
     def __enter__(self):
         import threading
@@ -166,24 +230,73 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
 
+    def _run(self):
+        while True:
+            self.sample()
+            if self._stop.wait(self.interval_s):
+                return
+
+
+class PeakMemory(_Sampler):
+    """Samples the resident memory of this process and its children in a thread.
+
+    ``peaks()``: peak total RSS (summed over processes; shared libraries count once per
+    process), its file-backed and private (anonymous) parts, in MiB.
+    """
+
+    def __init__(self, interval_s: float = 0.1):
+        super().__init__(interval_s)
+        self.peak = {"peak_rss_mib": float("nan"), "peak_file_mib": float("nan"), "peak_anon_mib": float("nan")}
+
     def peaks(self) -> dict:
         return dict(self.peak)
 
-    def _run(self):
+    def sample(self):
         import psutil
         me = psutil.Process()
-        while True:
-            rss = shared = 0
-            for proc in [me] + me.children(recursive=True):
-                try:
-                    info = proc.memory_info()
-                except psutil.Error:  # a worker that just exited
-                    continue
-                rss, shared = rss + info.rss, shared + getattr(info, "shared", 0)
-            for key, value in (("peak_rss_mib", rss), ("peak_file_mib", shared), ("peak_anon_mib", rss - shared)):
-                self.peak[key] = np.nanmax([self.peak[key], value / 2 ** 20])
-            if self._stop.wait(self.interval_s):
-                return
+        rss = shared = 0
+        for proc in [me] + me.children(recursive=True):
+            try:
+                info = proc.memory_info()
+            except psutil.Error:  # a worker that just exited
+                continue
+            rss, shared = rss + info.rss, shared + getattr(info, "shared", 0)
+        for key, value in (("peak_rss_mib", rss), ("peak_file_mib", shared), ("peak_anon_mib", rss - shared)):
+            self.peak[key] = np.nanmax([self.peak[key], value / 2 ** 20])
+
+
+class GpuUtilisation(_Sampler):
+    """Samples ``nvidia-smi``'s utilisation of GPU 0 (% of time a kernel ran) in a thread.
+
+    ``mean_within(windows)``: the mean over samples taken inside the ``(start, stop)``
+    ``time.perf_counter`` windows; None without nvidia-smi or samples.
+    """
+
+    QUERY = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits", "--id=0"]
+
+    def __init__(self, interval_s: float = 0.1):
+        super().__init__(interval_s)
+        self.samples: list[tuple[float, float]] = []
+
+    def sample(self):
+        try:
+            out = subprocess.run(self.QUERY, capture_output=True, text=True, timeout=5).stdout
+            self.samples.append((time.perf_counter(), float(out.split()[0])))
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            pass  # no NVIDIA GPU here: the report says None
+
+    def mean_within(self, windows) -> float | None:
+        inside = [u for t, u in self.samples if any(a <= t <= b for a, b in windows)]
+        return round(float(np.mean(inside)), 1) if inside else None
+
+
+def bench_fit(profile="small", n_galaxies: int = 2000, show: bool = True, **options) -> list[dict]:
+    """End-to-end training img/s of ``profile``'s Net_P on the current backend; see :func:`measure_fit`."""
+    rows = measure_fit(profile, n_galaxies, **options)
+    if show:
+        print(f"model.fit through the input pipeline, {n_galaxies} synthetic galaxies; {_machine()}\n")
+        print(markdown_table(rows))
+    return rows
 
 
 def bench_memory(sizes=(1500, 15000), width: float = 0.125, show: bool = True) -> list[dict]:

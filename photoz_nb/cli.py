@@ -63,8 +63,9 @@ def _parser() -> argparse.ArgumentParser:
                    help='options of the real source, e.g. \'{"catalog": "mgs.fits"}\' or \'{"cube": "sdss.npz"}\'')
     _sdss_parser(sub)
     c = command("bench", _bench, "print throughput tables (img/s, peak memory)")
-    c.add_argument("what", choices=["backends", "train", "predict", "memory", "simulate", "cutouts"])
-    c.add_argument("--n", type=int, default=2000, help="galaxies for `bench simulate`, cutouts for `bench cutouts`")
+    c.add_argument("what", choices=["backends", "train", "predict", "fit", "memory", "simulate", "cutouts"])
+    c.add_argument("--n", type=int, default=2000,
+                   help="galaxies for `bench simulate` and `bench fit`, cutouts for `bench cutouts`")
     return p
 
 
@@ -216,17 +217,19 @@ def _bench(args):
     if args.what == "simulate":
         from .simulate.build import benchmark
         r = benchmark(n=args.n)
-        print("| galaxies | workers | catalogue s | build s (end to end) | galaxies/s | peak RSS MiB, all processes "
-              "| of it private | of it file-backed |\n|---|---|---|---|---|---|---|---|\n"
-              f"| {r['n']} | {r['workers']} | {r['catalog_s']:.1f} | {r['build_s']:.1f} | {r['galaxies_per_s']:.0f} "
-              f"| {r['peak_rss_mib']:.0f} | {r['peak_anon_mib']:.0f} | {r['peak_file_mib']:.0f} |")
-        return
-    if args.what == "cutouts":
+        print(bench.markdown_table([{
+            "galaxies": r["n"], "workers": r["workers"], "catalogue s": round(r["catalog_s"], 1),
+            "build s (end to end)": round(r["build_s"], 1), "galaxies/s": round(r["galaxies_per_s"]),
+            "peak RSS MiB, all processes": round(r["peak_rss_mib"]), "of it private": round(r["peak_anon_mib"]),
+            "of it file-backed": round(r["peak_file_mib"])}]))
+    elif args.what == "cutouts":
         from .sdss.bench import bench_cutouts
         bench_cutouts(n=args.n)
-        return
-    {"backends": bench.bench_backends, "train": bench.bench_train, "predict": bench.bench_predict,
-     "memory": bench.bench_memory}[args.what]()
+    elif args.what == "fit":
+        bench.bench_fit(args.profile, args.n)
+    else:
+        {"backends": bench.bench_backends, "train": bench.bench_train, "predict": bench.bench_predict,
+         "memory": bench.bench_memory}[args.what]()
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ PAPER_DROPS = (60_000, 120_000)
 PAPER_ITERATIONS = 180_000
 #: Rows whose pixels are checked for NaN/inf before training (every batch is checked too).
 UPFRONT_CHECK_ROWS = 512
+#: Threads preparing training batches (read, stretch, augment) while the model computes: numpy
+#: releases the GIL in that work, and a GPU needs several cores' worth to stay busy.
+INPUT_WORKERS = min(8, os.cpu_count() or 1)
 
 
 # --------------------------------------------------------------------------- pixels, labels
@@ -102,11 +105,14 @@ class GalaxyBatches(keras.utils.PyDataset):
         row once, in order.
     use_ebv, labels : bool
         Include the E(B-V) input; include the labels.
+    workers : int
+        Threads that prepare batches ahead of ``fit`` (Keras keeps their order).  Every batch
+        is a function of ``(seed, epoch, batch)`` alone, so the count never changes results.
     """
 
     def __init__(self, dataset, index, batch_size: int, seed: int = 0, train: bool = False,
-                 use_ebv: bool = True, labels: bool = True, transform: int = 0):
-        super().__init__(workers=1, use_multiprocessing=False)
+                 use_ebv: bool = True, labels: bool = True, transform: int = 0, workers: int = 1):
+        super().__init__(workers=workers, use_multiprocessing=False)
         self.images = dataset.images
         self.where = Path(dataset.path) / catalog.IMAGES
         self.index = np.asarray(index, dtype=np.int64)
@@ -294,6 +300,8 @@ class _Checkpointer(keras.callbacks.Callback):
 class _Progress(keras.callbacks.Callback):
     """One tqdm bar over all training batches, with the epoch's losses."""
 
+    async_safe = True  # Keras may call on_train_batch_end from a thread: the GPU need not wait for the bar
+
     def __init__(self, total_steps: int, done_steps: int):
         super().__init__()
         from tqdm.auto import tqdm
@@ -344,7 +352,8 @@ def _load_checkpoint(out_dir: Path, state: dict, fresh: keras.Model) -> keras.Mo
 
 def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = True, train_index=None,
           progress: bool = True, val_index=None, patience: int | None = None, overwrite: bool = False,
-          callbacks=(), mixed_precision: bool | None = None, data_parallel: bool | None = None) -> TrainResult:
+          callbacks=(), mixed_precision: bool | None = None, data_parallel: bool | None = None,
+          input_workers: int | None = None) -> TrainResult:
     """Train Net_P on ``dataset`` with the sizes of ``profile``; resume if interrupted.
 
     Parameters
@@ -373,6 +382,8 @@ def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = Tr
     data_parallel : bool, optional
         Split every batch over all devices with ``keras.distribution.DataParallel`` (JAX backend
         only); default: on when JAX sees more than one device.
+    input_workers : int, optional
+        Threads preparing batches (default :data:`INPUT_WORKERS`); results do not depend on it.
 
     Returns
     -------
@@ -395,16 +406,19 @@ def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = Tr
     identity = run_identity(dataset, profile, seed, use_ebv, train_index, val_index, patience, mixed_precision)
     state = _resume_or_start(out_dir, identity, overwrite)
     with distribution.scope() if distribution else contextlib.nullcontext():
-        return _fit(dataset, profile, out_dir, state, identity, train_index, val_index, progress, callbacks)
+        return _fit(dataset, profile, out_dir, state, identity, train_index, val_index, progress, callbacks,
+                    INPUT_WORKERS if input_workers is None else int(input_workers))
 
 
-def _fit(dataset, profile, out_dir, state, identity, train_index, val_index, progress, callbacks) -> TrainResult:
+def _fit(dataset, profile, out_dir, state, identity, train_index, val_index, progress, callbacks,
+         input_workers) -> TrainResult:
     """Build (or resume) the model of ``identity`` and run the remaining epochs; see :func:`train`."""
     seed, use_ebv = identity["seed"], identity["architecture"]["use_ebv"]
     mixed_precision = identity["training"]["precision"] != "float32"
     keras.utils.set_random_seed(seed)
-    train_seq = GalaxyBatches(dataset, train_index, profile.batch_size, seed, train=True, use_ebv=use_ebv)
-    val_seq = GalaxyBatches(dataset, val_index, profile.batch_size, seed, use_ebv=use_ebv)
+    train_seq = GalaxyBatches(dataset, train_index, profile.batch_size, seed, train=True, use_ebv=use_ebv,
+                              workers=input_workers)
+    val_seq = GalaxyBatches(dataset, val_index, profile.batch_size, seed, use_ebv=use_ebv, workers=input_workers)
     total_steps = len(train_seq) * profile.epochs
     model = build_net_p(profile.model_width, use_ebv=use_ebv, seed=seed, mixed_precision=mixed_precision)
     if state is None:

@@ -120,22 +120,3 @@ def test_initialisation_is_seeded_glorot_with_bias_0p1():
         if isinstance(layer, (layers.Conv2D, layers.Dense)):
             bias = keras.ops.convert_to_numpy(layer.bias)
             np.testing.assert_array_equal(bias, np.full(bias.shape, 0.1, "f4"))
-
-
-def test_bench_measures_the_current_backend_and_prints_markdown(capsys):
-    from photoz_nb import bench
-    rows = bench.bench_train(widths=(0.03,), batch_size=4, steps=1)
-    assert rows[0]["backend"] == keras.backend.backend() and rows[0]["train_img_s"] > 0
-    assert rows[0]["params"] == build_net_p(0.03, seed=0).count_params()
-    out = capsys.readouterr().out.splitlines()
-    assert out[-3].startswith("| backend | width | batch | precision | params | train_img_s")
-    assert out[-2].startswith("|---|") and out[-1].count("|") == out[-3].count("|")
-    assert set(bench.installed_backends(("jax", "no_such_backend"))) <= {"jax"}
-
-
-def test_memory_bench_trains_in_a_fresh_process_and_reports_both_peaks(capsys):
-    from photoz_nb import bench
-    (row,) = bench.bench_memory(sizes=(64,), width=0.03)
-    assert "error" not in row, row
-    assert row["galaxies"] == 64 and 0 < row["peak_anon_mib"] <= row["peak_rss_mib"]
-    assert "| galaxies |" in capsys.readouterr().out

@@ -117,6 +117,12 @@ def test_same_seed_gives_identical_weights(dataset, reference_run, tmp_path):
     assert again.history == result.history
 
 
+@pytest.mark.parametrize("workers", [1, 5])
+def test_input_threads_do_not_change_the_weights(dataset, reference_run, tmp_path, workers):
+    again = T.train(dataset, TINY, tmp_path / "again", progress=False, input_workers=workers)
+    assert_same_weights(reference_run[0].model, again.model)
+
+
 def test_training_records_history_and_restores_best_weights(dataset, reference_run):
     result, out = reference_run
     history = json.loads((out / "history.json").read_text())

@@ -1,0 +1,56 @@
+"""Benchmarks: they measure what they say and print Markdown tables (no timing is asserted)."""
+import dataclasses
+import shutil
+
+import keras
+import pytest
+
+from photoz_nb import bench, config
+from photoz_nb.model import build_net_p
+
+# Keras converts variables with np.array(x, copy=False): numpy 2 notes it once per variable.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
+TINY = dataclasses.replace(config.PROFILES["smoke"], model_width=0.03, batch_size=16)
+
+
+def test_bench_measures_the_current_backend_and_prints_markdown(capsys):
+    rows = bench.bench_train(widths=(0.03,), batch_size=4, steps=1)
+    assert rows[0]["backend"] == keras.backend.backend() and rows[0]["train_img_s"] > 0
+    assert rows[0]["params"] == build_net_p(0.03, seed=0).count_params()
+    out = capsys.readouterr().out.splitlines()
+    assert out[-3].startswith("| backend | width | batch | precision | params | train_img_s")
+    assert out[-2].startswith("|---|") and out[-1].count("|") == out[-3].count("|")
+    assert set(bench.installed_backends(("jax", "no_such_backend"))) <= {"jax"}
+
+
+def test_memory_bench_trains_in_a_fresh_process_and_reports_both_peaks(capsys):
+    (row,) = bench.bench_memory(sizes=(64,), width=0.03)
+    assert "error" not in row, row
+    assert row["galaxies"] == 64 and 0 < row["peak_anon_mib"] <= row["peak_rss_mib"]
+    assert "| galaxies |" in capsys.readouterr().out
+
+
+def test_fit_bench_times_model_fit_through_the_input_pipeline(capsys):
+    (row,) = bench.bench_fit(TINY, 200, epochs=2, warmup_batches=2, input_workers=2, mixed_precision=False)
+    assert row["backend"] == keras.backend.backend() and row["precision"] == "float32"
+    assert row["width"] == 0.03 and row["batch"] == 16 and row["input_threads"] == 2 and row["fit_img_s"] > 0
+    paper = config.PROFILES["paper"]
+    images = paper.epochs * round(paper.n_galaxies * paper.split_fractions[0])  # 60 epochs of 371,898
+    assert row["paper_schedule_h"] == pytest.approx(images / row["fit_img_s"] / 3600, rel=0.01, abs=0.01)
+    if not shutil.which("nvidia-smi"):
+        assert row["gpu_util_pct"] is None
+    assert "| backend | width | batch | precision | input_threads | fit_img_s |" in capsys.readouterr().out
+
+
+def test_fit_bench_refuses_a_data_set_too_small_to_time():
+    with pytest.raises(ValueError, match="40 galaxies give under 7 training batches of 16"):
+        bench.measure_fit(TINY, 40, epochs=1, mixed_precision=False)
+
+
+def test_gpu_utilisation_averages_only_inside_the_timed_windows():
+    gpu = bench.GpuUtilisation()
+    gpu.samples = [(1.0, 10.0), (2.0, 50.0), (3.0, 90.0), (10.0, 0.0)]
+    assert gpu.mean_within([(1.5, 3.5)]) == 70.0
+    assert gpu.mean_within([(0.0, 1.0), (9.0, 11.0)]) == 5.0
+    assert gpu.mean_within([(20.0, 30.0)]) is None
