@@ -149,6 +149,17 @@ def test_report_end_to_end_on_real_frames(small_build, tmp_path):
     assert (np.asarray(psf["real"], float) > 0.7).all() and (np.asarray(psf["real"], float) < 3).all()
     colours = table[np.char.endswith(np.asarray(table["quantity"]).astype(str), "median vs z [mag]")]
     assert np.isfinite(np.asarray(colours["statistic"], float)).all()
+    per_field = table[table["quantity"] == "sky noise per field [nmgy/pix]"]
+    assert len(per_field) == 10 and set(per_field["field"]) == set(psf["field"])
+    # the reference noise is the mean of the fields' medians, as the simulator's sky noise is
+    for j, band in enumerate(config.BANDS):
+        assert noise["real"][j] == pytest.approx(np.mean(per_field[per_field["band"] == band]["real"]))
+    # rows with no simulated data are information, never counted as tests
+    info = table[table["kind"] == "info"]
+    assert len(info) and all(q.startswith("real stars:") for q in info["quantity"]) and info["passed"].all()
+    tests = table[table["kind"] == "test"]
+    assert realism.tally(table) == (f"{int(tests['passed'].sum())}/{len(tests)} tests pass "
+                                    f"({len(info)} informative rows)")
     assert sorted(p.rsplit("/", 1)[-1] for p in table.meta["figures"] if p.endswith(".png")) == [
         "realism_colour_redshift.png", "realism_galaxy_sizes.png", "realism_psf_fwhm.png", "realism_sky_noise.png"]
 
