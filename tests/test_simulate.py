@@ -82,6 +82,20 @@ def test_grown_population_follows_selection_and_nz():
     assert (clones.petro_r[further] > parent.petro_r[further]).all()
 
 
+def test_drawing_in_blocks_gives_the_same_sample(monkeypatch):
+    """kcorrect and the spline weights get blocks of rows (bounded memory) and give one call's numbers."""
+    n = len(galaxies.load_real_galaxies()) + 300  # real galaxies and clones
+    monkeypatch.setattr(galaxies, "ROW_BLOCK", 10 ** 9)
+    whole = galaxies.draw_galaxies(n, seed=4)
+    monkeypatch.setattr(galaxies, "ROW_BLOCK", 999)
+    blocks = galaxies.draw_galaxies(n, seed=4)
+    for key, values in whole.params.items():
+        np.testing.assert_array_equal(blocks.params[key], values, err_msg=key)
+    a, b = galaxies.catalog_table(whole, seed=4), galaxies.catalog_table(blocks, seed=4)
+    for name in a.colnames:
+        np.testing.assert_array_equal(b[name], a[name], err_msg=name)
+
+
 def test_clone_at_its_own_redshift_is_its_parent(monkeypatch):
     """Closed form: moving a galaxy by dz = 0 changes nothing (ratio of identical models)."""
     real = galaxies.load_real_galaxies()
@@ -176,8 +190,9 @@ def test_photometry_is_seeded():
     sums = galaxies.profile_sums(params)
     other = galaxies.photometry_from_sums(params, 6, *sums)["flux"]
     assert not np.allclose(other, galaxies.photometry_from_sums(params, 5, *sums)["flux"])
-    # row i's noise depends only on (seed, i), not on how many galaxies there are
+    # row i's noise depends only on (seed, i), not on how many galaxies there are, nor on the first row
     np.testing.assert_array_equal(galaxies.photometry_noise(5, 10), galaxies.photometry_noise(5, 40)[:10])
+    np.testing.assert_array_equal(galaxies.photometry_noise(5, 10, start=30), galaxies.photometry_noise(5, 40)[30:])
 
 
 def test_catalog_errors_match_matched_filter_scatter_on_images():
@@ -465,6 +480,39 @@ def test_builds_are_deterministic_and_independent_of_workers(tmp_path, small_chu
         np.testing.assert_array_equal(ds.catalog[name], table[name], err_msg=name)
     assert np.isfinite(ds.catalog["magerr_u"]).all()
     assert sorted(p.name for p in a.iterdir()) == sorted([catalog.CATALOG, catalog.IMAGES, catalog.MANIFEST])
+
+
+def test_rendering_holds_the_catalogue_and_one_chunk(tmp_path, monkeypatch):
+    """While the images are rendered, what the build holds per galaxy is the catalogue's size:
+    the draws are dropped, the render parameters wait on disk, each task gets its own rows."""
+    import gc
+    import tracemalloc
+
+    class Stop(Exception):
+        pass
+
+    held, rows = {}, set()
+
+    def first_chunk(params, seed, start, noise=True):
+        rows.update(len(v) for v in params.values())
+        held[n] = tracemalloc.get_traced_memory()[0]
+        raise Stop
+
+    monkeypatch.setattr(build, "render_chunk", first_chunk)
+    table = galaxies.catalog_table(galaxies.draw_galaxies(100, seed=1), seed=1)  # also loads the caches
+    catalogue = sum(table[c].nbytes for c in table.colnames) / len(table)  # bytes per galaxy
+    tracemalloc.start()
+    try:
+        for n in (1000, 7000):
+            with pytest.raises(Stop):
+                build.build_dataset("smoke", tmp_path / f"n{n}", seed=1, n=n, workers=1, progress=False)
+            gc.collect()
+    finally:
+        tracemalloc.stop()
+    assert rows == {build.CHUNK_SIZE}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n1000.partial", "n7000.partial"]  # parameters removed
+    per_galaxy = (held[7000] - held[1000]) / 6000
+    assert per_galaxy < 1.2 * catalogue, f"{per_galaxy:.0f} bytes per galaxy held, the catalogue has {catalogue:.0f}"
 
 
 def test_dask_local_build_matches_one_process(tmp_path):

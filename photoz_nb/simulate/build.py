@@ -2,20 +2,25 @@
 
 Images are rendered in chunks of rows, in parallel processes (or on a dask cluster), and
 written through :class:`photoz_nb.catalog.DatasetWriter` (resumable, published
-atomically).  The workers also measure each galaxy's noise-free profile (sum P^2, P^3) from
-the same render, for the catalogue's photometry errors; those sums are kept next to the
-images in the ``.partial`` directory, and the final catalogue replaces the provisional one
-just before the data set is published.  Every random number of a galaxy comes from a stream
-keyed by (seed, row) and every row is rendered alone, so the bytes depend neither on the
-number of workers nor on the chunk size.
+atomically).  The workers also measure each galaxy's photometry (flux, error, effective
+area) from its noise-free profile in the same render; it is kept next to the images in the
+``.partial`` directory (a memory-mapped file), and written into the catalogue just before
+the data set is published.  Every random number of a galaxy comes from a stream keyed by
+(seed, row) and every row is rendered alone, so the bytes depend neither on the number of
+workers nor on the chunk size.
 
 Costs, measured on a busy 2-core machine: 1.1-1.5 ms of CPU per galaxy in a worker (40%
 of it the noise), 0.3 ms in the main process (writing, checksums); 81,920 bytes of output
-per galaxy.  Images never accumulate in memory (chunks in flight only); what grows with N
-is the catalogue, ~3 kB per galaxy (~2 GB for the paper's 516,525).
+per galaxy.  Memory: images never accumulate (chunks in flight only); the render parameters
+wait on disk and each task reads its own rows; all the main process keeps for all N while
+rendering is the catalogue (67 columns, ~0.5 kB per galaxy).  Drawing the galaxies and
+writing the catalogue (astropy's FITS writer) briefly take ~1.5 kB per galaxy: ~1.0 GB at
+the peak in the main process for the paper's 516,525.
 """
 from __future__ import annotations
 
+import ctypes
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,12 +45,13 @@ def build_meta(profile: config.Profile, seed: int, n: int | None) -> dict:
 
 # -- rendering rows -------------------------------------------------------------------------
 def render_chunk(params: dict, seed: int, start: int, noise: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Images and profile sums of the ``m`` rows in ``params`` (global rows start..start+m).
+    """Images and measured photometry of the ``m`` rows in ``params`` (global rows start..start+m).
 
     Returns
     -------
     images : (m, 64, 64, 5) float32
-    sums : (m, 2, 5) float64, sum P^2 and sum P^3 of each galaxy's own noise-free image
+    photometry : (m, 3, 5) float64, the measured flux, its error and the effective area of
+        each galaxy (:func:`galaxies.photometry_from_sums` of its own noise-free image)
     """
     m = len(params["pa"])
     images = np.empty(catalog.image_shape(m), dtype=np.float32)
@@ -60,57 +66,80 @@ def render_chunk(params: dict, seed: int, start: int, noise: bool = True) -> tup
             image = image + observe.resampled_noise(rng, params["noise_native"][i], params["shifts"][i], image=image,
                                                     electrons_per_unit=params["electrons_per_nmgy"][i])
         images[i] = np.moveaxis(image, 0, -1)
-    return images, sums
+    phot = galaxies.photometry_from_sums(params, seed, sums[:, 0], sums[:, 1], start)
+    return images, np.stack([phot[k] for k in PHOTOMETRY], axis=1)
 
 
-def _slice(params: dict, start: int, stop: int) -> dict:
-    return {k: v[start:stop] for k, v in params.items()}
+#: What render_chunk measures, in the order of its photometry's second axis.
+PHOTOMETRY = ("flux", "error", "area")
+
+
+def _save_rows(params: dict, directory: Path) -> dict[str, Path]:
+    """Save ``params`` in ``directory``, one .npy per key, and return the files by key.
+
+    The render parameters (~0.5 kB per galaxy) then wait on disk (and in the page cache, which
+    the system can reclaim) rather than in this process's private memory for the whole build.
+    """
+    files = {key: directory / f"{key}.npy" for key in params}
+    for key, path in files.items():
+        np.save(path, params[key])
+    return files
+
+
+def _read_rows(files: dict[str, Path], start: int, stop: int) -> dict:
+    """Rows start..stop of the saved render parameters, as plain arrays.
+
+    Each call maps the files anew, so the pages it reads do not stay in this process.
+    """
+    return {key: np.array(np.load(path, mmap_mode="r")[start:stop]) for key, path in files.items()}
 
 
 # -- the writer ---------------------------------------------------------------------------------
 class _SimulationWriter(catalog.DatasetWriter):
-    """A DatasetWriter that also keeps each chunk's profile sums (for the catalogue's photometry).
+    """A DatasetWriter that also keeps each chunk's measured photometry (for the catalogue).
 
     The writer is opened with the provisional catalogue (its identity decides whether a
-    ``.partial`` directory is resumed); the sums of every written chunk go to
-    ``photometry_sums.npy`` in the ``.partial`` directory before the chunk counts as done,
-    so a resumed build has all of them.
+    ``.partial`` directory is resumed); the photometry of every written chunk goes to
+    ``photometry.npy`` in the ``.partial`` directory before the chunk counts as done, so a
+    resumed build has all of it.  The file is memory-mapped per chunk: its pages do not
+    stay in this process.
     """
 
-    SUMS = "photometry_sums.npy"
+    PHOTOMETRY = "photometry.npy"
 
     def __enter__(self):
         super().__enter__()
-        path = self.partial / self.SUMS
+        path = self.partial / self.PHOTOMETRY
         if not path.exists() or not self.done:
-            sums = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(self.n, 2, len(config.BANDS)))
-            sums[:] = np.nan
-            sums.flush()
-            del sums
-            if self.done:  # no sums, no finished chunks
+            phot = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64,
+                                             shape=(self.n, len(PHOTOMETRY), len(config.BANDS)))
+            phot[:] = np.nan
+            phot.flush()
+            del phot
+            if self.done:  # no photometry, no finished chunks
                 self.done = set()
                 self._write_progress({"identity": self.identity, "done": []})
-        self.sums = np.load(path, mmap_mode="r+")
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self.sums.flush()
-        del self.sums
         super().__exit__(exc_type, exc, tb)
         if exc_type is None:
-            (self.path / self.SUMS).unlink(missing_ok=True)
+            (self.path / self.PHOTOMETRY).unlink(missing_ok=True)
 
-    def write_chunk(self, start: int, images: np.ndarray, sums: np.ndarray) -> None:
-        self.sums[start:start + len(sums)] = sums
-        self.sums.flush()
+    def write_chunk(self, start: int, images: np.ndarray, phot: np.ndarray) -> None:
+        stored = np.load(self.partial / self.PHOTOMETRY, mmap_mode="r+")
+        stored[start:start + len(phot)] = phot
+        stored.flush()
         self.write(start, images)
 
-    def profile_sums(self) -> tuple[np.ndarray, np.ndarray]:
-        sums = np.array(self.sums)
-        if np.isnan(sums).any():
-            raise catalog.ContractError(f"{self.partial / self.SUMS}: profile sums missing for "
-                                        f"{int(np.isnan(sums).any(axis=(1, 2)).sum())} rows")
-        return sums[:, 0], sums[:, 1]
+    def photometry(self) -> dict:
+        """The measured photometry of every row: dict of (n, n_bands) views of the memory-mapped file."""
+        stored = np.load(self.partial / self.PHOTOMETRY, mmap_mode="r")
+        missing = np.isnan(stored).any(axis=(1, 2))
+        if missing.any():
+            raise catalog.ContractError(f"{self.partial / self.PHOTOMETRY}: photometry missing for "
+                                        f"{int(missing.sum())} rows, first row {int(np.argmax(missing))}")
+        return {k: stored[:, i] for i, k in enumerate(PHOTOMETRY)}
 
 
 # -- orchestration ------------------------------------------------------------------------------
@@ -149,29 +178,51 @@ def build_dataset(profile, out_dir=None, seed=None, n=None, workers=None, progre
     workers = parallel.default_workers() if workers is None else parallel.check_workers(workers)
 
     draws = galaxies.draw_galaxies(n, seed)
-    provisional = galaxies.catalog_table(draws, seed, profile.split_fractions)
-    with _SimulationWriter(out_dir, provisional, build_meta(profile, seed, n)) as writer:
-        _write_images(writer, draws.params, seed, workers, scheduler, progress, out_dir.name)
-        writer.replace_catalog(galaxies.catalog_table(draws, seed, profile.split_fractions, writer.profile_sums()))
+    table = galaxies.catalog_table(draws, seed, profile.split_fractions)  # provisional photometry
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.params-") as tmp:
+        param_files = _save_rows(draws.params, Path(tmp))
+        del draws  # the catalogue and the render parameters on disk are all the rest of the build needs
+        _release_freed_memory()  # of the draws, before the provisional catalogue is written
+        with _SimulationWriter(out_dir, table, build_meta(profile, seed, n)) as writer:
+            _write_images(writer, param_files, seed, workers, scheduler, progress, out_dir.name)
+            galaxies.set_photometry(table, writer.photometry())
+            writer.replace_catalog(table)
     return out_dir
 
 
-def _write_images(writer: _SimulationWriter, params: dict, seed: int, workers: int, scheduler: str | None,
-                  progress: bool, name: str) -> None:
+def _write_images(writer: _SimulationWriter, param_files: dict[str, Path], seed: int, workers: int,
+                  scheduler: str | None, progress: bool, name: str) -> None:
     from tqdm.auto import tqdm
 
+    _release_freed_memory()  # of writing the provisional catalogue
     chunks = writer.pending_chunks(CHUNK_SIZE)
     done = writer.n - sum(stop - start for start, stop in chunks)
     with tqdm(total=writer.n, initial=done, unit="gal", desc=f"simulate {name}", disable=not progress,
               smoothing=0.05) as bar:
-        for start, (images, sums) in _render_chunks(params, seed, chunks, workers, scheduler):
-            writer.write_chunk(start, images, sums)
+        for start, (images, phot) in _render_chunks(param_files, seed, chunks, workers, scheduler):
+            writer.write_chunk(start, images, phot)
             bar.update(len(images))
 
 
-def _render_chunks(params: dict, seed: int, chunks, workers: int, scheduler: str | None):
-    """Yield (start, (images, sums)) for every chunk, in this process, in local processes or on dask."""
-    tasks = ((_slice(params, start, stop), seed, start) for start, stop in chunks)
+def _release_freed_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    glibc keeps freed memory between live blocks: the temporaries of drawing N galaxies
+    (~0.8 kB each) would stay in this process's resident memory for the whole build.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def _render_chunks(param_files: dict[str, Path], seed: int, chunks, workers: int, scheduler: str | None):
+    """Yield (start, (images, photometry)) for every chunk, in this process, in local processes or on dask.
+
+    ``param_files``: from :func:`_save_rows`; each task gets its own rows, read when it is submitted.
+    """
+    tasks = ((_read_rows(param_files, start, stop), seed, start) for start, stop in chunks)
     for index, result in parallel.run_tasks(render_chunk, tasks, workers, scheduler):
         yield chunks[index][0], result
 
@@ -206,8 +257,6 @@ def benchmark(n: int = 1000, workers=None, seed: int = 0, out_dir=None) -> dict:
     can drop) and ``peak_anon_mib`` private.  ``out_dir``: where to put the temporary data
     set (default: the system's temporary directory; it needs n x 80 kB).
     """
-    import tempfile
-
     workers = parallel.default_workers() if workers is None else parallel.check_workers(workers)
     t0 = time.perf_counter()
     galaxies.catalog_table(galaxies.draw_galaxies(n, seed), seed)
