@@ -47,7 +47,7 @@ def moffat(fwhm, beta):
 def test_sky_noise_recovers_sigma_next_to_a_source():
     rng = np.random.default_rng(3)
     sigma = 0.05
-    galaxy = render_stamp([Component("exponential", [200.0], 5.0, dx=10, dy=-6)], [3.0], stamp=128)[0]
+    galaxy = render_stamp([Component("exponential", [200.0], 5.0, dx=10, dy=-6)], [3.0], stamp=128, bands="r")[0]
     image = galaxy + rng.normal(0, sigma, galaxy.shape)
     assert np.std(image) > 1.1 * sigma  # the source would bias a plain estimate
     assert realism.sky_noise(image) == pytest.approx(sigma, rel=0.03)
@@ -84,6 +84,34 @@ def test_effective_fwhm_closed_forms():
     assert realism.effective_fwhm(pixelised(moffat(fwhm, beta), 31, 15.0, 15.0)) == pytest.approx(expected, rel=0.03)
 
 
+def test_fit_psf_wing_recovers_core_and_wing():
+    rng = np.random.default_rng(2)
+    truth = dict(fwhm=2.6, wing_fraction=0.1, wing_scale=4.3)
+    image = (realism.core_wing_image((31, 31), 15.3, 14.8, 5000.0, truth["fwhm"], 3.5, truth["wing_fraction"],
+                                     truth["wing_scale"], oversample=9) + rng.normal(0, 0.05, (31, 31)))
+    assert realism.star_sn(image) > 300
+    free = realism.fit_psf_wing(image, 3.5)
+    assert free["ok"] and (free["x"], free["y"]) == pytest.approx((15.3, 14.8), abs=0.01)
+    for key, rel in (("fwhm", 0.01), ("wing_fraction", 0.1), ("wing_scale", 0.1)):
+        assert free[key] == pytest.approx(truth[key], rel=rel), key
+    fixed = realism.fit_psf_wing(image, 3.5, wing_scale=4.3)
+    assert fixed["ok"] and fixed["wing_scale"] == 4.3 and fixed["wing_fraction"] == pytest.approx(0.1, rel=0.05)
+    # a pure Moffat has no wing
+    bare = realism.fit_psf_wing(1000 * pixelised(moffat(2.6, 4.5), 31, 15.0, 15.0), 4.5, wing_scale=4.3)
+    assert bare["wing_fraction"] < 0.005
+
+
+@needs_frames
+def test_psf_constants_are_the_fit_to_the_real_stars():
+    """render's per-band PSF shape is what realism.fit_psf_model derives from the real stars."""
+    model = realism.fit_psf_model(realism.load_fields(SHARED, progress=False), progress=False)
+    assert list(model["band"]) == list(config.BANDS)
+    for row in model:
+        assert row["core_beta"] == render.PSF_CORE_BETA[row["band"]]
+        assert row["wing_fraction"] == pytest.approx(render.PSF_WING_FRACTION[row["band"]], abs=5e-4)
+        assert row["wing_scale"] == pytest.approx(render.PSF_WING_SCALE, abs=5e-3)
+
+
 # -- curve of growth ---------------------------------------------------------------------------
 def exponential_petrosian(hlr):
     """Closed-form (R_P, r50, r90) of an exponential disk with SDSS's Petrosian definitions."""
@@ -110,9 +138,9 @@ def test_curve_of_growth_exponential_closed_form():
 
 def test_curve_of_growth_noise_neighbour_and_de_vaucouleurs():
     rng = np.random.default_rng(1)
-    alone = render_stamp([Component("exponential", [300.0], 4.0)], [3.0])[0]
+    alone = render_stamp([Component("exponential", [300.0], 4.0)], [3.0], bands="r")[0]
     crowded = render_stamp([Component("exponential", [300.0], 4.0),
-                            Component("exponential", [150.0], 1.5, dx=22, dy=-22)], [3.0])[0]
+                            Component("exponential", [150.0], 1.5, dx=22, dy=-22)], [3.0], bands="r")[0]
     noisy = realism.curve_of_growth(crowded + rng.normal(0, 0.1, crowded.shape))
     clean = realism.curve_of_growth(alone, noise=0.0)
     assert noisy["r50"] == pytest.approx(clean["r50"], rel=0.05)

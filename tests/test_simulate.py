@@ -133,19 +133,62 @@ def test_shen_sizes_follow_the_relation():
     assert np.median(early) == pytest.approx(10 ** (0.24 * 21 - 4.63), rel=0.02)
 
 
+def test_inclination_is_isotropic_and_follows_the_colour():
+    """No reddening is added; cos i is uniform, for real galaxies and clones, and redder disks are
+    more inclined, by the Masters et al. 2010 slope (0.2 mag in g-i from face-on to edge-on)."""
+    from scipy import stats
+    from scipy.special import ndtri
+
+    def copula(draws):
+        pop, morph = draws.pop, draws.morph
+        np.testing.assert_allclose(morph["bulge_flux"] + morph["disk_flux"], pop.flux, rtol=1e-12)
+        cos_i = np.cos(np.radians(morph["inclination"]))
+        score, rho = galaxies.inclination_correlation(pop, morph["early"], 1 - morph["bulge_frac"])
+        return cos_i, score, ndtri(1 - cos_i), rho  # x: the copula's normal variable
+
+    real_draws = galaxies.draw_galaxies(None, seed=2)
+    grown = galaxies.draw_galaxies(len(real_draws) + 3000, seed=2)
+    for draws, rows in ((real_draws, slice(None)), (grown, ~grown.pop.is_real)):  # real galaxies, clones
+        cos_i, score, x, rho = (v[rows] for v in copula(draws))
+        assert stats.kstest(cos_i, "uniform").pvalue > 0.01
+        assert np.corrcoef(score, x)[0, 1] == pytest.approx(rho.mean(), abs=0.04)
+        assert 0.2 < rho.mean() < 0.6
+    # slope of the g-i residual (from its group's median) on log10(a/b), late types
+    pop, morph = real_draws.pop, real_draws.morph
+    mag = galaxies.nanomaggies_to_mag(pop.flux)
+    g_i = mag[:, 1] - mag[:, 3]
+    group = galaxies.inclination_groups(pop.z, morph["early"])
+    medians = np.zeros(group.max() + 1)
+    for k in np.unique(group):
+        medians[k] = np.median(g_i[group == k])
+    late = ~morph["early"]
+    slope = np.polyfit(-np.log10(morph["q_disk"][late]), (g_i - medians[group])[late], 1)[0]
+    expected = 0.2 / -np.log10(galaxies.DISK_THICKNESS) * np.mean(1 - morph["bulge_frac"][late])
+    assert slope == pytest.approx(expected, rel=0.12)  # 0.194 vs 0.192
+
+
 @pytest.fixture(scope="module")
 def cat600():
     return galaxies.make_catalog(600, seed=11)
 
 
 def test_catalog_magnitudes_are_measured_with_their_errors(cat600):
-    """mag = asinh mag of a noisy flux; (mag - mag_true) / magerr is a unit normal."""
-    table, _ = cat600
-    for band in config.BANDS:
-        pull = (table[f"mag_{band}"] - table[f"mag_true_{band}"]) / table[f"magerr_{band}"]
-        assert abs(np.median(pull)) < 0.15 and np.std(pull) == pytest.approx(1.0, abs=0.1)
-        assert (table[f"mag_{band}"] != table[f"mag_true_{band}"]).all()
+    """mag = asinh mag of the true (SDSS-measured) flux plus the top-up noise, a unit normal in its error."""
+    table, params = cat600
+    pulls = []
+    for j, band in enumerate(config.BANDS):
+        top_up = galaxies.top_up_error(table[f"fluxerr_{band}"], params["flux_error_sdss"][:, j])
+        added = top_up > 0
+        assert 0 < added.sum() < len(table)  # SDSS's own noise is sometimes more than the simulation's
+        pulls.append(((table[f"mag_{band}"] - table[f"mag_true_{band}"])[added]
+                      / galaxies.asinh_mag_error(table[f"flux_{band}"][added], top_up[added], band)))
+        assert (table[f"mag_{band}"] != table[f"mag_true_{band}"])[added].all()
+        # no top-up: the noise-free flux's asinh magnitude, dereddened
+        noise_free = galaxies.asinh_mag(table[f"flux_{band}"], band) - config.EXTINCTION_COEFF[band] * table["ebv"]
+        np.testing.assert_allclose(table[f"mag_{band}"][~added], noise_free[~added], atol=1e-9)
         assert table[f"magerr_{band}"].unit == "mag" and np.isfinite(table[f"magerr_{band}"]).all()
+    pull = np.concatenate(pulls)
+    assert abs(np.median(pull)) < 0.15 and np.std(pull) == pytest.approx(1.0, abs=0.1)
     # closed forms: 1.0857 sigma_F / F for bright galaxies, asinh mags -> Pogson mags
     flux_dered = np.asarray(table["flux_r"]) * 10 ** (0.4 * config.EXTINCTION_COEFF["r"] * table["ebv"])
     np.testing.assert_allclose(table["magerr_r"], 1.0857 * table["fluxerr_r"] / table["flux_r"], rtol=0.05)
@@ -169,10 +212,10 @@ def test_snr_r_follows_the_same_noise_model(cat600):
 def test_stripe82_photometry_is_deeper(cat600):
     table, _ = cat600
     deep = np.asarray(table["stripe82"])
-    for band in ("u", "z"):  # sky-dominated
-        ratio = np.median(table[f"fluxerr_{band}"][~deep] / table[f"flux_{band}"][~deep]) \
-            / np.median(table[f"fluxerr_{band}"][deep] / table[f"flux_{band}"][deep])
-        assert ratio == pytest.approx(observe.STRIPE82_DEPTH, rel=0.25)
+    for band in ("u", "z"):  # sky-dominated: error ~ sky sigma x sqrt(effective area), whatever the galaxy
+        error = np.asarray(table[f"fluxerr_{band}"]) / np.sqrt(table[f"area_eff_{band}"])
+        ratio = np.median(error[~deep]) / np.median(error[deep])
+        assert ratio == pytest.approx(observe.STRIPE82_DEPTH, rel=0.1)
     # closed form: sky sigma / 2.5 and 2.5^2 x the exposure divide every error by 2.5
     p2, p3 = np.array([[0.01]]), np.array([[2e-4]])
     shallow = galaxies.model_flux_error(p2, p3, np.array([[0.03]]), np.array([[900.0]]), np.array([[80.0]]))
@@ -193,6 +236,29 @@ def test_photometry_is_seeded():
     # row i's noise depends only on (seed, i), not on how many galaxies there are, nor on the first row
     np.testing.assert_array_equal(galaxies.photometry_noise(5, 10), galaxies.photometry_noise(5, 40)[:10])
     np.testing.assert_array_equal(galaxies.photometry_noise(5, 10, start=30), galaxies.photometry_noise(5, 40)[30:])
+
+
+def test_photometry_adds_only_the_top_up_noise():
+    """The true fluxes carry SDSS's noise: only sqrt(sigma_sim^2 - sigma_SDSS^2) is added; the error stays sigma_sim."""
+    n, shape = 2000, (2000, len(config.BANDS))
+    params = dict(bulge_flux=np.full(shape, 30.0), disk_flux=np.full(shape, 50.0), noise_native=np.full(shape, 0.05),
+                  electrons_per_nmgy=np.full(shape, 900.0))
+    sums = np.full(shape, 0.01), np.full(shape, 2e-4)
+    sigma_sim = galaxies.model_flux_error(*sums, params["noise_native"], params["electrons_per_nmgy"], 80.0)
+
+    def measure(sdss_error):
+        return galaxies.photometry_from_sums({**params, "flux_error_sdss": sdss_error}, 7, *sums)
+
+    same = measure(sigma_sim)  # SDSS's noise is all of it: nothing added
+    np.testing.assert_array_equal(same["flux"], 80.0)
+    np.testing.assert_array_equal(same["error"], sigma_sim)
+    np.testing.assert_array_equal(measure(2 * sigma_sim)["flux"], 80.0)  # never negative variance
+    full = measure(np.zeros(shape))["flux"]
+    np.testing.assert_allclose(full, 80.0 + sigma_sim * galaxies.photometry_noise(7, n))
+    part = measure(0.6 * sigma_sim)
+    np.testing.assert_allclose(part["flux"] - 80.0, 0.8 * (full - 80.0))  # sqrt(1 - 0.6^2)
+    assert np.std(part["flux"] - 80.0) == pytest.approx(0.8 * sigma_sim[0, 0], rel=0.05)
+    np.testing.assert_array_equal(part["error"], sigma_sim)
 
 
 def test_catalog_errors_match_matched_filter_scatter_on_images():
@@ -277,8 +343,16 @@ GALSIM_CASES = [  # bulge fraction, hlr bulge, q bulge, hlr disk, q disk, pa, dx
 ]
 
 
+def _galsim_psf(galsim, fwhm, band):
+    """The simulator's PSF of ``band`` (render.psf_ft) built from GalSim Moffats."""
+    wing = render.PSF_WING_FRACTION[band]
+    return ((1 - wing) * galsim.Moffat(beta=render.PSF_CORE_BETA[band], fwhm=fwhm)
+            + wing * galsim.Moffat(beta=render.PSF_WING_BETA, fwhm=fwhm * render.PSF_WING_SCALE))
+
+
+@pytest.mark.parametrize("band", ["u", "r"])  # core beta 4.5 and 3.5
 @pytest.mark.parametrize("case", GALSIM_CASES)
-def test_renderer_matches_galsim(case):
+def test_renderer_matches_galsim(case, band):
     galsim = pytest.importorskip("galsim")
     bt, hb, qb, hd, qd, pa, dx, dy, fwhm = case
     mine_parts, ref_parts = [], []
@@ -288,11 +362,9 @@ def test_renderer_matches_galsim(case):
             mine_parts.append(Component(profile, [1000 * frac], hlr, q, pa, dx, dy))
             # GalSim's shear keeps the area: its circular hlr is the major-axis hlr x sqrt(q)
             ref_parts.append(cls(half_light_radius=hlr * np.sqrt(q), flux=1000 * frac).shear(q=q, beta=pa * galsim.radians))
-    psf = ((1 - render.PSF_WING_FRACTION) * galsim.Moffat(beta=render.MOFFAT_BETA, fwhm=fwhm)
-           + render.PSF_WING_FRACTION * galsim.Moffat(beta=render.PSF_WING_BETA, fwhm=fwhm * render.PSF_WING_SCALE))
-    ref_obj = galsim.Convolve(galsim.Sum(ref_parts), psf)
+    ref_obj = galsim.Convolve(galsim.Sum(ref_parts), _galsim_psf(galsim, fwhm, band))
     ref = ref_obj.drawImage(nx=64, ny=64, scale=1.0, offset=(dx, dy)).array
-    mine = render_stamp(mine_parts, [fwhm])[0]
+    mine = render_stamp(mine_parts, [fwhm], bands=band)[0]
     centre = (31.5 + dx, 31.5 + dy)
     assert mine.sum() == pytest.approx(ref.sum(), rel=0.01)
     assert half_light_radius(mine, centre) == pytest.approx(half_light_radius(ref, centre), rel=0.01)
@@ -301,39 +373,56 @@ def test_renderer_matches_galsim(case):
 
 def test_moffat_ft_and_its_closed_form_match_galsim():
     galsim = pytest.importorskip("galsim")
-    for beta, fwhm in ((render.MOFFAT_BETA, 1.3), (2.5, 3.0)):
+    grid = render._frequency_grid(128)
+    for beta, fwhm in ((1.5, 2.0), (2.5, 3.0), (3.5, 1.3), (4.5, 2.0), (5.5, 3.5)):
         psf = galsim.Moffat(beta=beta, fwhm=fwhm)
         for k in (0.05, 0.5, 1.0, 2.0, 4.0):
             assert render.moffat_ft(k, fwhm, beta) == pytest.approx(psf.kValue(k, 0).real, rel=1e-6, abs=1e-12)
-    grid = render._frequency_grid(128)
-    for beta in (2.5, 3.5):
-        fast = render.moffat_ft_half_integer(grid.k, np.array([2.0, 3.5]), beta)
-        for row, fwhm in zip(fast, (2.0, 3.5)):
-            np.testing.assert_allclose(row, render.moffat_ft(grid.k.astype(float), fwhm, beta), atol=2e-6)
-    with pytest.raises(ValueError, match="beta"):
-        render.moffat_ft_half_integer(grid.k, 2.0, 3.0)
+            assert render.moffat_ft_half_integer(np.array([k], np.float32), fwhm, beta)[0] == pytest.approx(
+                psf.kValue(k, 0).real, rel=2e-5, abs=1e-7)
+    assert render.moffat_polynomial(4.5) == pytest.approx((1, 1, 0.4, 1 / 15))
+    # one beta per band, of different degrees, in one call
+    betas, fwhms = [4.5, 3.5, 2.5, 1.5], [2.0, 3.5, 3.0, 2.5]
+    fast = render.moffat_ft_half_integer(grid.k, np.array(fwhms), betas)
+    for row, fwhm, beta in zip(fast, fwhms, betas):
+        np.testing.assert_allclose(row, render.moffat_ft(grid.k.astype(float), fwhm, beta), atol=2e-6)
+    for bad in (3.0, 1.0):
+        with pytest.raises(ValueError, match="beta must be a half-integer"):
+            render.moffat_ft_half_integer(grid.k, 2.0, bad)
+    # each band's PSF, with its own core beta and wing, against GalSim's
+    psf = render.psf_ft(grid.k, np.full(5, 2.5))
+    for row, band in zip(psf, config.BANDS):
+        ref = _galsim_psf(galsim, 2.5, band)
+        for iy, ix in ((0, 3), (5, 0), (10, 7), (30, 20)):
+            assert row[iy, ix] == pytest.approx(ref.kValue(grid.kx[ix], grid.ky[iy]).real, abs=2e-6)
+    assert np.abs(psf[0] - psf[2]).max() > 0.01  # u and r differ (by up to 0.017)
+    with pytest.raises(ValueError, match="need as many band names"):
+        render.psf_ft(grid.k, [2.0])
+    with pytest.raises(ValueError, match="unknown band"):
+        render.psf_ft(grid.k, [2.0], bands="y")
 
 
 def test_point_source_is_a_pixel_integrated_moffat_core_plus_wing():
-    """A rendered point source against the real-space PSF integrated over sub-pixels."""
+    """A rendered point source in each band against its real-space PSF integrated over sub-pixels."""
     fwhm, dx, dy = 3.0, 0.3, -0.2
-    image = render.render_stamp([Component("exponential", [1.0], 1e-4, dx=dx, dy=dy)], [fwhm])[0]
-    shape = image.shape
-    y, x = np.indices(shape, dtype=float)
-    parts = ((1 - render.PSF_WING_FRACTION, render.MOFFAT_BETA, fwhm),
-             (render.PSF_WING_FRACTION, render.PSF_WING_BETA, fwhm * render.PSF_WING_SCALE))
+    images = render.render_stamp([Component("exponential", np.ones(5), 1e-4, dx=dx, dy=dy)], np.full(5, fwhm))
+    y, x = np.indices(images.shape[1:], dtype=float)
     sub = (np.arange(8) + 0.5) / 8 - 0.5
-    ref = np.zeros(shape)
-    for sy in sub:
-        for sx in sub:
-            r2 = (x + sx - 31.5 - dx) ** 2 + (y + sy - 31.5 - dy) ** 2
-            for frac, b, f in parts:
-                alpha = render.moffat_alpha(f, b)
-                ref += frac * (b - 1) / (np.pi * alpha ** 2) * (1 + r2 / alpha ** 2) ** -b / 64
-    assert np.abs(image - ref).max() < 0.005 * ref.max()
-    assert image.sum() == pytest.approx(ref.sum(), rel=2e-3)
-    # the wing holds light far out: ~1.4% of a point source's flux falls outside the 64x64 stamp
-    assert 0.97 < image.sum() < 0.995
+    for image, band in zip(images, config.BANDS):
+        wing = render.PSF_WING_FRACTION[band]
+        parts = ((1 - wing, render.PSF_CORE_BETA[band], fwhm),
+                 (wing, render.PSF_WING_BETA, fwhm * render.PSF_WING_SCALE))
+        ref = np.zeros(image.shape)
+        for sy in sub:
+            for sx in sub:
+                r2 = (x + sx - 31.5 - dx) ** 2 + (y + sy - 31.5 - dy) ** 2
+                for frac, b, f in parts:
+                    alpha = render.moffat_alpha(f, b)
+                    ref += frac * (b - 1) / (np.pi * alpha ** 2) * (1 + r2 / alpha ** 2) ** -b / 64
+        assert np.abs(image - ref).max() < 0.005 * ref.max(), band
+        assert image.sum() == pytest.approx(ref.sum(), rel=2e-3), band
+    # the wing holds light far out: 0.13-0.34% of a point source's flux falls outside the 64x64 stamp
+    assert 0.995 < images.sum(axis=(1, 2)).min() and images.sum(axis=(1, 2)).max() < 0.999
 
 
 def test_catalog_rows_render_with_their_flux(cat150):
@@ -437,7 +526,7 @@ def test_non_physical_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="stamp of 16 pixels is too small for a component centred at"):
         render_stamp([Component("exponential", [1.0], hlr=2.0, dx=9.0)], [2.0], stamp=16)
     with pytest.raises(ValueError, match="beyond what the largest FFT"):
-        render_stamp([Component("devaucouleurs", [1.0], hlr=200.0)], [2.0])
+        render_stamp([Component("devaucouleurs", [1.0], hlr=200.0)], [2.0], bands="r")
     shifts = np.full((2, 2), 0.3)
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="sigma .* must be finite and >= 0"):

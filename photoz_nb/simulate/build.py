@@ -32,8 +32,11 @@ from . import galaxies, observe
 GENERATOR = "photoz_nb.simulate"
 #: Bump when the simulation changes: ensure_dataset then rebuilds existing data sets.
 #: 1.1: catalogue magnitudes carry the images' photometric noise; 1.2: float32 renderer
-#: (same physics, different last bits), photometry measured in the workers.
-VERSION = "1.3"  # 1.3: Moffat PSF (beta from real stars), cubic-spline noise resampling, re-measured sky noise
+#: (same physics, different last bits), photometry measured in the workers; 1.3: Moffat PSF
+#: (beta from real stars), cubic-spline noise resampling, re-measured sky noise.
+#: 1.4: no added inclination reddening (inclination drawn from each galaxy's colour instead);
+#: catalogue photometry adds only the noise beyond SDSS's own (top-up).
+VERSION = "1.4"
 CHUNK_SIZE = 256
 
 

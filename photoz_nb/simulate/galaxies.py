@@ -6,14 +6,18 @@ Petrosian r <= 17.8, 0 < z <= 0.4).  When more galaxies are asked for than exist
 are made by moving real galaxies in redshift with their kcorrect SED fits (see
 :func:`clone_galaxies`).  Morphology (bulge + inclined disk, sizes from the Shen et al. 2003
 size-luminosity relations) and observing conditions (PSF, sky noise, neighbours) are drawn
-per galaxy.  :func:`make_catalog` returns the catalogue of the data contract plus the
-per-galaxy render parameters.
+per galaxy.  The real colours already hold each galaxy's own dust at its own inclination, so
+no reddening is added: each disk's inclination is drawn instead to agree with its colour
+(:func:`draw_cos_inclination`).  :func:`make_catalog` returns the catalogue of the data
+contract plus the per-galaxy render parameters.
 
 Catalogue photometry is *measured*, like SDSS model magnitudes: each galaxy's flux in each
-band carries the error of a PSF-convolved model fit (matched filter) to its own noisy
-image, from the same noise model the renderer uses (see :func:`model_flux_error`), drawn
-from a stream keyed by (seed, row).  ``mag_*`` are those measured, dereddened asinh
-magnitudes with errors ``magerr_*``; the noiseless values are kept as ``mag_true_*``.
+band has the error ``fluxerr_*`` of a PSF-convolved model fit (matched filter) to its own
+noisy image, from the same noise model the renderer uses (see :func:`model_flux_error`).
+The true fluxes are SDSS measurements that already carry SDSS's noise, so only the rest
+(:func:`top_up_error`) is drawn, from a stream keyed by (seed, row).  ``mag_*`` are those
+measured, dereddened asinh magnitudes with errors ``magerr_*``; the simulation's true
+(SDSS-measured) values are kept as ``mag_true_*``.
 """
 from __future__ import annotations
 
@@ -25,7 +29,10 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from scipy.special import ndtr, ndtri
+
 from .. import catalog, config
+from ..metrics import sigma_mad
 from . import observe, render, sed
 
 BANDS = config.BANDS
@@ -43,11 +50,16 @@ BULGE_OVER_DISK_LATE = (0.2, 0.5)    # late types: R50 is the disk's
 HLR_RANGE_ARCSEC = (0.1, 30.0)
 #: Bulge minus disk colour, (band - r) in mag: bulges are redder.
 BULGE_COLOUR = {"u": 0.80, "g": 0.25, "r": 0.0, "i": -0.08, "z": -0.15}
-#: Intrinsic disk thickness and inclination reddening A_band = gamma_band log10(a/b)
-#: (gamma_r ~ 1 mag per dex, scaled to other bands by the SFD extinction curve); only its
-#: colour part is applied so that r-band fluxes, hence the selection, stay those of SDSS.
+#: Intrinsic disk thickness (edge-on b/a).
 DISK_THICKNESS = 0.15
-GAMMA_R = 1.0
+#: Masters et al. 2010: extinction of a spiral from face-on to edge-on, mag per band.
+MASTERS_EDGE_ON_EXTINCTION = {"u": 0.7, "g": 0.6, "r": 0.5, "i": 0.4, "z": 0.3}
+#: Colours whose residuals place a disk's inclination (u and z are too noisy).
+INCLINATION_COLOURS = (("g", "r"), ("r", "i"))
+#: Galaxies per (type x redshift bin) group in which colour residuals are ranked.
+INCLINATION_GROUP, INCLINATION_MIN_GROUP = 250, 20
+#: Largest copula correlation (a colour never fixes the inclination).
+INCLINATION_RHO_MAX = 0.9
 BULGE_Q_RANGE = (0.55, 1.0)
 #: Redshift move of clones (Gaussian sigma) and the smallest redshift they may take.
 CLONE_SIGMA_Z, CLONE_Z_MIN = 0.03, 0.005
@@ -117,6 +129,7 @@ class Population:
     ebv: np.ndarray
     z: np.ndarray
     flux: np.ndarray      # (n, 5)
+    flux_error: np.ndarray  # (n, 5) SDSS's 1-sigma error of flux (its noise is in flux already)
     petro_r: np.ndarray
     coeffs: np.ndarray    # (n, 5) kcorrect template coefficients
 
@@ -151,6 +164,8 @@ def _load_real_galaxies(path: str) -> Population:
     keep = (petro_r <= config.R_PETRO_MAX) & (z > config.Z_MIN) & (z <= config.Z_MAX)
     flux = np.asarray(t["MODELFLUX"], float)[keep] * deredden[keep]
     ivar = np.asarray(t["MODELFLUX_IVAR"], float)[keep] / deredden[keep] ** 2
+    with np.errstate(divide="ignore"):
+        flux_error = 1.0 / np.sqrt(ivar)  # ivar 0 (none in the file): infinite, so no noise is added
     coeffs = sed.fit_coeffs(z[keep], flux, ivar)
     # a few u fluxes are <= 0 (noise): the SED fit gives the galaxy's expected flux there
     bad = flux <= 0
@@ -160,7 +175,7 @@ def _load_real_galaxies(path: str) -> Population:
     return Population(objid=objid, parent_objid=objid.copy(), is_real=np.ones(len(objid), bool),
                       ra=np.asarray(t["RA"], float)[keep], dec=np.asarray(t["DEC"], float)[keep],
                       ebv=ext[keep, R] / config.EXTINCTION_COEFF["r"], z=z[keep], flux=flux,
-                      petro_r=petro_r[keep], coeffs=coeffs)
+                      flux_error=flux_error, petro_r=petro_r[keep], coeffs=coeffs)
 
 
 def clone_galaxies(real: Population, n_new: int, rng: np.random.Generator) -> Population:
@@ -168,7 +183,8 @@ def clone_galaxies(real: Population, n_new: int, rng: np.random.Generator) -> Po
 
     Each clone moves its parent from z to z' = z + N(0, CLONE_SIGMA_Z) with the parent's
     SED: flux' = flux x model(z') / model(z) x (D_L(z) / D_L(z'))^2, so the parent's
-    measured colours keep their residuals from the templates.  The move is accepted with
+    measured colours keep their residuals from the templates (and its flux errors scale
+    with its fluxes: the clone keeps the parent's relative SDSS noise).  The move is accepted with
     probability min(1, dV/dz(z') / dV/dz(z)) and only if the clone stays in the sample
     (r_petro <= 17.8, z' <= 0.4): a Metropolis step towards a no-evolution flux-limited
     population.  The real n(z) is not exactly that, so the clones are finally thinned
@@ -210,7 +226,7 @@ def _moved_copies(real: Population, pool, model_at_z, m: int, rng: np.random.Gen
     return Population(objid=np.zeros(len(parent), np.int64), parent_objid=real.objid[parent],
                       is_real=np.zeros(len(parent), bool), ra=real.ra[donor], dec=real.dec[donor],
                       ebv=real.ebv[donor], z=z_new, flux=real.flux[parent] * ratio,
-                      petro_r=petro_r[ok], coeffs=real.coeffs[parent])
+                      flux_error=real.flux_error[parent] * ratio, petro_r=petro_r[ok], coeffs=real.coeffs[parent])
 
 
 def _nz_weight(z_real: np.ndarray, z_candidates: np.ndarray, bin_width: float = 0.01, min_count: int = 20):
@@ -257,17 +273,82 @@ def disk_axis_ratio(cos_i: np.ndarray) -> np.ndarray:
     return np.sqrt(cos_i ** 2 + DISK_THICKNESS ** 2 * (1 - cos_i ** 2))
 
 
-def _mean_log_inverse_q() -> float:
-    """<log10(a/b)> of disks with isotropic orientations (cos i uniform)."""
-    cos_i = (np.arange(100_000) + 0.5) / 100_000
-    return float(np.mean(-np.log10(disk_axis_ratio(cos_i))))
+# Inclination from colour (a Gaussian copula).  The real colours already hold each disk's
+# dust at its own, unknown inclination, so rather than redden disks we draw the inclination
+# that agrees with the colour.  Masters et al. 2010: dust reddens a disk by e L / L_edge in
+# colour, with e its face-on to edge-on excess (0.1 mag in g-r and r-i), L = log10(a/b) and
+# L_edge = log10(1 / DISK_THICKNESS); a galaxy with disk light fraction f_d, by f_d e L / L_edge.
+# In a group of peers, let c be the colour residuals (covariance S), p = c . S^-1 e their
+# projection along e (variance sigma_p^2 = e . S^-1 e), g the normal score of p and
+# cos i = 1 - Phi(x), x = rho g + sqrt(1 - rho^2) N(0, 1): cos i stays uniform.  For Gaussian
+# residuals E[c | g] = e g / sigma_p, and Cov(g, L) = rho kappa with kappa = Cov(X, L(X)) for
+# X ~ N(0, 1) (Stein's lemma), so the slope of c on L is e rho kappa / (sigma_p Var L): along e
+# in every colour (S^-1 balances them) and equal to f_d e / L_edge for
+# rho = f_d sigma_p Var(L) / (kappa L_edge).
+def _reddening_vector() -> np.ndarray:
+    """Masters et al. 2010 face-on to edge-on excess of INCLINATION_COLOURS (mag)."""
+    a = MASTERS_EDGE_ON_EXTINCTION
+    return np.array([a[x] - a[y] for x, y in INCLINATION_COLOURS])
 
 
-def inclination_colour(q_disk: np.ndarray) -> np.ndarray:
-    """Disk flux factor per band from internal dust, relative to r and to an average disk."""
-    ratio = np.array([config.EXTINCTION_COEFF[b] for b in BANDS]) / config.EXTINCTION_COEFF["r"]
-    excess = -np.log10(q_disk) - _mean_log_inverse_q()
-    return 10 ** (-0.4 * GAMMA_R * np.outer(excess, ratio - 1.0))
+@functools.cache
+def _rho_per_sigma_p() -> float:
+    """Var(L) / (kappa L_edge): rho = f_d sigma_p times this (see the comment above)."""
+    x = ndtri((np.arange(100_000) + 0.5) / 100_000)  # equal-probability grid of X ~ N(0, 1)
+    log_ab = -np.log10(disk_axis_ratio(ndtr(-x)))     # cos i = 1 - Phi(x)
+    return float(log_ab.var() / (np.mean(x * log_ab) * -np.log10(DISK_THICKNESS)))
+
+
+def inclination_groups(z: np.ndarray, early: np.ndarray) -> np.ndarray:
+    """Group of each galaxy: its type and a redshift bin of ~INCLINATION_GROUP of its type."""
+    group = np.empty(len(z), np.int64)
+    for kind, rows in enumerate((np.flatnonzero(~early), np.flatnonzero(early))):
+        n_bins = max(len(rows) // INCLINATION_GROUP, 1)
+        inner_edges = np.quantile(z[rows], np.linspace(0, 1, n_bins + 1)[1:-1]) if len(rows) else []
+        group[rows] = 2 * np.searchsorted(inner_edges, z[rows], side="right") + kind
+    return group
+
+
+def _robust_covariance(c: np.ndarray) -> np.ndarray:
+    """2 x 2 covariance of the columns of ``c`` from MADs (Gnanadesikan & Kettenring 1972)."""
+    scale = np.maximum([sigma_mad(c[:, 0]), sigma_mad(c[:, 1])], 1e-3)  # 1 mmag floor: twins
+    u, v = c[:, 0] / scale[0], c[:, 1] / scale[1]
+    plus, minus = sigma_mad(u + v) ** 2, sigma_mad(u - v) ** 2
+    corr = np.clip((plus - minus) / max(plus + minus, 1e-12), -0.95, 0.95)
+    return np.outer(scale, scale) * np.array([[1.0, corr], [corr, 1.0]])
+
+
+def reddening_scores(flux: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(g, sigma_p) per galaxy: normal score of its colour residual along the dust reddening
+    among its group, and the group's sigma_p = sqrt(e . S^-1 e) (see the comment above)."""
+    mag = nanomaggies_to_mag(flux)
+    colours = np.column_stack([mag[:, BANDS.index(x)] - mag[:, BANDS.index(y)] for x, y in INCLINATION_COLOURS])
+    e = _reddening_vector()
+    score, sigma_p = np.zeros(len(flux)), np.zeros(len(flux))
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+    for rows in np.split(order, starts[1:]):
+        if len(rows) < INCLINATION_MIN_GROUP:
+            continue  # too few peers for a residual: g = 0, rho = 0 (independent inclination)
+        w = np.linalg.solve(_robust_covariance(colours[rows]), e)
+        rank = np.argsort(np.argsort(colours[rows] @ w, kind="stable"), kind="stable")
+        score[rows] = ndtri((rank + 0.5) / len(rows))
+        sigma_p[rows] = np.sqrt(e @ w)
+    return score, sigma_p
+
+
+def inclination_correlation(pop: Population, early: np.ndarray, disk_frac: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(g, rho) of the copula that draws cos i: colour score and correlation per galaxy."""
+    score, sigma_p = reddening_scores(pop.flux, inclination_groups(pop.z, early))
+    return score, np.minimum(disk_frac * sigma_p * _rho_per_sigma_p(), INCLINATION_RHO_MAX)
+
+
+def draw_cos_inclination(pop: Population, early: np.ndarray, disk_frac: np.ndarray,
+                         rng: np.random.Generator) -> np.ndarray:
+    """cos i of each disk: uniform, and lower (more inclined) for disks redder than their peers."""
+    score, rho = inclination_correlation(pop, early, disk_frac)
+    x = rho * score + np.sqrt(1 - rho ** 2) * rng.standard_normal(len(pop))
+    return ndtr(-x)  # 1 - Phi(x)
 
 
 def split_bulge_disk(flux: np.ndarray, bulge_frac_r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -290,11 +371,10 @@ def draw_morphology(pop: Population, rng: np.random.Generator) -> dict:
     second = np.where(early, rng.uniform(*DISK_OVER_BULGE_EARLY, n), rng.uniform(*BULGE_OVER_DISK_LATE, n))
     hlr_bulge = np.clip(np.where(early, r50_arcsec, r50_arcsec * second), *HLR_RANGE_ARCSEC)
     hlr_disk = np.clip(np.where(early, r50_arcsec * second, r50_arcsec), *HLR_RANGE_ARCSEC)
-    cos_i = rng.random(n)
+    cos_i = draw_cos_inclination(pop, early, 1 - bulge_frac, rng)
     q_disk = disk_axis_ratio(cos_i)
     q_bulge = rng.uniform(*BULGE_Q_RANGE, n)
     bulge_flux, disk_flux = split_bulge_disk(pop.flux, bulge_frac)
-    disk_flux = disk_flux * inclination_colour(q_disk)
     return dict(early=early, abs_mag_r=abs_mag_r, r50_kpc=r50_kpc, bulge_frac=bulge_frac,
                 hlr_bulge=hlr_bulge, hlr_disk=hlr_disk, q_bulge=q_bulge, q_disk=q_disk,
                 inclination=np.degrees(np.arccos(cos_i)), pa=rng.uniform(0, np.pi, n),
@@ -364,7 +444,8 @@ def draw_galaxies(n: int | None, seed: int) -> Draws:
     obs = draw_observing(len(pop), stream(seed, STREAM_OBSERVING))
     nb = draw_neighbours(pop, stream(seed, STREAM_NEIGHBOURS))
     transmission = observe.extinction_factor(pop.ebv)
-    draws = Draws(pop, morph, obs, nb, transmission, render_parameters(morph, obs, nb, transmission))
+    draws = Draws(pop, morph, obs, nb, transmission,
+                  render_parameters(morph, obs, nb, transmission, pop.flux_error))
     _collect_import_cycles()
     return draws
 
@@ -424,10 +505,15 @@ def catalog_table(draws: Draws, seed: int, split_fractions=(0.72, 0.08, 0.2), su
                           split_fractions, seed)
 
 
-def render_parameters(morph: dict, obs: dict, nb: dict, transmission: np.ndarray) -> dict:
-    """Everything the renderer needs, in pixels and observed (reddened) nanomaggies."""
+def render_parameters(morph: dict, obs: dict, nb: dict, transmission: np.ndarray,
+                      sdss_flux_error: np.ndarray) -> dict:
+    """Everything the renderer and the photometry need, in pixels and observed (reddened) nanomaggies.
+
+    ``sdss_flux_error``: the dereddened SDSS flux errors (Population.flux_error).
+    """
     pix = config.PIXEL_SCALE
     return dict(
+        flux_error_sdss=sdss_flux_error * transmission,
         bulge_flux=morph["bulge_flux"] * transmission, disk_flux=morph["disk_flux"] * transmission,
         hlr_bulge=morph["hlr_bulge"] / pix, hlr_disk=morph["hlr_disk"] / pix,
         q_bulge=morph["q_bulge"], q_disk=morph["q_disk"], pa=morph["pa"],
@@ -516,15 +602,23 @@ def photometry_noise(seed: int, n: int, start: int = 0) -> np.ndarray:
                      .standard_normal(len(BANDS)) for i in range(start, start + n)]).reshape(n, len(BANDS))
 
 
+def top_up_error(error, sdss_error) -> np.ndarray:
+    """The noise to add to an SDSS-measured flux for a total error ``error``: sqrt(max(error^2 - sdss^2, 0))."""
+    return np.sqrt(np.maximum(np.square(error) - np.square(sdss_error), 0.0))
+
+
 def photometry_from_sums(params: dict, seed: int, sum_p2: np.ndarray, sum_p3: np.ndarray, start: int = 0) -> dict:
     """Measured (noisy) observed fluxes, their errors and effective areas, shape (n, n_bands) each.
 
+    The true fluxes are SDSS measurements with SDSS's noise in them already: only the
+    top-up (:func:`top_up_error`) is added, and the error is the simulation's total.
     ``params`` and the sums are rows start.. of the sample: row by row, so a build's workers
     measure their chunks with the numbers of one call for every row.
     """
     flux = params["bulge_flux"] + params["disk_flux"]
     error = model_flux_error(sum_p2, sum_p3, params["noise_native"], params["electrons_per_nmgy"], flux)
-    return dict(flux=flux + error * photometry_noise(seed, len(flux), start), error=error, area=1.0 / sum_p2)
+    noise = top_up_error(error, params["flux_error_sdss"]) * photometry_noise(seed, len(flux), start)
+    return dict(flux=flux + noise, error=error, area=1.0 / sum_p2)
 
 
 def photometry_columns(phot: dict, transmission: np.ndarray) -> dict:

@@ -167,6 +167,53 @@ def fit_fwhm(image, oversample: int = 5) -> dict:
     return dict(fwhm=float(fwhm), beta=float(beta), x=float(x), y=float(y), flux=float(flux), ok=ok)
 
 
+def core_wing_image(shape, x0, y0, flux, fwhm, core_beta, wing_fraction, wing_scale,
+                    wing_beta: float = render.PSF_WING_BETA, oversample: int = 5) -> np.ndarray:
+    """The simulator's PSF model in real space: Moffat core (FWHM ``fwhm``) + a fraction
+    ``wing_fraction`` of the flux in a Moffat wing of FWHM ``wing_scale`` x ``fwhm``, pixel-integrated."""
+    core = moffat_image(shape, x0, y0, flux * (1 - wing_fraction), fwhm, core_beta, oversample)
+    return core + moffat_image(shape, x0, y0, flux * wing_fraction, fwhm * wing_scale, wing_beta, oversample)
+
+
+def fit_psf_wing(image, core_beta: float, wing_scale: float | None = None,
+                 wing_beta: float = render.PSF_WING_BETA, oversample: int = 5) -> dict:
+    """Least-squares fit of :func:`core_wing_image` (core and wing beta fixed) to the star nearest
+    the centre of ``image``; free: x, y, flux, core FWHM, wing fraction (0-0.6) and, unless
+    ``wing_scale`` is given, wing FWHM / core FWHM (1.5-15).  No background term: the frames are
+    sky-subtracted, and a constant would be degenerate with a wing this broad.  Returns dict fwhm,
+    wing_fraction, wing_scale, x, y, flux, ok (False if the fit failed or hit a bound; a free
+    scale also needs a wing fraction > 0.001 to mean anything)."""
+    data = _check_image(image)
+    ny, nx = data.shape
+    peak = data.max()
+    nan = dict(fwhm=np.nan, wing_fraction=np.nan, wing_scale=np.nan, x=np.nan, y=np.nan, flux=np.nan, ok=False)
+    if not peak > 0:
+        return nan
+    y0, x0 = np.unravel_index(np.argmax(data), data.shape)
+    fwhm0 = max(2.0 * np.sqrt((data > peak / 2).sum() / np.pi), 1.0)
+    lower = [0, 0, 0, 0.3, 0.0, 1.5]
+    upper = [nx - 1, ny - 1, np.inf, min(nx, ny), 0.6, 15.0]
+    start = np.clip([x0, y0, data.sum(), fwhm0, 0.1, 5.0], lower, upper)
+    n_free = 6 if wing_scale is None else 5
+
+    def residual(p):
+        scale = p[5] if wing_scale is None else wing_scale
+        return (core_wing_image(data.shape, *p[:4], core_beta, p[4], scale, wing_beta, oversample) - data).ravel()
+
+    try:
+        fit = optimize.least_squares(residual, start[:n_free], bounds=(lower[:n_free], upper[:n_free]),
+                                     x_scale="jac")
+    except (ValueError, np.linalg.LinAlgError):
+        return nan
+    x, y, flux, fwhm, fraction = fit.x[:5]
+    scale = fit.x[5] if wing_scale is None else wing_scale
+    ok = bool(fit.success and fraction < 0.6 - 1e-3)
+    if wing_scale is None:
+        ok &= bool(fraction > 1e-3 and 1.5 + 1e-3 < scale < 15.0 - 1e-3)
+    return dict(fwhm=float(fwhm), wing_fraction=float(fraction), wing_scale=float(scale), x=float(x), y=float(y),
+                flux=float(flux), ok=ok)
+
+
 def effective_fwhm(image) -> float:
     """FWHM (pixels) of the Gaussian with the same noise-equivalent area as the star in ``image``.
 
@@ -465,10 +512,12 @@ def catalog_psf(cat: Table) -> np.ndarray:
     return np.column_stack([np.asarray(cat[f"psf_fwhm_{b}"], float) for b in BANDS])
 
 
-def point_source(psf_fwhm_pix, dx: float = 0.0, dy: float = 0.0, stamp: int = 32) -> np.ndarray:
-    """A rendered unit-flux point source through the simulator's PSF, shape (n_bands, stamp, stamp)."""
+def point_source(psf_fwhm_pix, dx: float = 0.0, dy: float = 0.0, stamp: int = 32, bands=None) -> np.ndarray:
+    """A rendered unit-flux point source through the simulator's PSF in ``bands`` (default all),
+    shape (n_bands, stamp, stamp)."""
     psf = np.atleast_1d(np.asarray(psf_fwhm_pix, float))
-    return render.render_stamp([render.Component("exponential", np.ones(len(psf)), 1e-3, dx=dx, dy=dy)], psf, stamp)
+    return render.render_stamp([render.Component("exponential", np.ones(len(psf)), 1e-3, dx=dx, dy=dy)], psf, stamp,
+                               bands=bands)
 
 
 def _psf_widths(box: np.ndarray | None, scale: float) -> tuple[float, float]:
@@ -547,6 +596,14 @@ def locus_star_positions(field: RealField, max_stars: int = 40) -> tuple[np.ndar
     return np.atleast_1d(ra), np.atleast_1d(dec)
 
 
+def psf_stars(field: RealField):
+    """(ra, dec, calibObj PSF_FWHM or None, source) of the stars the PSF is measured on: calibObj's
+    where the field has a calibObj, else a stellar-locus selection."""
+    if field.stars is not None and len(field.stars):
+        return (*calib_star_positions(field), "calibObj")
+    return (*locus_star_positions(field), None, "stellar locus")
+
+
 def compare_psf(ds: catalog.Dataset, fields: list[RealField], n_sim: int = 150, seed: int = 0,
                 progress: bool = True) -> PsfResult:
     """PSF widths of real stars and of point sources rendered with the simulated PSFs, same code."""
@@ -560,15 +617,13 @@ def compare_psf(ds: catalog.Dataset, fields: list[RealField], n_sim: int = 150, 
         dx, dy = rng.uniform(-0.5, 0.5, 2)
         image = point_source(nominal[i] / config.PIXEL_SCALE, dx, dy, stamp=FWHM_BOX + 1)[:, :-1, :-1]
         widths.append([_psf_widths(image[j], config.PIXEL_SCALE) for j in range(len(BANDS))])
-        r_images.append(point_source([nominal[i, R] / config.PIXEL_SCALE], dx, dy, stamp=config.STAMP)[0])
+        r_images.append(point_source([nominal[i, R] / config.PIXEL_SCALE], dx, dy, stamp=config.STAMP, bands="r")[0])
     widths = np.array(widths).reshape(len(rows), len(BANDS), 2)
     real, real_eff, real_r, calib, source = {}, {}, {}, {}, {}
     for field in tqdm(fields, desc="PSF (real)", unit="field", disable=not progress):
-        if field.stars is not None and len(field.stars):
-            ra, dec, calib[field.name] = calib_star_positions(field)
-            source[field.name] = "calibObj"
-        else:
-            (ra, dec), source[field.name] = locus_star_positions(field), "stellar locus"
+        ra, dec, calib_fwhm, source[field.name] = psf_stars(field)
+        if calib_fwhm is not None:
+            calib[field.name] = calib_fwhm
         w = np.array([_star_widths(field, a, d) for a, d in zip(ra, dec)]).reshape(-1, 2, len(BANDS))
         real[field.name], real_eff[field.name] = w[:, 0], w[:, 1]
         stamps = []
@@ -580,6 +635,72 @@ def compare_psf(ds: catalog.Dataset, fields: list[RealField], n_sim: int = 150, 
         real_r[field.name] = _profile_table(stamps)
     return PsfResult(widths[..., 0], widths[..., 1], _profile_table(r_images), nominal, real, real_eff, real_r,
                      calib, source)
+
+
+PSF_FIT_SN_MIN = 300.0  # S/N of the stars the wing is fitted to (it is faint)
+
+
+def star_sn(box: np.ndarray) -> float:
+    """Sky-limited PSF-photometry S/N of a (sky-subtracted) star box: sqrt(sum I^2) / sigma, sigma
+    the border pixels' robust noise (the S/N of a matched-filter flux)."""
+    border = np.concatenate([box[0], box[-1], box[:, 0], box[:, -1]])
+    return float(np.sqrt((box ** 2).sum()) / sigma_mad(border))
+
+
+def _star_boxes(fields: list[RealField], progress: bool) -> dict:
+    """band -> FWHM_BOX-sided native boxes (float) of the :func:`psf_stars` of every field."""
+    boxes = {b: [] for b in BANDS}
+    for field in tqdm(fields, desc="PSF stars", unit="field", disable=not progress):
+        ra, dec, _, _ = psf_stars(field)
+        for b in BANDS:
+            frame = field.frames[b]
+            found = [_box(frame.image, *_world_to_pixel(frame, a, d), FWHM_BOX) for a, d in zip(ra, dec)]
+            boxes[b] += [box.astype(float) for box in found if box is not None]
+    return boxes
+
+
+def _quartiles(values) -> tuple[float, float, float]:
+    values = np.asarray(values, float)
+    return tuple(np.percentile(values, [25, 50, 75])) if values.size else (np.nan,) * 3
+
+
+def fit_psf_model(fields: list[RealField], sn_min: float = PSF_FIT_SN_MIN, progress: bool = True) -> Table:
+    """Per band, the simulator's PSF shape from the real stars of ``fields`` (render.PSF_CORE_BETA, ...).
+
+    1. core beta: the median over the stars (:func:`psf_stars`) of :func:`fit_fwhm`'s beta on the
+       central FWHM_FIT_BOX native pixels, rounded to the nearest half-integer (closed-form FT);
+    2. wing scale, common to the bands: the median wing FWHM / core FWHM of :func:`fit_psf_wing`
+       (scale free) over the FWHM_BOX boxes of all bands' stars with :func:`star_sn` > ``sn_min``
+       (per band it is poorly constrained, and in u, whose few bright stars show no broad wing,
+       a free "wing" becomes a shoulder of the core);
+    3. wing fraction: the median of :func:`fit_psf_wing` with that scale fixed, per band.
+    Returns a Table, one row per band, with interquartile ranges.  Deterministic.
+    """
+    boxes = _star_boxes(fields, progress)
+    half, inner = FWHM_BOX // 2, FWHM_FIT_BOX // 2
+    core_beta, bright = {}, {}
+    for b in BANDS:
+        fits = [fit_fwhm(box[half - inner:half + inner + 1, half - inner:half + inner + 1]) for box in boxes[b]]
+        betas = np.array([f["beta"] for f in fits if f["ok"]])
+        if betas.size == 0:
+            raise ValueError(f"fit_psf_model: no star of band {b} could be fitted in {[f.name for f in fields]}")
+        core_beta[b] = (betas, float(np.floor(np.median(betas)) + 0.5))  # the nearest half-integer
+        bright[b] = [box for box in boxes[b] if star_sn(box) > sn_min]
+    free = [fit_psf_wing(box, core_beta[b][1]) for b in tqdm(BANDS, desc="PSF wing scale", unit="band",
+                                                             disable=not progress) for box in bright[b]]
+    scales = [f["wing_scale"] for f in free if f["ok"]]
+    if not scales:
+        raise ValueError(f"fit_psf_model: no star with S/N > {sn_min:g} could be fitted with a wing")
+    s25, scale, s75 = _quartiles(scales)
+    rows = []
+    for b in tqdm(BANDS, desc="PSF wing fraction", unit="band", disable=not progress):
+        betas, beta = core_beta[b]
+        fits = [f for f in (fit_psf_wing(box, beta, wing_scale=scale) for box in bright[b]) if f["ok"]]
+        f25, fraction, f75 = _quartiles([f["wing_fraction"] for f in fits])
+        rows.append(dict(band=b, n_beta=betas.size, beta_median=float(np.median(betas)), core_beta=beta,
+                         n_wing=len(fits), wing_fraction=fraction, wing_fraction_iqr=(f25, f75),
+                         n_scale=len(scales), wing_scale=scale, wing_scale_iqr=(s25, s75)))
+    return Table(rows=rows)
 
 
 # =========================================================================== 3. galaxy sizes
@@ -615,9 +736,9 @@ def _measure_rows(images, r50_psf, c_psf) -> Table:
 
 @functools.lru_cache(maxsize=1)
 def _psf_profile_table():
-    """(FWHM arcsec, r50 arcsec, r90/r50) of the simulator's point source by :func:`curve_of_growth`."""
+    """(FWHM arcsec, r50 arcsec, r90/r50) of the simulator's r-band point source by :func:`curve_of_growth`."""
     fwhm = np.linspace(0.6, 3.0, 13)
-    out = [curve_of_growth(point_source([f / config.PIXEL_SCALE], stamp=config.STAMP)[0], noise=0.0) for f in fwhm]
+    out = [curve_of_growth(point_source([f / config.PIXEL_SCALE], stamp=config.STAMP, bands="r")[0], noise=0.0) for f in fwhm]
     return fwhm, np.array([o["r50"] for o in out]) * config.PIXEL_SCALE, np.array([o["concentration"] for o in out])
 
 

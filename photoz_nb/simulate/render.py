@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -30,18 +31,24 @@ from .. import config
 PROFILES = ("exponential", "devaucouleurs")
 #: r_d = hlr / EXP_HLR_OVER_SCALE for an exponential disk.
 EXP_HLR_OVER_SCALE = 1.6783469900166608
-#: PSF since version 1.3: a Moffat core I ~ (1 + r^2/alpha^2)^-beta plus a faint broad Moffat
-#: wing, as SDSS models its PSFs (core + power-law wing); a Kolmogorov profile (until 1.2) has
-#: too little light in its wings (Petrosian r90/r50 of stars 2.05; real stars 2.21-2.23).
-#: Core beta: realism.fit_fwhm (one pixel-integrated Moffat, free beta, 21x21 native pixels) of
-#: the 34 isolated stars of the two real fields x 5 bands gives a median 3.45 (163 fits; per band
-#: u 4.2 g 3.8 r 3.4 i 3.3 z 3.5); we take the nearest half-integer, 3.5, whose FT is elementary.
-MOFFAT_BETA = 3.5
-#: Wing: a least-squares fit of core (beta 3.5) + wing (beta 2.5) to the 147 star images (31x31
-#: native pixels, S/N > 300) gives a median wing fraction 0.137 (IQR 0.11-0.20) and wing FWHM
-#: 5.1 x the core's (IQR 3.8-8).  Point sources then measure r90/r50 2.20-2.26, effective/core
-#: FWHM 1.28-1.36 and a one-Moffat fitted beta 3.2-3.35 (real stars: 2.21-2.23, 1.21-1.41, 3.0-3.7).
-PSF_WING_BETA, PSF_WING_FRACTION, PSF_WING_SCALE = 2.5, 0.137, 5.1
+#: PSF: a Moffat core I ~ (1 + r^2/alpha^2)^-beta plus a faint broad Moffat wing, as SDSS models
+#: its PSFs (core + power-law wing; a Kolmogorov profile, until 1.2, has too little light in its
+#: wings).  Per band since 1.4, derived from the real stars by realism.fit_psf_model (both real
+#: fields, calibObj / stellar-locus stars; scripts/fit_psf_model.py prints it):
+#: core beta = the nearest half-integer (elementary FT) to the median of realism.fit_fwhm's beta
+#: (one Moffat, free beta, 21x21 native pixels; 31-34 stars per band): u 4.17 g 3.76 r 3.42
+#: i 3.25 z 3.50.  The u median is pulled up by faint stars (its 3 stars of S/N > 300 fit 3.1-3.4).
+PSF_CORE_BETA = {"u": 4.5, "g": 3.5, "r": 3.5, "i": 3.5, "z": 3.5}
+#: Wing: least-squares fits of core + wing (beta 2.5) to 31x31 native pixels of the stars with
+#: S/N > 300 (realism.star_sn; u 3, g 23, r 29, i 31, z 16 stars).  Wing FWHM / core FWHM, common
+#: to the bands: median 4.26 (IQR 3.7-5.0) of the 98 fits with it free (per band it is poorly
+#: constrained: g 6.0, r 4.1, i 3.8, z 4.7).  Wing fraction: median per band with the scale fixed
+#: (IQR: u 0.12-0.13, g 0.03-0.07, r 0.07-0.12, i 0.11-0.15, z 0.11-0.14).  Point sources then
+#: measure effective/core FWHM u 1.26 g 1.27 r 1.31 i 1.35 z 1.34 (real stars: u 1.21, g 1.26-1.29,
+#: r 1.29-1.35, i 1.32-1.38, z 1.32-1.40; 1.32-1.35 in every band until 1.3) and r90/r50 2.18 in r
+#: (real 2.21-2.23: light beyond the 31x31 fit box, which the fit does not see).
+PSF_WING_BETA, PSF_WING_SCALE = 2.5, 4.26
+PSF_WING_FRACTION = {"u": 0.122, "g": 0.045, "r": 0.086, "i": 0.120, "z": 0.118}
 #: How far each profile reaches, in half-light radii, for choosing the FFT padding
 #: (exponential: 99.99% of the flux; de Vaucouleurs: 96%, its wings are faint).
 EXTENT_HLR = {"exponential": 7.0, "devaucouleurs": 10.0}
@@ -169,47 +176,83 @@ def devaucouleurs_ft(kr: np.ndarray) -> np.ndarray:
 PROFILE_FT = {"exponential": exponential_ft, "devaucouleurs": devaucouleurs_ft}
 
 
-def moffat_alpha(fwhm, beta: float = MOFFAT_BETA):
+def moffat_alpha(fwhm, beta):
     """Moffat scale radius alpha of a profile of core FWHM ``fwhm``."""
-    return np.asarray(fwhm, dtype=float) / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
+    return np.asarray(fwhm, dtype=float) / (2.0 * np.sqrt(2.0 ** (1.0 / np.asarray(beta, dtype=float)) - 1.0))
 
 
-def moffat_ft(k: np.ndarray, fwhm: float, beta: float = MOFFAT_BETA) -> np.ndarray:
+def moffat_ft(k: np.ndarray, fwhm: float, beta: float) -> np.ndarray:
     """FT of a unit-flux untruncated Moffat PSF: 2^(1-nu) / Gamma(nu) x^nu K_nu(x), x = k alpha, nu = beta-1."""
     nu = beta - 1.0
     x = np.maximum(np.asarray(k, dtype=float) * moffat_alpha(fwhm, beta), 1e-8)
     return np.where(x <= 1e-8, 1.0, 2.0 ** (1 - nu) / gamma(nu) * x ** nu * kv(nu, x))
 
 
-#: Moffat FT for half-integer beta, where K_{beta-1} is elementary: exp(-x) x polynomial(x).
-_MOFFAT_POLYNOMIAL = {2.5: (1.0, 1.0), 3.5: (1.0, 1.0, 1.0 / 3.0)}
+@functools.lru_cache(maxsize=None)
+def moffat_polynomial(beta: float) -> tuple[float, ...]:
+    """c_0..c_n of :func:`moffat_ft` = exp(-x) sum_j c_j x^j for half-integer beta (nu = beta - 1 = n + 1/2,
+    where K_nu is elementary): c_j = (2n-j)! n! 2^j / ((2n)! (n-j)! j!); e.g. beta 4.5: 1, 1, 2/5, 1/15."""
+    n = beta - 1.5
+    if not (n >= 0 and n == int(n)):
+        raise ValueError(f"moffat_ft_half_integer: beta must be a half-integer >= 1.5, got {beta}")
+    n, f = int(n), math.factorial
+    return tuple(f(2 * n - j) * f(n) * 2 ** j / (f(2 * n) * f(n - j) * f(j)) for j in range(n + 1))
 
 
-def moffat_ft_half_integer(k: np.ndarray, fwhm, beta: float = MOFFAT_BETA) -> np.ndarray:
-    """:func:`moffat_ft` for beta 2.5 or 3.5 in closed form, float32: exp(-x) (1 + x [+ x^2/3]), x = k alpha.
+@functools.lru_cache(maxsize=64)
+def _moffat_polynomial_table(betas: tuple) -> np.ndarray:
+    """(len(betas), max degree + 1) float32 coefficients, zero-padded at the high degrees."""
+    coeffs = [moffat_polynomial(b) for b in betas]
+    table = np.zeros((len(coeffs), max(map(len, coeffs))), dtype=np.float32)
+    for row, c in zip(table, coeffs):
+        row[:len(c)] = c
+    return table
+
+
+def moffat_ft_half_integer(k: np.ndarray, fwhm, beta) -> np.ndarray:
+    """:func:`moffat_ft` for half-integer beta in closed form, float32: exp(-x) polynomial(x), x = k alpha.
 
     One exp per Fourier cell, as cheap as the Kolmogorov PSF it replaced.  ``k``: (...)
-    wavenumbers; ``fwhm``: scalar or (n_bands,), giving (n_bands, ...).
+    wavenumbers; ``fwhm``: scalar or (n_bands,), giving (n_bands, ...); ``beta``: scalar or one
+    per band (bands of lower degree get zero leading coefficients).
     """
-    if beta not in _MOFFAT_POLYNOMIAL:
-        raise ValueError(f"moffat_ft_half_integer: beta must be one of {sorted(_MOFFAT_POLYNOMIAL)}, got {beta}")
-    alpha = np.asarray(moffat_alpha(fwhm, beta), dtype=np.float32)
-    x = alpha.reshape(alpha.shape + (1,) * np.ndim(k)) * k
-    coeffs = _MOFFAT_POLYNOMIAL[beta]
-    poly = np.full_like(x, coeffs[-1])
-    for c in coeffs[-2::-1]:  # Horner
+    fwhm = np.asarray(fwhm, dtype=float)
+    beta = np.broadcast_to(np.asarray(beta, dtype=float), fwhm.shape)
+    table = _moffat_polynomial_table(tuple(beta.ravel().tolist()))
+    expand = fwhm.shape + (1,) * np.ndim(k)
+    alpha = moffat_alpha(fwhm, beta).astype(np.float32)
+    x = alpha.reshape(expand) * k
+    poly = np.empty_like(x)
+    poly[...] = table[:, -1].reshape(expand)
+    for j in range(table.shape[1] - 2, -1, -1):  # Horner
         poly *= x
-        poly += np.float32(c)
+        poly += table[:, j].reshape(expand)
     np.exp(-x, out=x)
     return np.multiply(x, poly, out=x)
 
 
-def psf_ft(k: np.ndarray, fwhm) -> np.ndarray:
-    """FT of the simulator's unit-flux PSF of core FWHM ``fwhm``: Moffat core + Moffat wing, float32."""
-    out = moffat_ft_half_integer(k, fwhm, MOFFAT_BETA)
-    out *= np.float32(1 - PSF_WING_FRACTION)
-    wing = moffat_ft_half_integer(k, np.asarray(fwhm, dtype=float) * PSF_WING_SCALE, PSF_WING_BETA)
-    wing *= np.float32(PSF_WING_FRACTION)
+def psf_bands(bands, n_bands: int) -> tuple[str, ...]:
+    """The band of each of ``n_bands`` PSF FWHMs: ``bands`` (a name or names), default config.BANDS."""
+    bands = tuple(config.BANDS) if bands is None else ((bands,) if isinstance(bands, str) else tuple(bands))
+    if len(bands) != n_bands:
+        raise ValueError(f"psf: {n_bands} PSF FWHM(s) need as many band names (the PSF shape is per band), "
+                         f"got bands={bands}; pass e.g. bands=('r',) for a one-band render")
+    unknown = [b for b in bands if b not in PSF_CORE_BETA]
+    if unknown:
+        raise ValueError(f"psf: unknown band(s) {unknown}; expected names from {tuple(PSF_CORE_BETA)}")
+    return bands
+
+
+def psf_ft(k: np.ndarray, fwhm, bands=None) -> np.ndarray:
+    """FT of the simulator's unit-flux PSF of core FWHM ``fwhm`` (n_bands,) in ``bands`` (default
+    config.BANDS): per band a Moffat core + Moffat wing (PSF_CORE_BETA, ...), float32, (n_bands, ...)."""
+    fwhm = np.atleast_1d(np.asarray(fwhm, dtype=float))
+    bands = psf_bands(bands, len(fwhm))
+    fraction = np.array([PSF_WING_FRACTION[b] for b in bands], dtype=np.float32).reshape((-1,) + (1,) * np.ndim(k))
+    out = moffat_ft_half_integer(k, fwhm, [PSF_CORE_BETA[b] for b in bands])
+    out *= 1 - fraction
+    wing = moffat_ft_half_integer(k, fwhm * PSF_WING_SCALE, PSF_WING_BETA)
+    wing *= fraction
     out += wing
     return out
 
@@ -227,8 +270,8 @@ def fft_size(components, stamp: int = config.STAMP) -> int:
                      f"{max(c.hlr for c in components):.1f} pixels")
 
 
-def _check_render_inputs(components, psf_fwhm, stamp):
-    """``psf_fwhm`` as an array (None: no PSF), after checking every input names what is wrong."""
+def _check_render_inputs(components, psf_fwhm, stamp, bands=None):
+    """(``psf_fwhm`` as an array, its bands), (None, None) for no PSF, after checking every input."""
     if not isinstance(stamp, (int, np.integer)) or isinstance(stamp, bool) or stamp < 8 or stamp % 2:
         raise ValueError(f"render_stamp: stamp must be an even number of pixels >= 8, got {stamp!r}")
     if len(components) == 0:
@@ -243,7 +286,7 @@ def _check_render_inputs(components, psf_fwhm, stamp):
         raise ValueError(f"render_stamp: stamp of {stamp} pixels is too small for a component centred at "
                          f"(dx, dy) = ({off[0].dx:.1f}, {off[0].dy:.1f}) pixels from its centre")
     if psf_fwhm is None:
-        return None
+        return None, None
     psf_fwhm = np.atleast_1d(np.asarray(psf_fwhm, dtype=float))
     if psf_fwhm.shape != (n_bands,):
         raise ValueError(f"render_stamp: psf_fwhm needs one FWHM per band ({n_bands}), got shape {psf_fwhm.shape}")
@@ -253,7 +296,7 @@ def _check_render_inputs(components, psf_fwhm, stamp):
         raise ValueError(f"render_stamp: stamp of {stamp} pixels is too small for a PSF of FWHM "
                          f"{psf_fwhm.max():.1f} pixels (band {int(np.argmax(psf_fwhm))}): it must be at least "
                          f"{MIN_STAMP_OVER_FWHM} FWHM wide to hold a point source's light")
-    return psf_fwhm
+    return psf_fwhm, psf_bands(bands, n_bands)
 
 
 class _Grid(NamedTuple):
@@ -280,7 +323,8 @@ def _frequency_grid(n: int) -> _Grid:
                  float(np.hypot(kx.max(), np.abs(ky).max())))
 
 
-def render_stamp(components, psf_fwhm, stamp: int = config.STAMP, n_fft: int | None = None) -> np.ndarray:
+def render_stamp(components, psf_fwhm, stamp: int = config.STAMP, n_fft: int | None = None,
+                 bands=None) -> np.ndarray:
     """Noise-free image of ``components`` seen through the PSF (:func:`psf_ft`), pixel-integrated.
 
     Parameters
@@ -289,20 +333,23 @@ def render_stamp(components, psf_fwhm, stamp: int = config.STAMP, n_fft: int | N
         All with the same number of bands.
     psf_fwhm : array of shape (n_bands,) or None
         PSF core FWHM per band in pixels (> 0); None for no PSF (the bare profiles).  The PSF
-        is a Moffat core plus a faint broad Moffat wing, see :func:`psf_ft`.
+        is a Moffat core plus a faint broad Moffat wing, its shape per band, see :func:`psf_ft`.
     stamp : int
         Side of the square output, even; at least 4 PSF FWHMs.
     n_fft : int, optional
         Padded FFT size; by default the smallest that keeps wrap-around off the stamp.
+    bands : str or sequence of str, optional
+        The band of each PSF FWHM (its PSF shape); default config.BANDS.
 
     Returns
     -------
     ndarray of shape (n_bands, stamp, stamp), float32, flux per pixel.
     """
-    return render_groups([components], psf_fwhm, stamp, n_fft)[0]
+    return render_groups([components], psf_fwhm, stamp, n_fft, bands)[0]
 
 
-def render_groups(groups, psf_fwhm, stamp: int = config.STAMP, n_fft: int | None = None) -> np.ndarray:
+def render_groups(groups, psf_fwhm, stamp: int = config.STAMP, n_fft: int | None = None,
+                  bands=None) -> np.ndarray:
     """Separate images of groups of components on one grid through one PSF.
 
     Used to get a galaxy and its neighbours apart (their sum is the stamp) from one set of
@@ -314,14 +361,14 @@ def render_groups(groups, psf_fwhm, stamp: int = config.STAMP, n_fft: int | None
     ndarray of shape (n_groups, n_bands, stamp, stamp), float32.
     """
     everything = [c for group in groups for c in group]
-    psf_fwhm = _check_render_inputs(everything, psf_fwhm, stamp)
+    psf_fwhm, bands = _check_render_inputs(everything, psf_fwhm, stamp, bands)
     if any(len(group) == 0 for group in groups):
         raise ValueError("render_groups: every group needs at least one component")
     n = n_fft or fft_size(everything, stamp)
     grid = _frequency_grid(n)
     transfer = grid.pixel
     if psf_fwhm is not None:  # PSF x pixel, per band
-        transfer = psf_ft(grid.k, psf_fwhm)
+        transfer = psf_ft(grid.k, psf_fwhm, bands)
         transfer *= grid.pixel
     ft = np.empty((len(groups), len(everything[0].flux), n, n // 2 + 1), dtype=np.complex64)
     for out, group in zip(ft, groups):
