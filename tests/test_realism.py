@@ -96,6 +96,15 @@ def test_fit_psf_wing_recovers_core_and_wing():
         assert free[key] == pytest.approx(truth[key], rel=rel), key
     fixed = realism.fit_psf_wing(image, 3.5, wing_scale=4.3)
     assert fixed["ok"] and fixed["wing_scale"] == 4.3 and fixed["wing_fraction"] == pytest.approx(0.1, rel=0.05)
+    # in a large box, a neighbour is masked (other_sources) and the wing light at the border is modelled
+    big = realism.core_wing_image((63, 63), 31.3, 30.8, 5000.0, truth["fwhm"], 3.5, truth["wing_fraction"],
+                                  truth["wing_scale"], oversample=9) + rng.normal(0, 0.05, (63, 63))
+    big += realism.moffat_image((63, 63), 52.0, 10.0, 3000.0, 2.6, 3.5)
+    mask = realism.other_sources(big)
+    assert mask[10, 52] and not mask[31, 31]
+    masked = realism.fit_psf_wing(big, 3.5, wing_scale=4.3, mask=mask)
+    assert masked["ok"] and masked["wing_fraction"] == pytest.approx(0.1, rel=0.02)
+    assert realism.fit_psf_wing(big, 3.5, wing_scale=4.3)["wing_fraction"] > 0.102  # unmasked: biased
     # a pure Moffat has no wing
     bare = realism.fit_psf_wing(1000 * pixelised(moffat(2.6, 4.5), 31, 15.0, 15.0), 4.5, wing_scale=4.3)
     assert bare["wing_fraction"] < 0.005

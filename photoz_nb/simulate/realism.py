@@ -176,29 +176,41 @@ def core_wing_image(shape, x0, y0, flux, fwhm, core_beta, wing_fraction, wing_sc
 
 
 def fit_psf_wing(image, core_beta: float, wing_scale: float | None = None,
-                 wing_beta: float = render.PSF_WING_BETA, oversample: int = 5) -> dict:
+                 wing_beta: float = render.PSF_WING_BETA, oversample: int = 5, mask=None) -> dict:
     """Least-squares fit of :func:`core_wing_image` (core and wing beta fixed) to the star nearest
     the centre of ``image``; free: x, y, flux, core FWHM, wing fraction (0-0.6) and, unless
-    ``wing_scale`` is given, wing FWHM / core FWHM (1.5-15).  No background term: the frames are
-    sky-subtracted, and a constant would be degenerate with a wing this broad.  Returns dict fwhm,
+    ``wing_scale`` is given, wing FWHM / core FWHM (1.5-15).  Pixels where ``mask`` is True (other
+    sources) are left out.  Local sky: the median of the unmasked border pixels, subtracted from the
+    data and, the same way, from the model (no free background: a constant would be degenerate with
+    a wing this broad, and the wing still has light at the border).  Returns dict fwhm,
     wing_fraction, wing_scale, x, y, flux, ok (False if the fit failed or hit a bound; a free
     scale also needs a wing fraction > 0.001 to mean anything)."""
     data = _check_image(image)
     ny, nx = data.shape
-    peak = data.max()
+    use = np.ones(data.shape, bool) if mask is None else ~np.asarray(mask, bool)
+    if use.shape != data.shape:
+        raise ValueError(f"fit_psf_wing: mask shape {use.shape} differs from the image's {data.shape}")
+    border = np.zeros(data.shape, bool)
+    border[[0, -1], :] = border[:, [0, -1]] = True
+    border &= use
     nan = dict(fwhm=np.nan, wing_fraction=np.nan, wing_scale=np.nan, x=np.nan, y=np.nan, flux=np.nan, ok=False)
+    if border.sum() < 20:
+        return nan
+    data = data - np.median(data[border])
+    peak = data.max()
     if not peak > 0:
         return nan
-    y0, x0 = np.unravel_index(np.argmax(data), data.shape)
-    fwhm0 = max(2.0 * np.sqrt((data > peak / 2).sum() / np.pi), 1.0)
+    y0, x0 = np.unravel_index(np.argmax(np.where(use, data, -np.inf)), data.shape)
+    fwhm0 = max(2.0 * np.sqrt((data * use > peak / 2).sum() / np.pi), 1.0)
     lower = [0, 0, 0, 0.3, 0.0, 1.5]
     upper = [nx - 1, ny - 1, np.inf, min(nx, ny), 0.6, 15.0]
-    start = np.clip([x0, y0, data.sum(), fwhm0, 0.1, 5.0], lower, upper)
+    start = np.clip([x0, y0, (data * use).sum(), fwhm0, 0.1, 5.0], lower, upper)
     n_free = 6 if wing_scale is None else 5
 
     def residual(p):
         scale = p[5] if wing_scale is None else wing_scale
-        return (core_wing_image(data.shape, *p[:4], core_beta, p[4], scale, wing_beta, oversample) - data).ravel()
+        model = core_wing_image(data.shape, *p[:4], core_beta, p[4], scale, wing_beta, oversample)
+        return (model - np.median(model[border]) - data)[use]
 
     try:
         fit = optimize.least_squares(residual, start[:n_free], bounds=(lower[:n_free], upper[:n_free]),
@@ -638,6 +650,9 @@ def compare_psf(ds: catalog.Dataset, fields: list[RealField], n_sim: int = 150, 
 
 
 PSF_FIT_SN_MIN = 300.0  # S/N of the stars the wing is fitted to (it is faint)
+# Side (native pixels, +-12.5") of the box core + wing is fitted in: it holds the light that the
+# r90/r50 of a STAMP-sided (64 px at 0.396") stamp sees; a FWHM_BOX fit misses the outer wing.
+PSF_FIT_BOX = 63
 
 
 def star_sn(box: np.ndarray) -> float:
@@ -647,14 +662,35 @@ def star_sn(box: np.ndarray) -> float:
     return float(np.sqrt((box ** 2).sum()) / sigma_mad(border))
 
 
+def other_sources(box: np.ndarray) -> np.ndarray:
+    """True on the pixels of ``box`` covered by sources other than the central star: the
+    :func:`source_mask` of the box less its azimuthal median profile about the centre (which
+    removes the star, wing included, so that a neighbour does not merge into it), without the
+    segment at the centre (residuals of the star's core)."""
+    box = _check_image(box)
+    yy, xx = np.indices(box.shape)
+    ring = np.hypot(xx - (box.shape[1] - 1) / 2, yy - (box.shape[0] - 1) / 2).astype(int)
+    profile = np.asarray(ndimage.median(box, labels=ring + 1, index=np.arange(1, ring.max() + 2)))
+    residual = box - profile[ring]
+    labels, _ = ndimage.label(source_mask(residual))
+    centre = labels[box.shape[0] // 2, box.shape[1] // 2]
+    return (labels > 0) & (labels != centre)
+
+
+def _crop(box: np.ndarray, size: int) -> np.ndarray:
+    """The central ``size`` x ``size`` part of an odd-sided box."""
+    half, inner = box.shape[0] // 2, size // 2
+    return box[half - inner:half + inner + 1, half - inner:half + inner + 1]
+
+
 def _star_boxes(fields: list[RealField], progress: bool) -> dict:
-    """band -> FWHM_BOX-sided native boxes (float) of the :func:`psf_stars` of every field."""
+    """band -> PSF_FIT_BOX-sided native boxes (float) of the :func:`psf_stars` of every field."""
     boxes = {b: [] for b in BANDS}
     for field in tqdm(fields, desc="PSF stars", unit="field", disable=not progress):
         ra, dec, _, _ = psf_stars(field)
         for b in BANDS:
             frame = field.frames[b]
-            found = [_box(frame.image, *_world_to_pixel(frame, a, d), FWHM_BOX) for a, d in zip(ra, dec)]
+            found = [_box(frame.image, *_world_to_pixel(frame, a, d), PSF_FIT_BOX) for a, d in zip(ra, dec)]
             boxes[b] += [box.astype(float) for box in found if box is not None]
     return boxes
 
@@ -670,24 +706,23 @@ def fit_psf_model(fields: list[RealField], sn_min: float = PSF_FIT_SN_MIN, progr
     1. core beta: the median over the stars (:func:`psf_stars`) of :func:`fit_fwhm`'s beta on the
        central FWHM_FIT_BOX native pixels, rounded to the nearest half-integer (closed-form FT);
     2. wing scale, common to the bands: the median wing FWHM / core FWHM of :func:`fit_psf_wing`
-       (scale free) over the FWHM_BOX boxes of all bands' stars with :func:`star_sn` > ``sn_min``
-       (per band it is poorly constrained, and in u, whose few bright stars show no broad wing,
-       a free "wing" becomes a shoulder of the core);
+       (scale free) over the PSF_FIT_BOX boxes of all bands' stars whose central FWHM_BOX has
+       :func:`star_sn` > ``sn_min``, other sources masked (:func:`other_sources`) (per band it is
+       poorly constrained, and in u, whose few bright stars show no broad wing, a free "wing"
+       becomes a shoulder of the core);
     3. wing fraction: the median of :func:`fit_psf_wing` with that scale fixed, per band.
     Returns a Table, one row per band, with interquartile ranges.  Deterministic.
     """
     boxes = _star_boxes(fields, progress)
-    half, inner = FWHM_BOX // 2, FWHM_FIT_BOX // 2
     core_beta, bright = {}, {}
     for b in BANDS:
-        fits = [fit_fwhm(box[half - inner:half + inner + 1, half - inner:half + inner + 1]) for box in boxes[b]]
-        betas = np.array([f["beta"] for f in fits if f["ok"]])
+        betas = np.array([f["beta"] for f in (fit_fwhm(_crop(box, FWHM_FIT_BOX)) for box in boxes[b]) if f["ok"]])
         if betas.size == 0:
             raise ValueError(f"fit_psf_model: no star of band {b} could be fitted in {[f.name for f in fields]}")
         core_beta[b] = (betas, float(np.floor(np.median(betas)) + 0.5))  # the nearest half-integer
-        bright[b] = [box for box in boxes[b] if star_sn(box) > sn_min]
-    free = [fit_psf_wing(box, core_beta[b][1]) for b in tqdm(BANDS, desc="PSF wing scale", unit="band",
-                                                             disable=not progress) for box in bright[b]]
+        bright[b] = [(box, other_sources(box)) for box in boxes[b] if star_sn(_crop(box, FWHM_BOX)) > sn_min]
+    free = [fit_psf_wing(box, core_beta[b][1], mask=mask)
+            for b in tqdm(BANDS, desc="PSF wing scale", unit="band", disable=not progress) for box, mask in bright[b]]
     scales = [f["wing_scale"] for f in free if f["ok"]]
     if not scales:
         raise ValueError(f"fit_psf_model: no star with S/N > {sn_min:g} could be fitted with a wing")
@@ -695,7 +730,7 @@ def fit_psf_model(fields: list[RealField], sn_min: float = PSF_FIT_SN_MIN, progr
     rows = []
     for b in tqdm(BANDS, desc="PSF wing fraction", unit="band", disable=not progress):
         betas, beta = core_beta[b]
-        fits = [f for f in (fit_psf_wing(box, beta, wing_scale=scale) for box in bright[b]) if f["ok"]]
+        fits = [f for f in (fit_psf_wing(box, beta, wing_scale=scale, mask=mask) for box, mask in bright[b]) if f["ok"]]
         f25, fraction, f75 = _quartiles([f["wing_fraction"] for f in fits])
         rows.append(dict(band=b, n_beta=betas.size, beta_median=float(np.median(betas)), core_beta=beta,
                          n_wing=len(fits), wing_fraction=fraction, wing_fraction_iqr=(f25, f75),

@@ -36,19 +36,21 @@ EXP_HLR_OVER_SCALE = 1.6783469900166608
 #: wings).  Per band since 1.4, derived from the real stars by realism.fit_psf_model (both real
 #: fields, calibObj / stellar-locus stars; scripts/fit_psf_model.py prints it):
 #: core beta = the nearest half-integer (elementary FT) to the median of realism.fit_fwhm's beta
-#: (one Moffat, free beta, 21x21 native pixels; 31-34 stars per band): u 4.17 g 3.76 r 3.42
+#: (one Moffat, free beta, 21x21 native pixels; 30-33 stars per band): u 4.12 g 3.74 r 3.39
 #: i 3.25 z 3.50.  The u median is pulled up by faint stars (its 3 stars of S/N > 300 fit 3.1-3.4).
 PSF_CORE_BETA = {"u": 4.5, "g": 3.5, "r": 3.5, "i": 3.5, "z": 3.5}
-#: Wing: least-squares fits of core + wing (beta 2.5) to 31x31 native pixels of the stars with
-#: S/N > 300 (realism.star_sn; u 3, g 23, r 29, i 31, z 16 stars).  Wing FWHM / core FWHM, common
-#: to the bands: median 4.26 (IQR 3.7-5.0) of the 98 fits with it free (per band it is poorly
-#: constrained: g 6.0, r 4.1, i 3.8, z 4.7).  Wing fraction: median per band with the scale fixed
-#: (IQR: u 0.12-0.13, g 0.03-0.07, r 0.07-0.12, i 0.11-0.15, z 0.11-0.14).  Point sources then
-#: measure effective/core FWHM u 1.26 g 1.27 r 1.31 i 1.35 z 1.34 (real stars: u 1.21, g 1.26-1.29,
-#: r 1.29-1.35, i 1.32-1.38, z 1.32-1.40; 1.32-1.35 in every band until 1.3) and r90/r50 2.18 in r
-#: (real 2.21-2.23: light beyond the 31x31 fit box, which the fit does not see).
-PSF_WING_BETA, PSF_WING_SCALE = 2.5, 4.26
-PSF_WING_FRACTION = {"u": 0.122, "g": 0.045, "r": 0.086, "i": 0.120, "z": 0.118}
+#: Wing: least-squares fits of core + wing (beta 2.5) to 63x63 native pixels (+-12.5", the light
+#: the r90/r50 of a 64x64 stamp sees; other sources masked, sky = median of the box border, taken
+#: off the model too) of the stars with S/N > 300 (realism.star_sn; u 3, g 22, r 28, i 30, z 15).
+#: Wing FWHM / core FWHM, common to the bands: median 4.40 (IQR 3.7-5.7) of the 93 fits with it
+#: free (per band it is poorly constrained: g 5.9, r 4.1, i 3.9, z 5.0).  Wing fraction: median
+#: per band with the scale fixed (IQR: u 0.11-0.13, g 0.04-0.08, r 0.08-0.13, i 0.12-0.14,
+#: z 0.10-0.14).  Point sources then measure effective/core FWHM u 1.24 g 1.27 r 1.32 i 1.36 z 1.35
+#: (real stars: u 1.21, g 1.26-1.29, r 1.29-1.35, i 1.32-1.38, z 1.32-1.40) and r90/r50 2.19 in r
+#: (real 2.21-2.23).  A 31x31 fit box (the previous derivation) missed the outer wing: r fraction
+#: 0.086, scale 4.26, r90/r50 2.18.
+PSF_WING_BETA, PSF_WING_SCALE = 2.5, 4.40
+PSF_WING_FRACTION = {"u": 0.111, "g": 0.045, "r": 0.098, "i": 0.131, "z": 0.127}
 #: How far each profile reaches, in half-light radii, for choosing the FFT padding
 #: (exponential: 99.99% of the flux; de Vaucouleurs: 96%, its wings are faint).
 EXTENT_HLR = {"exponential": 7.0, "devaucouleurs": 10.0}
