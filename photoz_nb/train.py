@@ -16,6 +16,7 @@ A training run lives in one directory::
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import hashlib
@@ -106,13 +107,15 @@ class GalaxyBatches(keras.utils.PyDataset):
     use_ebv, labels : bool
         Include the E(B-V) input; include the labels.
     workers : int
-        Threads that prepare batches ahead of ``fit`` (Keras keeps their order).  Every batch
-        is a function of ``(seed, epoch, batch)`` alone, so the count never changes results.
+        Threads that prepare the next batches while the model computes.  Keras sees a plain
+        sequence (its own enqueuer would hand a later epoch the batches it prefetched before a
+        reset); ours keys each batch by ``(epoch, batch)``, a pure function of the seed, so
+        the count never changes results.
     """
 
     def __init__(self, dataset, index, batch_size: int, seed: int = 0, train: bool = False,
                  use_ebv: bool = True, labels: bool = True, transform: int = 0, workers: int = 1):
-        super().__init__(workers=workers, use_multiprocessing=False)
+        super().__init__()
         self.images = dataset.images
         self.where = Path(dataset.path) / catalog.IMAGES
         self.index = np.asarray(index, dtype=np.int64)
@@ -121,6 +124,9 @@ class GalaxyBatches(keras.utils.PyDataset):
         self.ebv = np.asarray(dataset.catalog["ebv"], dtype=np.float32)[:, None]
         self.labels = redshift_bins(np.asarray(dataset.catalog["z_spec"])[self.index]) if labels else None
         self.epoch = 0  # set by the training loop at the start of each epoch
+        self.prefetch = 2 * workers if workers > 1 else 0
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers) if workers > 1 else None
+        self._ahead = {}  # (epoch, batch) -> Future of that batch
 
     def __len__(self) -> int:
         n = len(self.index)
@@ -128,23 +134,34 @@ class GalaxyBatches(keras.utils.PyDataset):
             return max(1, n // self.batch_size)
         return -(-n // self.batch_size)
 
-    def _positions(self, i: int) -> np.ndarray:
-        """Positions (into ``self.index``) of batch ``i`` of the current epoch."""
+    def _positions(self, epoch: int, i: int) -> np.ndarray:
+        """Positions (into ``self.index``) of batch ``i`` of ``epoch``."""
         order = np.arange(len(self.index))
         if self.train:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(order)
+            order = np.random.default_rng([self.seed, epoch]).permutation(order)
         return np.sort(order[i * self.batch_size:(i + 1) * self.batch_size])  # sorted: sequential reads
 
     def __getitem__(self, i: int):
         if not 0 <= i < len(self):
             raise IndexError(f"batch {i} out of range (0..{len(self) - 1})")
-        pos = self._positions(i)
+        if self._pool is None:
+            return self._batch(self.epoch, i)
+        ahead = {k: f for k, f in self._ahead.items() if k[0] == self.epoch and k[1] > i}
+        for j in range(i + 1, min(len(self), i + 1 + self.prefetch)):
+            if (self.epoch, j) not in ahead:
+                ahead[self.epoch, j] = self._pool.submit(self._batch, self.epoch, j)
+        future = self._ahead.get((self.epoch, i)) or self._pool.submit(self._batch, self.epoch, i)
+        self._ahead = ahead
+        return future.result()
+
+    def _batch(self, epoch: int, i: int):
+        pos = self._positions(epoch, i)
         rows = self.index[pos]
         x = np.asarray(self.images[rows], dtype=np.float32)
         _check_finite(x, rows, self.where)
         x = stretch(x)
         if self.train:
-            x = dihedral(x, np.random.default_rng([self.seed, self.epoch, i]).integers(0, 8, len(x)))
+            x = dihedral(x, np.random.default_rng([self.seed, epoch, i]).integers(0, 8, len(x)))
         elif self.transform:
             x = dihedral(x, self.transform)
         inputs = {"image": x, "ebv": self.ebv[rows]} if self.use_ebv else {"image": x}
