@@ -627,10 +627,14 @@ def test_interrupted_build_resumes(tmp_path, small_chunks, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         build.build_dataset("smoke", out, seed=5, n=64, workers=1, progress=False)
     assert not out.exists() and out.with_name("resumed.partial").is_dir()
+    killed = tmp_path / ".resumed.params-killed"  # the render parameters a SIGKILL leaves behind
+    killed.mkdir()
+    (killed / "pa.npy").write_bytes(b"stale")
     calls.clear()
     build.build_dataset("smoke", out, seed=5, n=64, workers=1, progress=False)
     assert sorted(calls) == [32, 48]  # only the chunks not written before
     assert _bytes(out) == _bytes(reference)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ref", "resumed"]
 
 
 def test_full_disk_gives_a_clear_error_and_stays_resumable(tmp_path, small_chunks, monkeypatch):

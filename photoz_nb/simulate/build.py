@@ -20,6 +20,7 @@ the peak in the main process for the paper's 516,525.
 from __future__ import annotations
 
 import ctypes
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -183,7 +184,10 @@ def build_dataset(profile, out_dir=None, seed=None, n=None, workers=None, progre
     draws = galaxies.draw_galaxies(n, seed)
     table = galaxies.catalog_table(draws, seed, profile.split_fractions)  # provisional photometry
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.params-") as tmp:
+    params_prefix = f".{out_dir.name}.params-"
+    for stale in out_dir.parent.glob(params_prefix + "*"):  # left by a killed build (~1 kB per galaxy)
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=params_prefix) as tmp:
         param_files = _save_rows(draws.params, Path(tmp))
         del draws  # the catalogue and the render parameters on disk are all the rest of the build needs
         _release_freed_memory()  # of the draws, before the provisional catalogue is written
