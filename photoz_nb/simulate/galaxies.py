@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
-
 from scipy.special import ndtr, ndtri
 
 from .. import catalog, config
