@@ -8,8 +8,9 @@ The numbers quoted in the README and notes come from these commands (never from 
     photoz-nb bench fit         # model.fit img/s through the input pipeline, GPU utilisation
     photoz-nb bench memory      # peak memory of training at two data-set sizes, 10x apart
 
-Each timing runs on a fixed random batch after warm-up steps (compilation excluded), so
-it measures the network, not the input pipeline.
+``backends``, ``train`` and ``predict`` time a fixed random batch after warm-up steps
+(compilation excluded), so they measure the network, not the input pipeline; ``fit`` times
+``model.fit`` on a memory-mapped data set, input pipeline included.
 """
 from __future__ import annotations
 
@@ -172,10 +173,11 @@ def measure_fit(profile="paper", n_galaxies: int = 30_000, epochs: int = 4, mixe
 
     Unlike :func:`measure`, batches come from a memory-mapped synthetic data set through
     :class:`train.GalaxyBatches` (read, stretch, augmentation in ``input_workers`` threads,
-    default ``train.INPUT_WORKERS``) and ``model.fit``, exactly as in a real run.  The rate counts each epoch's
-    batches after the first ``warmup_batches`` (compilation, queue filling); validation and
-    checkpoints are excluded.  ``paper_schedule_h`` is the time the paper profile's full
-    schedule (its epochs over its training split) would take per model at that rate.
+    default ``train.INPUT_WORKERS``) and ``model.fit``, exactly as in a real run.  The rate
+    counts each epoch's batches after the first ``warmup_batches`` (compilation, queue
+    filling); validation and checkpoints are excluded.  ``paper_schedule_h`` is the time the
+    paper profile's full schedule (its epochs over its training split) would take per model
+    at that rate.
     One row per precision: float32, plus mixed bfloat16 where a GPU is visible (or as asked).
     """
     import dataclasses
