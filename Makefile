@@ -13,10 +13,11 @@ help:
 	@echo "make bench       throughput tables (Keras backends, training, prediction, simulation)"
 
 install: $(STAMP)
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to the version the published results were made with.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,torch,jax,sdss,dask,qp]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,torch,jax,sdss,dask,qp]"
 	@touch $(STAMP)
 
 reproduce: install
@@ -25,10 +26,12 @@ reproduce: install
 test: test-unit test-notebooks
 
 # Unit tests under the default backend (tensorflow), then the model and training tests again under torch:
-# the Keras code is backend-agnostic and must stay so.
+# the Keras code is backend-agnostic and must stay so.  The data-parallel test runs its own JAX process,
+# whatever the backend: once is enough, so the torch pass leaves it out (rather than skipping it).
+TORCH_PASS_OMITS := tests/test_train.py::test_data_parallel_over_two_devices_gives_the_single_device_weights
 test-unit: install
 	$(BIN)/python -m pytest tests
-	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/test_model.py tests/test_train.py
+	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/test_model.py tests/test_train.py --deselect $(TORCH_PASS_OMITS)
 
 # Notebooks run in order (01..05) in the smoke profile; nbval-lax fails on any error or failed assert cell.
 test-notebooks: install
