@@ -6,11 +6,12 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PROFILE ?= $(or $(PHOTOZ_PROFILE),small)
 
-.PHONY: install reproduce test test-unit test-notebooks bench figures clean-data help
+.PHONY: install install-docs chromium reproduce test test-unit test-notebooks docs bench figures clean-data help
 help:
 	@echo "make reproduce   build data, train, calibrate, evaluate, figures (PROFILE=$(PROFILE))"
 	@echo "make test        unit tests + notebooks in the smoke profile"
 	@echo "make bench       throughput tables (Keras backends, training, prediction, simulation)"
+	@echo "make docs        the tutorial site of the last reproduce run (PROFILE=$(PROFILE)) in build/docs/html"
 
 install: $(STAMP)
 # constraints.txt pins every package to the version the published results were made with.
@@ -36,6 +37,23 @@ test-unit: install
 # Notebooks run in order (01..05) in the smoke profile; nbval-lax fails on any error or failed assert cell.
 test-notebooks: install
 	PHOTOZ_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/
+
+# The tutorial site: the README, the notebooks as `make reproduce` executed them (build/notebooks/PROFILE)
+# and the figure index, rendered by Sphinx without executing anything; then every page is opened in
+# headless Chromium (pages render, images load, maths typeset, no console error).
+docs: install-docs chromium
+	$(BIN)/python docs/build.py --profile $(PROFILE)
+	$(BIN)/python -m pytest -q -p no:cacheprovider docs/test_site.py
+
+install-docs: $(VENV)/.installed-docs
+$(VENV)/.installed-docs: $(STAMP) pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[docs]"
+	@touch $@
+
+# Debian's chromium, for the site check, if no Chromium is on the PATH.
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null || \
+	  { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q chromium; }
 
 bench: install
 	$(BIN)/photoz-nb bench backends
