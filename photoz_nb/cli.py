@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="then compare the data set with real SDSS frames: print the realism table, write "
                         "figures/<profile>/realism_*")
     c.add_argument("--frames-dir", type=Path, default=None,
-                   help="real SDSS frames for --validate (default: ../shared/sdss_frames beside the checkout)")
+                   help="real SDSS frames for --validate (default: the committed sample data/sdss_sample)")
     c = command("validate", _validate, "check a data set directory against the data contract")
     c.add_argument("path", type=Path, nargs="?", default=None, help="data set directory (default: the profile's)")
     c = command("train", _train, "train the CNN of the profile (reuses a finished model)")
@@ -92,9 +92,9 @@ def _sdss_parser(sub) -> None:
                    help="dask scheduler address to cut on (or 'dask-local'); default: local processes")
     c.set_defaults(run=lambda a: _sdss_call("build_cutout_dataset", a.catalog, a.frames_dir, a.out, mirror=a.mirror,
                                             workers=a.workers, scheduler=a.scheduler))
-    c = steps.add_parser("figure", help="cutouts of the brightest galaxies of the real fields in shared/sdss_frames")
+    c = steps.add_parser("figure", help="cutouts of the brightest galaxies of the real fields in data/sdss_sample")
     c.add_argument("--profile", default=None, help="writes figures/<profile>/sdss_bright_galaxies.{pdf,png}")
-    c.add_argument("--frames-dir", type=Path, default=None, help="default: shared/sdss_frames")
+    c.add_argument("--frames-dir", type=Path, default=None, help="default: data/sdss_sample")
     c.set_defaults(run=_sdss_figure)
     c = steps.add_parser("import-cube", help="convert the authors' public .npz cube to a data set (streamed)")
     c.add_argument("npz", type=Path)

@@ -116,10 +116,15 @@ def data_root() -> Path:
 
 
 def shared_dir() -> Path:
-    """The project's read-only ``shared/`` folder (real SDSS frames), beside the checkout."""
+    """A developer's ``shared/`` folder beside the checkout (more SDSS fields, for calibration scripts
+    only: the tests and notebooks read :func:`sample_frames_dir`)."""
     return Path(os.environ.get("PHOTOZ_SHARED", project_root().parent / "shared"))
 
 
 def sample_frames_dir() -> Path:
-    """The real SDSS frames (two fields and a calibObj star list) in ``shared/sdss_frames``."""
-    return shared_dir() / "sdss_frames"
+    """The real SDSS sample committed in ``data/sdss_sample`` (fields 004510-4-0030 and 007264-3-0111 in
+    ugriz, a calibObj star list, a photoField table), every file checked against its sha256 registry;
+    a missing file is downloaded from the SDSS archive first (see :mod:`photoz_nb.datafiles`)."""
+    from . import datafiles
+
+    return datafiles.verified_sample_dir()

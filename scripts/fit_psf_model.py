@@ -1,6 +1,8 @@
 """Print the simulator's per-band PSF shape derived from the real stars (render.PSF_CORE_BETA,
-PSF_WING_FRACTION, PSF_WING_SCALE): realism.fit_psf_model on the frames in $PHOTOZ_SHARED/sdss_frames
-(core + wing fitted in realism.PSF_FIT_BOX-sided native boxes, other sources masked).
+PSF_WING_FRACTION, PSF_WING_SCALE): realism.fit_psf_model on the two fields of the committed sample
+data/sdss_sample (the default; the constants were fitted on them), or on every complete field in frames_dir
+(e.g. a developer's ../shared/sdss_frames) (core + wing fitted in realism.PSF_FIT_BOX-sided native boxes,
+other sources masked).
 
     python scripts/fit_psf_model.py [frames_dir]
 """

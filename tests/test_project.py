@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def pip_section(env_yml: str) -> set[str]:
+    """The requirements of environment.yml's pip section (not its options: -c constraints.txt, -e .)."""
     lines = env_yml.split("- pip:", 1)[1].splitlines()
-    return {line.strip()[2:] for line in lines if line.strip().startswith("- ") and "-e ." not in line}
+    return {line.strip()[2:] for line in lines if line.strip().startswith("- ") and not line.strip().startswith("- -")}
 
 
 def test_environment_yml_lists_the_same_dependencies():
@@ -25,6 +26,30 @@ def test_environment_yml_lists_the_same_dependencies():
     env = (ROOT / "environment.yml").read_text()
     assert "python=3.11" in env
     assert pip_section(env) == wanted
+
+
+def test_constraints_pin_every_dependency_within_its_requirement():
+    """constraints.txt (used by `make install` and environment.yml) pins an exact version of every
+    dependency installed here, and that version satisfies pyproject's requirement (torch's pin is the same)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = version.strip()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    for text in set(project["dependencies"]).union(*extras.values()):
+        req = Requirement(text)
+        if req.marker is not None and not req.marker.evaluate():
+            continue  # e.g. tensorflow (not -cpu) off Linux
+        name = canonicalize_name(req.name)
+        assert name in pins, f"constraints.txt does not pin {req.name}: regenerate it (see its header)"
+        assert req.specifier.contains(pins[name]), f"constraints.txt pins {req.name}=={pins[name]}, outside {req}"
+    assert "-c constraints.txt" in (ROOT / "Makefile").read_text()
+    assert "- -c constraints.txt" in (ROOT / "environment.yml").read_text()
 
 
 @pytest.mark.parametrize("command", [c for c in ["simulate", "validate", "train", "predict", "evaluate",

@@ -1,6 +1,5 @@
-"""Realism report of the simulation: the measurements against closed forms, then end to end on real frames."""
-import os
-
+"""Realism report of the simulation: the measurements against closed forms, then end to end on the real frames
+of the committed sample data/sdss_sample."""
 import numpy as np
 import pytest
 from scipy.optimize import brentq
@@ -9,11 +8,7 @@ from photoz_nb import config
 from photoz_nb.simulate import build, realism, render
 from photoz_nb.simulate.render import Component, render_stamp
 
-SHARED = config.sample_frames_dir()
-HAVE_FRAMES = (SHARED / "frame-r-004510-4-0030.fits.bz2").is_file()
-# Skipped on a user's machine without the frames; in CI (CI=true) their absence is a failure.
-needs_frames = pytest.mark.skipif(not HAVE_FRAMES and not os.environ.get("CI"),
-                                  reason=f"real SDSS frames not found in {SHARED}")
+SAMPLE = config.sample_frames_dir()  # checked against its sha256 registry
 GAUSS_FWHM_PER_SIGMA = 2 * np.sqrt(2 * np.log(2))
 
 
@@ -110,10 +105,9 @@ def test_fit_psf_wing_recovers_core_and_wing():
     assert bare["wing_fraction"] < 0.005
 
 
-@needs_frames
 def test_psf_constants_are_the_fit_to_the_real_stars():
     """render's per-band PSF shape is what realism.fit_psf_model derives from the real stars."""
-    model = realism.fit_psf_model(realism.load_fields(SHARED, progress=False), progress=False)
+    model = realism.fit_psf_model(realism.load_fields(SAMPLE, progress=False), progress=False)
     assert list(model["band"]) == list(config.BANDS)
     for row in model:
         assert row["core_beta"] == render.PSF_CORE_BETA[row["band"]]
@@ -172,9 +166,8 @@ def small_build(tmp_path_factory):
                                workers=1, progress=False)
 
 
-@needs_frames
 def test_report_end_to_end_on_real_frames(small_build, tmp_path):
-    table = realism.realism_report(small_build, SHARED, figures_dir=tmp_path, n_sim=40, progress=False)
+    table = realism.realism_report(small_build, SAMPLE, figures_dir=tmp_path, n_sim=40, progress=False)
     assert {"quantity", "band", "simulated", "real", "statistic", "passed"} <= set(table.colnames)
     noise = table[table["quantity"] == "sky noise [nmgy/pix]"]
     assert list(noise["band"]) == list(config.BANDS)
@@ -201,7 +194,6 @@ def test_report_end_to_end_on_real_frames(small_build, tmp_path):
         "realism_colour_redshift.png", "realism_galaxy_sizes.png", "realism_psf_fwhm.png", "realism_sky_noise.png"]
 
 
-@needs_frames
 def test_sky_noise_measurement_matches_the_simulated_truth(small_build):
     """On simulated stamps the measured sky noise is the noise the simulator put in (catalogue noise_*)."""
     from photoz_nb import catalog

@@ -1,5 +1,4 @@
-"""The real SDSS data path, tested on the two real fields in ../shared/sdss_frames (offline)."""
-import os
+"""The real SDSS data path, tested on the two real fields of the committed sample data/sdss_sample (offline)."""
 import functools
 import re
 import http.server
@@ -17,29 +16,25 @@ from photoz_nb.sdss import cutouts as C
 from photoz_nb.sdss import frames as F
 from photoz_nb.sdss import stars as S
 
-SHARED = config.sample_frames_dir()
+SAMPLE = config.sample_frames_dir()  # checked against its sha256 registry
 FIELD = (4510, 4, 30)
 OTHER_FIELD = (7264, 3, 111)
-
-# Skipped on a user's machine without the frames; in CI (CI=true) their absence is a failure.
-pytestmark = pytest.mark.skipif(not (SHARED / F.frame_name("r", *FIELD)).is_file() and not os.environ.get("CI"),
-                                reason=f"real SDSS frames not found in {SHARED}")
 
 
 @pytest.fixture(scope="module")
 def field():
     """The five frames of run 4510 camcol 4 field 30, each decompressed once."""
-    return {b: F.read_frame(SHARED / F.frame_name(b, *FIELD)) for b in config.BANDS}
+    return {b: F.read_frame(SAMPLE / F.frame_name(b, *FIELD)) for b in config.BANDS}
 
 
 @pytest.fixture(scope="module")
 def other_field():
-    return {b: F.read_frame(SHARED / F.frame_name(b, *OTHER_FIELD)) for b in config.BANDS}
+    return {b: F.read_frame(SAMPLE / F.frame_name(b, *OTHER_FIELD)) for b in config.BANDS}
 
 
 @pytest.fixture(scope="module")
 def calib_stars():
-    return S.read_calib_stars(SHARED / "calibObj-004510-4-star.fits.gz")
+    return S.read_calib_stars(SAMPLE / "calibObj-004510-4-star.fits.gz")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +72,7 @@ def test_read_frame_real(field):
 
 def test_read_frame_truncated_bz2(tmp_path):
     bad = tmp_path / F.frame_name("r", *FIELD)
-    raw = (SHARED / bad.name).read_bytes()
+    raw = (SAMPLE / bad.name).read_bytes()
     bad.write_bytes(raw[: len(raw) // 2])
     with pytest.raises(F.FrameError, match=rf"{bad.name}.*(corrupt|truncated)"):
         F.read_frame(bad)
@@ -94,11 +89,11 @@ def test_read_frame_garbage_and_missing(tmp_path):
 
 def test_read_frame_wrong_band(tmp_path):
     mislabelled = tmp_path / F.frame_name("g", *FIELD)
-    shutil.copyfile(SHARED / F.frame_name("r", *FIELD), mislabelled)
+    shutil.copyfile(SAMPLE / F.frame_name("r", *FIELD), mislabelled)
     with pytest.raises(F.FrameError, match=r"FILTER='r'.*band 'g'"):
         F.read_frame(mislabelled)
     with pytest.raises(F.FrameError, match="FILTER"):
-        F.read_frame(SHARED / F.frame_name("r", *FIELD), band="i")
+        F.read_frame(SAMPLE / F.frame_name("r", *FIELD), band="i")
 
 
 def test_read_frame_flags_nan_pixels(tmp_path, field):
@@ -114,7 +109,7 @@ def test_read_frame_flags_nan_pixels(tmp_path, field):
 
 
 class CountingFetch:
-    """Copies frames from the shared folder; optionally corrupts the first ``n_bad`` downloads."""
+    """Copies frames from the sample folder; optionally corrupts the first ``n_bad`` downloads."""
 
     def __init__(self, n_bad=0):
         self.calls, self.n_bad = [], n_bad
@@ -124,7 +119,7 @@ class CountingFetch:
         with self.lock:
             self.calls.append(url)
             corrupt = len(self.calls) <= self.n_bad
-        F.local_fetch(SHARED)(url, dest)
+        F.local_fetch(SAMPLE)(url, dest)
         if corrupt:
             dest.write_bytes(dest.read_bytes()[:1000])
 
@@ -134,7 +129,7 @@ def test_cache_downloads_verifies_and_reuses(tmp_path):
     cache = F.FrameCache(tmp_path, fetch=fetch)
     path = cache.get("r", *FIELD)
     assert path == tmp_path / "4510" / "4" / "frame-r-004510-4-0030.fits.bz2"
-    assert path.read_bytes() == (SHARED / path.name).read_bytes()
+    assert path.read_bytes() == (SAMPLE / path.name).read_bytes()
     assert fetch.calls == [F.frame_url("r", *FIELD)]
     assert cache.get("r", *FIELD) == path and len(fetch.calls) == 1  # cached, not fetched again
     assert not list(path.parent.glob(".part-*"))  # no temporary leftovers
@@ -166,7 +161,7 @@ def test_cache_over_local_http_server(tmp_path):
     frames_dir = served / "dr17" / "eboss" / "photoObj" / "frames" / "301" / "4510" / "4"
     frames_dir.mkdir(parents=True)
     for band in "ug":
-        (frames_dir / F.frame_name(band, *FIELD)).symlink_to(SHARED / F.frame_name(band, *FIELD))
+        (frames_dir / F.frame_name(band, *FIELD)).symlink_to(SAMPLE / F.frame_name(band, *FIELD))
     handler = functools.partial(QuietHandler, directory=str(served))
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -176,7 +171,7 @@ def test_cache_over_local_http_server(tmp_path):
             cache.get("r", *FIELD)
         server.shutdown()
     assert [p.name for p in paths] == [F.frame_name("u", *FIELD), F.frame_name("g", *FIELD)]
-    assert all(p.read_bytes() == (SHARED / p.name).read_bytes() for p in paths)
+    assert all(p.read_bytes() == (SAMPLE / p.name).read_bytes() for p in paths)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -291,7 +286,7 @@ def test_make_cutouts_bad_catalogue_and_missing_band(field):
 
 
 def test_field_frames_lookup_through_cache(tmp_path):
-    cache = F.FrameCache(tmp_path, fetch=F.local_fetch(SHARED))
+    cache = F.FrameCache(tmp_path, fetch=F.local_fetch(SAMPLE))
     lookup = C.FieldFrames(cache, max_fields=1)
     frames = lookup({"run": 4510, "camcol": 4, "field": 30})
     ra, dec = centre_of(frames["r"])
@@ -484,7 +479,7 @@ def test_commands_query_frames_cutouts(tmp_path, field):
     positions = [centre_of(field["r"], x, y) for x, y in [(500, 400), (1500, 1000), (900, 800), (5, 700)]]
     cat["ra"], cat["dec"] = [p[0] for p in positions], [p[1] for p in positions]
     cat["run"], cat["camcol"], cat["field"] = [4510] * 4, [4] * 4, [30] * 4
-    paths = sdss.fetch_frames(cat, tmp_path / "frames", mirror=SHARED, max_workers=2, progress=False)
+    paths = sdss.fetch_frames(cat, tmp_path / "frames", mirror=SAMPLE, max_workers=2, progress=False)
     assert len(paths) == 5 and all(p.is_file() for p in paths)
     out = sdss.build_cutout_dataset(cat, tmp_path / "frames", tmp_path / "real", progress=False)
     ds = contract.open_dataset(out)

@@ -1,9 +1,8 @@
-"""Building real-SDSS data sets from the frames in ../shared/sdss_frames: parallel, resumable, bad input,
+"""Building real-SDSS data sets from the frames of the committed sample data/sdss_sample: parallel, resumable, bad input,
 the notebook entry point and the figure of bright galaxies (offline)."""
 import bz2
 import importlib.util
 import io
-import os
 import shutil
 from pathlib import Path
 
@@ -21,18 +20,15 @@ from photoz_nb.sdss import frames as F
 from photoz_nb.sdss import prepare_real_dataset
 from photoz_nb.sdss import sources as Src
 
-SHARED = config.sample_frames_dir()
+SAMPLE = config.sample_frames_dir()  # checked against its sha256 registry
 FIELD, OTHER = (4510, 4, 30), (7264, 3, 111)
 GALAXIES = Path(__file__).parent / "fixtures" / "sdss" / "field_galaxies.ecsv"
-
-pytestmark = pytest.mark.skipif(not (SHARED / F.frame_name("r", *FIELD)).is_file() and not os.environ.get("CI"),
-                                reason=f"real SDSS frames not found in {SHARED}")
 
 
 @pytest.fixture(scope="module")
 def fields():
     """Both fields, each band decompressed once: the independent reference for stamps."""
-    return {key: {b: F.read_frame(SHARED / F.frame_name(b, *key), warn_bad=False) for b in config.BANDS}
+    return {key: {b: F.read_frame(SAMPLE / F.frame_name(b, *key), warn_bad=False) for b in config.BANDS}
             for key in (FIELD, OTHER)}
 
 
@@ -42,10 +38,10 @@ def frames_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("frames")
     cache = F.FrameCache(root)
     for key in (FIELD, OTHER):
-        for band in config.BANDS:  # copies of the shared originals: marked verified, not decompressed again
+        for band in config.BANDS:  # copies of the sample originals: marked verified, not decompressed again
             path = cache.path(band, *key)
             path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(SHARED / path.name, path)
+            shutil.copyfile(SAMPLE / path.name, path)
             cache._mark_verified(path)
     return root
 
@@ -145,14 +141,14 @@ def test_bad_frames_and_positions_are_flagged(tmp_path, frames_dir, fields):
     cache = F.FrameCache(cache_dir)
     # Wrong band: the g frame of FIELD holds r data, and no source offers the right one.
     g_path = cache.path("g", *FIELD)
-    shutil.copyfile(SHARED / F.frame_name("r", *FIELD), g_path)
+    shutil.copyfile(SAMPLE / F.frame_name("r", *FIELD), g_path)
     g_path.with_name(g_path.name + ".ok").unlink()
     # Corrupt bz2: the u frame of OTHER is truncated; the mirror holds a good copy.
     u_path = cache.path("u", *OTHER)
     u_path.write_bytes(u_path.read_bytes()[:100_000])
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    (mirror / u_path.name).symlink_to(SHARED / u_path.name)
+    (mirror / u_path.name).symlink_to(SAMPLE / u_path.name)
     # NaN pixels: a hole in the z frame of OTHER under the first galaxy of that field.
     cat = galaxies()
     victim = cat[np.flatnonzero(cat["run"] == OTHER[0])[0]]
@@ -162,7 +158,7 @@ def test_bad_frames_and_positions_are_flagged(tmp_path, frames_dir, fields):
     def punch_hole(data):
         data[int(y) - 1:int(y) + 2, int(x) - 1:int(x) + 2] = np.nan
 
-    write_bz2_frame(z_path, SHARED / z_path.name, punch_hole)
+    write_bz2_frame(z_path, SAMPLE / z_path.name, punch_hole)
     z_path.with_name(z_path.name + ".ok").unlink()
     outside = cat[-1:].copy()  # a position outside every frame
     outside["objid"], outside["dec"] = [99], [outside["dec"][0] + 2.0]
@@ -182,7 +178,7 @@ def test_bad_frames_and_positions_are_flagged(tmp_path, frames_dir, fields):
     # Nothing lost: every other row is in the data set, the corrupt copy was replaced from the mirror.
     kept = sorted(set(cat["objid"]) - set(flagged["objid"]))
     assert sorted(ds.catalog["objid"]) == kept and len(kept) == 4
-    assert u_path.read_bytes() == (SHARED / u_path.name).read_bytes()
+    assert u_path.read_bytes() == (SAMPLE / u_path.name).read_bytes()
     assert np.isfinite(ds.images).all()
 
 
@@ -240,7 +236,7 @@ def test_prepare_subsamples_to_the_profile_size(monkeypatch, tmp_path):
 
 # -- figure of bright galaxies ----------------------------------------------------------------------
 def test_bright_galaxies_figure_on_real_frames(tmp_path, fields):
-    stamps, sources = Src.bright_galaxy_stamps(SHARED, fields, n_per_field=2)
+    stamps, sources = Src.bright_galaxy_stamps(SAMPLE, fields, n_per_field=2)
     assert stamps.shape == (4, 64, 64, 5) and np.isfinite(stamps).all()
     assert list(sources["field"]) == ["4510-4-30"] * 2 + ["7264-3-111"] * 2
     assert (sources["concentration"] < 0.75 * sources["star_concentration"]).all()
@@ -248,7 +244,7 @@ def test_bright_galaxies_figure_on_real_frames(tmp_path, fields):
     # Independent size check: the r-band light of each source is more spread than a calibObj star's.
     star = _star_stamp(fields[FIELD])
     assert all(_radius(s[..., 2]) > 1.3 * _radius(star) for s in stamps)
-    paths = Src.bright_galaxies_figure(tmp_path, SHARED, n_per_field=2, fields=fields)
+    paths = Src.bright_galaxies_figure(tmp_path, SAMPLE, n_per_field=2, fields=fields)
     assert [p.name for p in paths] == ["sdss_bright_galaxies.pdf", "sdss_bright_galaxies.png"]
     assert paths[0].read_bytes()[:4] == b"%PDF" and paths[1].stat().st_size > 10_000
 
@@ -263,7 +259,7 @@ def _radius(image, r_max=10.0):
 
 def _star_stamp(frames):
     from photoz_nb.sdss import stars as S
-    stars = S.read_calib_stars(SHARED / "calibObj-004510-4-star.fits.gz")
+    stars = S.read_calib_stars(SAMPLE / "calibObj-004510-4-star.fits.gz")
     i = S.select_stars(stars, frames, r_mag=(16.0, 17.5))[0]
     return C.cutout(frames, float(stars["RA"][i]), float(stars["DEC"][i]))[..., 2]
 
@@ -284,12 +280,12 @@ def test_bright_galaxies_plot_rejects_bad_input():
 def test_bench_catalogue_is_inside_the_fields():
     from photoz_nb.sdss.bench import bench_catalog, frame_header
 
-    cat = bench_catalog(9, SHARED, seed=3)
+    cat = bench_catalog(9, SAMPLE, seed=3)
     contract.validate_catalog(cat)
     assert list(cat["run"]) == [4510] * 5 + [7264] * 4
-    assert list(bench_catalog(9, SHARED, seed=3)["ra"]) == list(cat["ra"])  # seeded
+    assert list(bench_catalog(9, SAMPLE, seed=3)["ra"]) == list(cat["ra"])  # seeded
     for key in (FIELD, OTHER):
-        header = frame_header(SHARED / F.frame_name("r", *key))
+        header = frame_header(SAMPLE / F.frame_name("r", *key))
         rows = cat[cat["run"] == key[0]]
         x, y = WCS(header, naxis=2).world_to_pixel_values(rows["ra"], rows["dec"])
         assert (x > 39).all() and (x < 2048 - 40).all() and (y > 39).all() and (y < 1489 - 40).all()

@@ -1,6 +1,6 @@
 """``photoz-nb bench cutouts``: cutouts/s of :func:`~photoz_nb.sdss.build_cutout_dataset` on real frames.
 
-Positions are drawn (seeded) inside the two real fields of ``shared/sdss_frames``; what sits
+Positions are drawn (seeded) inside the two real fields of the sample ``data/sdss_sample``; what sits
 there does not change the cost of a cutout.  Two layouts are timed:
 
 * ``dense``: ``n`` positions, half per field (each field read once): the cost of cutting;

@@ -1,6 +1,6 @@
 """Find the brightest extended sources (galaxies) in SDSS frames and cut them out.
 
-The two fields in ``shared/sdss_frames`` hold no spectroscopic galaxies, so the figure of
+The two fields of the committed sample ``data/sdss_sample`` hold no spectroscopic galaxies, so the figure of
 real galaxies is made from a simple detection on the r frame:
 
 1. smooth with a Gaussian of ``smooth_px`` and keep connected pixels above
@@ -110,7 +110,7 @@ def bright_galaxy_stamps(frames_dir=None, fields=FIELDS, n_per_field: int = 3,
                          calib_stars: Mapping | None = None) -> tuple[np.ndarray, Table]:
     """Stamps (N, 64, 64, 5) and the source table of the brightest extended sources of each field.
 
-    ``frames_dir`` holds ``frame-[ugriz]-RRRRRR-C-FFFF.fits.bz2`` (default ``shared/sdss_frames``);
+    ``frames_dir`` holds ``frame-[ugriz]-RRRRRR-C-FFFF.fits.bz2`` (default: the sample ``data/sdss_sample``);
     ``fields`` lists ``(run, camcol, field)`` keys, or maps each key to its frames already read
     (band -> Frame); ``calib_stars`` maps a key to a calibObj star table (default: the
     ``calibObj-RRRRRR-C-star.fits.gz`` of its run and camcol in ``frames_dir``, if there).

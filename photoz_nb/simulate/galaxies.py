@@ -30,7 +30,7 @@ import numpy as np
 from astropy.table import Table
 from scipy.special import ndtr, ndtri
 
-from .. import catalog, config
+from .. import catalog, config, datafiles
 from ..metrics import sigma_mad
 from . import observe, render, sed
 
@@ -84,11 +84,18 @@ def by_blocks(fn, *arrays) -> np.ndarray:
     return np.concatenate([fn(*(a[i:i + ROW_BLOCK] for a in arrays)) for i in range(0, n, ROW_BLOCK)])
 
 
+#: sha256 of kcorrect 5.1.9's ``data/test/gst_tests_small.fits``: every simulated galaxy descends from it.
+MGS_SHA256 = "d7e87e8abc45167e48889a0e824870760a2e6dde20650a6e41a72164859bf578"
+
+
 def mgs_path() -> Path:
-    """kcorrect's test catalogue of SDSS MGS galaxies (10,000 rows)."""
+    """kcorrect's test catalogue of SDSS MGS galaxies (10,000 rows), checked against :data:`MGS_SHA256`."""
     import kcorrect
 
-    return Path(kcorrect.__file__).parent / "data" / "test" / "gst_tests_small.fits"
+    path = Path(kcorrect.__file__).parent / "data" / "test" / "gst_tests_small.fits"
+    return datafiles.verify(path, MGS_SHA256, f"kcorrect {kcorrect.__version__}'s MGS catalogue, which drives the "
+                            "simulator", fix="This kcorrect release changed the file, so the simulated data sets "
+                            "would change: install the pinned release (pip install -c constraints.txt kcorrect)")
 
 
 def stream(seed: int, key: int) -> np.random.Generator:

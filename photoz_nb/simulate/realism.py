@@ -1064,7 +1064,7 @@ def realism_report(dataset_path, frames_dir=None, figures_dir=None, n_sim: int =
     Parameters
     ----------
     dataset_path : path of a simulated data set (or an opened :class:`~photoz_nb.catalog.Dataset`)
-    frames_dir : folder of real SDSS frames; default ``shared/sdss_frames`` beside the checkout
+    frames_dir : folder of real SDSS frames; default: the committed sample ``data/sdss_sample``
     figures_dir : if given, ``realism_*.pdf/.png`` are written there (paths in ``table.meta``)
     n_sim : simulated stamps measured for the galaxy sizes (fewer for noise and PSF)
     """
