@@ -28,7 +28,7 @@ test: test-unit test-notebooks
 # the Keras code is backend-agnostic and must stay so.
 test-unit: install
 	$(BIN)/python -m pytest tests
-	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/test_model.py tests/test_train.py
+	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/test_model.py tests/test_train.py tests/test_inputs.py
 
 # Notebooks run in order (01..05) in the smoke profile; nbval-lax fails on any error or failed assert cell.
 test-notebooks: install

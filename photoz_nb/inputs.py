@@ -230,18 +230,26 @@ class DeviceBatches(GalaxyBatches):
         self.device_labels = keras.ops.convert_to_tensor(self.labels if labels else np.zeros(len(self.index), np.int32))
         self._step = _compiled(_gather_and_turn)
 
-    def _upload(self, progress: bool):
+    def _upload(self, progress: bool, workers: int = INPUT_WORKERS):
+        """Read, check and stretch chunks in ``workers`` threads (a few chunks ahead), copy each to the device."""
         from tqdm.auto import tqdm
+        starts = range(0, len(self.index), UPLOAD_ROWS)
         chunks = []
-        for start in tqdm(range(0, len(self.index), UPLOAD_ROWS), desc="images to device", unit="chunk",
-                          disable=not progress):
-            rows = self.index[start:start + UPLOAD_ROWS]
-            order = np.argsort(rows, kind="stable")  # sequential reads of the memory map
-            x = np.empty((len(rows), *self.images.shape[1:]), np.float32)
-            x[order] = self.images[rows[order]]
-            _check_finite(x, rows, self.where)
-            chunks.append(keras.ops.cast(keras.ops.convert_to_tensor(stretch(x)), self.dtype))
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool, \
+                tqdm(total=len(self.index), desc="images to device", unit="img", disable=not progress) as bar:
+            for window in range(0, len(starts), 2 * workers):
+                for x in pool.map(self._stretched_chunk, starts[window:window + 2 * workers]):
+                    chunks.append(keras.ops.cast(keras.ops.convert_to_tensor(x), self.dtype))
+                    bar.update(len(x))
         return keras.ops.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]
+
+    def _stretched_chunk(self, start: int) -> np.ndarray:
+        rows = self.index[start:start + UPLOAD_ROWS]
+        order = np.argsort(rows, kind="stable")  # sequential reads of the memory map
+        x = np.empty((len(rows), *self.images.shape[1:]), np.float32)
+        x[order] = self.images[rows[order]]
+        _check_finite(x, rows, self.where)
+        return stretch(x)
 
     def _batch(self, epoch: int, i: int):
         pos = self._positions(epoch, i)
