@@ -32,7 +32,7 @@ test: test-unit test-notebooks
 TORCH_PASS_OMITS := tests/test_train.py::test_data_parallel_over_two_devices_gives_the_single_device_weights
 test-unit: install
 	$(BIN)/python -m pytest tests
-	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/test_model.py tests/test_train.py --deselect $(TORCH_PASS_OMITS)
+	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/test_model.py tests/test_train.py tests/test_inputs.py --deselect $(TORCH_PASS_OMITS)
 
 # Notebooks run in order (01..05) in the smoke profile; nbval-lax fails on any error or failed assert cell.
 test-notebooks: install

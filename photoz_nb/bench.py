@@ -167,18 +167,35 @@ def _batch_clock():
     return BatchClock()
 
 
+#: Dense bfloat16 tensor-core peaks [FLOP/s] by GPU name (NVIDIA data sheets; SXM boards).
+BF16_PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12}
+
+
+def gpu_bf16_peak() -> float | None:
+    """The bfloat16 peak of GPU 0 from :data:`BF16_PEAK_FLOPS`, None when unknown or absent."""
+    try:
+        name = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader", "--id=0"],
+                              capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return next((peak for key, peak in BF16_PEAK_FLOPS.items() if key in name), None)
+
+
 def measure_fit(profile="paper", n_galaxies: int = 30_000, epochs: int = 4, mixed_precision=None,
-                input_workers: int | None = None, warmup_batches: int = 5, workdir=None) -> list[dict]:
+                input_workers: int | None = None, input_sources=None, warmup_batches: int = 5,
+                workdir=None) -> list[dict]:
     """Training img/s of ``profile``'s Net_P through the real input pipeline, with GPU utilisation.
 
     Unlike :func:`measure`, batches come from a memory-mapped synthetic data set through
-    :class:`train.GalaxyBatches` (read, stretch, augmentation in ``input_workers`` threads,
-    default ``train.INPUT_WORKERS``) and ``model.fit``, exactly as in a real run.  The rate
-    counts each epoch's batches after the first ``warmup_batches`` (compilation, queue
+    :func:`inputs.training_batches` and ``model.fit``, exactly as in a real run: streamed
+    (read, stretch, augmentation in ``input_workers`` threads, default ``inputs.INPUT_WORKERS``)
+    or held on the device (``input_sources``; default both where a GPU is visible, else streamed).
+    The rate counts each epoch's batches after the first ``warmup_batches`` (compilation, queue
     filling); validation and checkpoints are excluded.  ``paper_schedule_h`` is the time the
     paper profile's full schedule (its epochs over its training split) would take per model
-    at that rate.
-    One row per precision: float32, plus mixed bfloat16 where a GPU is visible (or as asked).
+    at that rate; ``peak_pct`` the achieved training FLOP/s (3 x :func:`model.forward_flops`
+    per image) as a percentage of the GPU's bfloat16 peak.
+    One row per precision and source: float32, plus mixed bfloat16 where a GPU is visible (or as asked).
     """
     import dataclasses
     import tempfile
@@ -186,12 +203,17 @@ def measure_fit(profile="paper", n_galaxies: int = 30_000, epochs: int = 4, mixe
     import keras
 
     from . import catalog, config
-    from .train import INPUT_WORKERS, gpu_count, train
+    from .inputs import INPUT_WORKERS
+    from .model import build_net_p, forward_flops
+    from .train import gpu_count, train
     profile = dataclasses.replace(config.get_profile(profile), epochs=epochs)
     paper = config.get_profile("paper")
     paper_images = paper.epochs * round(paper.n_galaxies * paper.split_fractions[0])
-    precisions = (False, True) if mixed_precision is None and gpu_count() else (bool(mixed_precision),)
+    gpu = gpu_count() > 0
+    precisions = (False, True) if mixed_precision is None and gpu else (bool(mixed_precision),)
+    sources = input_sources or (("stream", "device") if gpu else ("stream",))
     threads = INPUT_WORKERS if input_workers is None else int(input_workers)
+    train_flops, peak = 3 * forward_flops(build_net_p(profile.model_width)), gpu_bf16_peak()
     rows = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         ds = catalog.open_dataset(catalog.write_synthetic_dataset(f"{tmp}/data", n_galaxies), verify_checksums=False)
@@ -199,18 +221,22 @@ def measure_fit(profile="paper", n_galaxies: int = 30_000, epochs: int = 4, mixe
             raise ValueError(f"{n_galaxies} galaxies give under {warmup_batches + 2} training batches of "
                              f"{profile.batch_size} per epoch: nothing to time; use more galaxies")
         for mp in precisions:
-            clock = _batch_clock()
-            with GpuUtilisation() as gpu:
-                train(ds, profile, f"{tmp}/run-{mp}", progress=False, callbacks=[clock], mixed_precision=mp,
-                      input_workers=threads)
-            epochs_ends = [sorted(ends) for ends in clock.epochs]
-            windows = [(ends[warmup_batches], ends[-1]) for ends in epochs_ends]
-            batches = sum(len(ends) - 1 - warmup_batches for ends in epochs_ends)
-            img_s = batches * profile.batch_size / sum(b - a for a, b in windows)
-            rows.append({"backend": keras.backend.backend(), "width": profile.model_width, "batch": profile.batch_size,
-                         "precision": "mixed_bfloat16" if mp else "float32", "input_threads": threads,
-                         "fit_img_s": round(img_s, 1), "gpu_util_pct": gpu.mean_within(windows),
-                         "paper_schedule_h": round(paper_images / img_s / 3600, 2)})
+            for source in sources:
+                clock = _batch_clock()
+                with GpuUtilisation() as util:
+                    train(ds, profile, f"{tmp}/run-{mp}-{source}", progress=False, callbacks=[clock],
+                          mixed_precision=mp, input_workers=threads, input_source=source)
+                epochs_ends = [sorted(ends) for ends in clock.epochs]
+                windows = [(ends[warmup_batches], ends[-1]) for ends in epochs_ends]
+                batches = sum(len(ends) - 1 - warmup_batches for ends in epochs_ends)
+                img_s = batches * profile.batch_size / sum(b - a for a, b in windows)
+                rows.append({"backend": keras.backend.backend(), "width": profile.model_width,
+                             "batch": profile.batch_size, "precision": "mixed_bfloat16" if mp else "float32",
+                             "input": source if source == "device" else f"stream, {threads} threads",
+                             "fit_img_s": round(img_s, 1), "gpu_util_pct": util.mean_within(windows),
+                             "tflop_s": round(img_s * train_flops / 1e12, 1),
+                             "peak_pct": round(100 * img_s * train_flops / peak, 1) if peak else None,
+                             "paper_schedule_h": round(paper_images / img_s / 3600, 2)})
     return rows
 
 

@@ -61,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="the embedded simulation (default), cutouts of SDSS frames, or the authors' public cube")
     c.add_argument("--real-data", type=json.loads, default={}, metavar="JSON",
                    help='options of the real source, e.g. \'{"catalog": "mgs.fits"}\' or \'{"cube": "sdss.npz"}\'')
+    c = sub.add_parser("headline", help="the paper's headline at scale: paper set, Net_P, kNN and RF (GPU)",
+                       description="Build the paper set, train full-width Net_P for --epochs, predict the test split "
+                                   "with TTA, fit kNN and RF, write the summary table and figures; prints each "
+                                   "stage's wall time.")
+    c.add_argument("--epochs", type=int, required=True, help="training epochs (the paper's schedule: 60)")
+    c.add_argument("--members", type=int, default=1, help="ensemble members (the paper's: 5)")
+    c.set_defaults(run=lambda a: _headline(a.epochs, a.members))
     _sdss_parser(sub)
     c = command("bench", _bench, "print throughput tables (img/s, peak memory)")
     c.add_argument("what", choices=["backends", "train", "predict", "fit", "memory", "simulate", "cutouts"])
@@ -210,6 +217,11 @@ def _reproduce(args):
                                    progress_bar=True, log_output=True)
     print(f"\nDone in {(time.time() - start) / 60:.1f} min.\n  figures:       {profile.figures_dir}/"
           f"\n  summary table: {profile.figures_dir}/summary_table.md\n  notebooks:     {out}/")
+
+
+def _headline(epochs: int, members: int):
+    from . import headline
+    headline.run(epochs, members)
 
 
 def _bench(args):

@@ -165,3 +165,20 @@ def architecture(model: keras.Model) -> list[tuple[str, tuple]]:
 def weight_shapes(model: keras.Model) -> list[tuple[str, tuple]]:
     """(path, shape) of every weight, in order: what must agree to load a checkpoint."""
     return [(w.path, tuple(w.shape)) for w in model.weights]
+
+
+def forward_flops(model) -> int:
+    """Multiply-adds x 2 of one image's forward pass through the convolutions and dense layers.
+
+    Training costs about three times this (the backward pass computes two products per weight
+    and activation); pooling, PReLU and softmax are a fraction of a percent and left out.
+    """
+    flops = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            kh, kw = layer.kernel_size
+            flops += 2 * h * w * kh * kw * layer.input.shape[-1] * c_out
+        elif isinstance(layer, layers.Dense):
+            flops += 2 * layer.input.shape[-1] * layer.units
+    return int(flops)

@@ -271,7 +271,7 @@ def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], members=N
     from . import plots
     made = {"redshift_magnitude_distributions": plots.redshift_magnitude_distributions(ds.catalog),
             "example_cutouts": plots.example_cutouts(ds.images, ds.catalog, seed=profile.seed),
-            **_prediction_figures(profile, ds, pdfs)}
+            **prediction_figures(profile, ds, pdfs)}
     if members:
         made["architecture"] = plots.architecture(members[0].model)
         made["learning_curves"] = plots.learning_curves(members[0].history)
@@ -289,7 +289,7 @@ def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], members=N
     return paths
 
 
-def _prediction_figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray]) -> dict:
+def prediction_figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray]) -> dict:
     """The figures of the test-split PDFs: z_phot vs z_spec, PIT, examples, n(z), widths, Stripe 82."""
     from . import metrics, pdf, plots
     edges, test = config.redshift_edges(), ds.split("test")

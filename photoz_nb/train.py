@@ -1,11 +1,10 @@
-"""Training and inference of Net_P: streaming input, augmentation, checkpoints, caching.
+"""Training and inference of Net_P: checkpoints, resumption, caching, prediction.
 
-The input pipeline reads batches from the memory-mapped images by row index (memory does
-not grow with the data set), stretches the pixel values (:func:`stretch`), applies a
-random rotation by a multiple of 90 degrees and a random flip, and yields the E(B-V)
-input and the redshift bin as label.  Every random draw is a pure function of
-``(seed, epoch, batch)``, so an interrupted run resumed from its last checkpoint sees
-exactly the batches the uninterrupted run would have seen.
+Batches come from :mod:`photoz_nb.inputs` (streamed from the memory-mapped images, or held in
+accelerator memory): stretched pixels (:func:`stretch`), a random rotation by a multiple of 90
+degrees and a random flip, the E(B-V) input and the redshift bin as label.  Every random draw
+is a pure function of ``(seed, epoch, batch)``, so an interrupted run resumed from its last
+checkpoint sees exactly the batches the uninterrupted run would have seen.
 
 A training run lives in one directory::
 
@@ -16,7 +15,6 @@ A training run lives in one directory::
 """
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import hashlib
@@ -30,6 +28,8 @@ import keras
 import numpy as np
 
 from . import catalog, config
+from .inputs import (INPUT_WORKERS, GalaxyBatches, _check_finite, dihedral,  # noqa: F401 (dihedral, stretch:
+                     redshift_bins, stretch, training_batches)          # re-exported for notebooks)
 from .model import EBV_SCALE, build_net_p, weight_shapes
 
 #: Version tag of everything between pixels and loss that is not in the profile.
@@ -39,133 +39,6 @@ PAPER_DROPS = (60_000, 120_000)
 PAPER_ITERATIONS = 180_000
 #: Rows whose pixels are checked for NaN/inf before training (every batch is checked too).
 UPFRONT_CHECK_ROWS = 512
-#: Threads preparing training batches (read, stretch, augment) while the model computes: numpy
-#: releases the GIL in that work, and a GPU needs several cores' worth to stay busy.
-INPUT_WORKERS = min(8, os.cpu_count() or 1)
-
-
-# --------------------------------------------------------------------------- pixels, labels
-def stretch(x):
-    """Sign-preserving square-root-like stretch of pixel values (nanomaggies).
-
-    ``f(x) = sign(x) * (sqrt(|x| + 1) - 1)``: linear near 0 (slope 1/2), so sky noise
-    (0.02-0.2 nanomaggies in SDSS) is not amplified the way a bare ``sqrt(|x|)`` would
-    amplify it; it grows like ``sqrt(|x|)`` on bright pixels, compressing the dynamic range
-    of galaxy cores; it is odd, continuous and monotonic, so negative noise stays negative.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    # x / (sqrt(|x| + 1) + 1) is the same function without the cancellation of sqrt(1 + x) - 1
-    return (x / (np.sqrt(np.abs(x) + np.float32(1)) + np.float32(1))).astype(np.float32)
-
-
-def redshift_bins(z, edges=None) -> np.ndarray:
-    """Index of the bin ``(edges[k], edges[k+1]]`` holding each redshift (int32)."""
-    edges = config.redshift_edges() if edges is None else np.asarray(edges)
-    z = np.asarray(z, dtype=float)
-    bad = ~((z > edges[0]) & (z <= edges[-1]))
-    if bad.any():
-        first = int(np.argmax(bad))
-        raise ValueError(f"z_spec: {bad.sum()} label(s) outside ({edges[0]:g}, {edges[-1]:g}], "
-                         f"first {z[first]!r} at position {first}")
-    return np.clip(np.searchsorted(edges, z, side="left") - 1, 0, len(edges) - 2).astype(np.int32)
-
-
-def dihedral(images: np.ndarray, transform) -> np.ndarray:
-    """Apply one of the 8 rotations/flips (0-7; one per image if an array) to NHWC images."""
-    transform = np.broadcast_to(np.asarray(transform), (len(images),))
-    out = np.empty_like(images)
-    for t in np.unique(transform):
-        rows = transform == t
-        turned = np.rot90(images[rows], int(t) % 4, axes=(1, 2))
-        out[rows] = turned[:, :, ::-1] if t >= 4 else turned
-    return out
-
-
-def _check_finite(images: np.ndarray, rows: np.ndarray, where) -> None:
-    bad = ~np.isfinite(images).all(axis=(1, 2, 3))
-    if bad.any():
-        raise ValueError(f"{where}: non-finite (NaN/inf) pixels in image row(s) "
-                         f"{rows[bad][:10].tolist()}{' ...' if bad.sum() > 10 else ''}")
-
-
-# --------------------------------------------------------------------------- input pipeline
-class GalaxyBatches(keras.utils.PyDataset):
-    """Batches ``({"image", "ebv"}, bin)`` streamed from a data set's memory-mapped images.
-
-    Parameters
-    ----------
-    dataset : catalog.Dataset
-    index : array of int
-        Catalogue rows to serve.
-    batch_size : int
-    seed : int
-        Seed of the shuffling and the augmentation (drawn from ``(seed, epoch, batch)``).
-    train : bool
-        Shuffle each epoch, augment, and drop the last incomplete batch (fixed shapes,
-        no re-compilation; the shuffle changes which rows are dropped).  Otherwise every
-        row once, in order.
-    use_ebv, labels : bool
-        Include the E(B-V) input; include the labels.
-    workers : int
-        Threads that prepare the next batches while the model computes.  Keras sees a plain
-        sequence (its own enqueuer would hand a later epoch the batches it prefetched before a
-        reset); ours keys each batch by ``(epoch, batch)``, a pure function of the seed, so
-        the count never changes results.
-    """
-
-    def __init__(self, dataset, index, batch_size: int, seed: int = 0, train: bool = False,
-                 use_ebv: bool = True, labels: bool = True, transform: int = 0, workers: int = 1):
-        super().__init__()
-        self.images = dataset.images
-        self.where = Path(dataset.path) / catalog.IMAGES
-        self.index = np.asarray(index, dtype=np.int64)
-        self.batch_size, self.seed, self.train = int(batch_size), int(seed), train
-        self.use_ebv, self.transform = use_ebv, transform
-        self.ebv = np.asarray(dataset.catalog["ebv"], dtype=np.float32)[:, None]
-        self.labels = redshift_bins(np.asarray(dataset.catalog["z_spec"])[self.index]) if labels else None
-        self.epoch = 0  # set by the training loop at the start of each epoch
-        self.prefetch = 2 * workers if workers > 1 else 0
-        self._pool = concurrent.futures.ThreadPoolExecutor(workers) if workers > 1 else None
-        self._ahead = {}  # (epoch, batch) -> Future of that batch
-
-    def __len__(self) -> int:
-        n = len(self.index)
-        if self.train:
-            return max(1, n // self.batch_size)
-        return -(-n // self.batch_size)
-
-    def _positions(self, epoch: int, i: int) -> np.ndarray:
-        """Positions (into ``self.index``) of batch ``i`` of ``epoch``."""
-        order = np.arange(len(self.index))
-        if self.train:
-            order = np.random.default_rng([self.seed, epoch]).permutation(order)
-        return np.sort(order[i * self.batch_size:(i + 1) * self.batch_size])  # sorted: sequential reads
-
-    def __getitem__(self, i: int):
-        if not 0 <= i < len(self):
-            raise IndexError(f"batch {i} out of range (0..{len(self) - 1})")
-        if self._pool is None:
-            return self._batch(self.epoch, i)
-        ahead = {k: f for k, f in self._ahead.items() if k[0] == self.epoch and k[1] > i}
-        for j in range(i + 1, min(len(self), i + 1 + self.prefetch)):
-            if (self.epoch, j) not in ahead:
-                ahead[self.epoch, j] = self._pool.submit(self._batch, self.epoch, j)
-        future = self._ahead.get((self.epoch, i)) or self._pool.submit(self._batch, self.epoch, i)
-        self._ahead = ahead
-        return future.result()
-
-    def _batch(self, epoch: int, i: int):
-        pos = self._positions(epoch, i)
-        rows = self.index[pos]
-        x = np.asarray(self.images[rows], dtype=np.float32)
-        _check_finite(x, rows, self.where)
-        x = stretch(x)
-        if self.train:
-            x = dihedral(x, np.random.default_rng([self.seed, epoch, i]).integers(0, 8, len(x)))
-        elif self.transform:
-            x = dihedral(x, self.transform)
-        inputs = {"image": x, "ebv": self.ebv[rows]} if self.use_ebv else {"image": x}
-        return (inputs, self.labels[pos]) if self.labels is not None else (inputs,)
 
 
 # --------------------------------------------------------------------------- validation
@@ -370,7 +243,7 @@ def _load_checkpoint(out_dir: Path, state: dict, fresh: keras.Model) -> keras.Mo
 def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = True, train_index=None,
           progress: bool = True, val_index=None, patience: int | None = None, overwrite: bool = False,
           callbacks=(), mixed_precision: bool | None = None, data_parallel: bool | None = None,
-          input_workers: int | None = None) -> TrainResult:
+          input_workers: int | None = None, input_source: str = "auto") -> TrainResult:
     """Train Net_P on ``dataset`` with the sizes of ``profile``; resume if interrupted.
 
     Parameters
@@ -400,7 +273,10 @@ def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = Tr
         Split every batch over all devices with ``keras.distribution.DataParallel`` (JAX backend
         only); default: on when JAX sees more than one device.
     input_workers : int, optional
-        Threads preparing batches (default :data:`INPUT_WORKERS`); results do not depend on it.
+        Threads preparing streamed batches (default :data:`INPUT_WORKERS`); results do not depend on it.
+    input_source : {"auto", "stream", "device"}
+        Stream batches from disk, or hold the images in accelerator memory ("auto": the device
+        when a GPU holds them; see :func:`photoz_nb.inputs.training_batches`).  Same batches either way.
 
     Returns
     -------
@@ -424,18 +300,18 @@ def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = Tr
     state = _resume_or_start(out_dir, identity, overwrite)
     with distribution.scope() if distribution else contextlib.nullcontext():
         return _fit(dataset, profile, out_dir, state, identity, train_index, val_index, progress, callbacks,
-                    INPUT_WORKERS if input_workers is None else int(input_workers))
+                    INPUT_WORKERS if input_workers is None else int(input_workers), input_source)
 
 
 def _fit(dataset, profile, out_dir, state, identity, train_index, val_index, progress, callbacks,
-         input_workers) -> TrainResult:
+         input_workers, input_source) -> TrainResult:
     """Build (or resume) the model of ``identity`` and run the remaining epochs; see :func:`train`."""
     seed, use_ebv = identity["seed"], identity["architecture"]["use_ebv"]
     mixed_precision = identity["training"]["precision"] != "float32"
     keras.utils.set_random_seed(seed)
-    train_seq = GalaxyBatches(dataset, train_index, profile.batch_size, seed, train=True, use_ebv=use_ebv,
-                              workers=input_workers)
-    val_seq = GalaxyBatches(dataset, val_index, profile.batch_size, seed, use_ebv=use_ebv, workers=input_workers)
+    train_seq, val_seq = (training_batches(dataset, index, profile.batch_size, seed, is_train, use_ebv, input_workers,
+                                           input_source, "bfloat16" if mixed_precision else "float32", progress)
+                          for index, is_train in ((train_index, True), (val_index, False)))
     total_steps = len(train_seq) * profile.epochs
     model = build_net_p(profile.model_width, use_ebv=use_ebv, seed=seed, mixed_precision=mixed_precision)
     if state is None:

@@ -6,7 +6,7 @@ import keras
 import pytest
 
 from photoz_nb import bench, config
-from photoz_nb.model import build_net_p
+from photoz_nb.model import build_net_p, forward_flops
 
 # Keras converts variables with np.array(x, copy=False): numpy 2 notes it once per variable.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -31,16 +31,30 @@ def test_memory_bench_trains_in_a_fresh_process_and_reports_both_peaks(capsys):
     assert "| galaxies |" in capsys.readouterr().out
 
 
-def test_fit_bench_times_model_fit_through_the_input_pipeline(capsys):
-    (row,) = bench.bench_fit(TINY, 200, epochs=2, warmup_batches=2, input_workers=2, mixed_precision=False)
-    assert row["backend"] == keras.backend.backend() and row["precision"] == "float32"
-    assert row["width"] == 0.03 and row["batch"] == 16 and row["input_threads"] == 2 and row["fit_img_s"] > 0
+def test_fit_bench_times_model_fit_through_both_input_sources(capsys):
+    rows = bench.bench_fit(TINY, 200, epochs=2, warmup_batches=2, input_workers=2, mixed_precision=False,
+                           input_sources=("stream", "device"))
+    assert [row["input"] for row in rows] == ["stream, 2 threads", "device"]
     paper = config.PROFILES["paper"]
     images = paper.epochs * round(paper.n_galaxies * paper.split_fractions[0])  # 60 epochs of 371,898
-    assert row["paper_schedule_h"] == pytest.approx(images / row["fit_img_s"] / 3600, rel=0.01, abs=0.01)
-    if not shutil.which("nvidia-smi"):
-        assert row["gpu_util_pct"] is None
-    assert "| backend | width | batch | precision | input_threads | fit_img_s |" in capsys.readouterr().out
+    flops = 3 * forward_flops(build_net_p(0.03))
+    for row in rows:
+        assert row["backend"] == keras.backend.backend() and row["precision"] == "float32"
+        assert row["width"] == 0.03 and row["batch"] == 16 and row["fit_img_s"] > 0
+        assert row["paper_schedule_h"] == pytest.approx(images / row["fit_img_s"] / 3600, rel=0.01, abs=0.01)
+        assert row["tflop_s"] == pytest.approx(row["fit_img_s"] * flops / 1e12, abs=0.06)
+        if not shutil.which("nvidia-smi"):
+            assert row["gpu_util_pct"] is None and row["peak_pct"] is None
+    assert "| backend | width | batch | precision | input | fit_img_s |" in capsys.readouterr().out
+
+
+def test_forward_flops_count_net_p_at_4p6_gflop_per_training_image():
+    # Hand count of the first convolution (5x5, 5 -> 64 maps on 64x64) and the dense layers at width 1.
+    model = build_net_p(1.0)
+    first = 2 * 64 * 64 * 25 * 5 * 64
+    dense = 2 * (22273 * 1096 + 1096 * 1096 + 1096 * 180)
+    assert forward_flops(model) > first + dense
+    assert 3 * forward_flops(model) == pytest.approx(4.56e9, rel=0.01)
 
 
 def test_fit_bench_refuses_a_data_set_too_small_to_time():

@@ -26,7 +26,7 @@ def test_prediction_figures_and_summary_take_every_branch(tmp_path, monkeypatch)
     z = np.asarray(ds.catalog["z_spec"])
     pdfs = {"CNN": gaussian_pdfs(z, 0.01, 1), "kNN": gaussian_pdfs(z, 0.02, 2)}
     profile = config.get_profile("smoke")
-    made = pipeline._prediction_figures(profile, ds, pdfs)
+    made = pipeline.prediction_figures(profile, ds, pdfs)
     assert {"zphot_vs_zspec", "pit_histogram", "pdf_widths", "stripe82_depth"} <= set(made)
     table = pipeline.summary(profile, ds, pdfs, size_runs={10: pdfs["kNN"]})
     trials = list(table["trial"])

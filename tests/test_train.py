@@ -123,6 +123,11 @@ def test_input_threads_do_not_change_the_weights(dataset, reference_run, tmp_pat
     assert_same_weights(reference_run[0].model, again.model)
 
 
+def test_device_resident_input_gives_the_weights_of_streamed_input(dataset, reference_run, tmp_path):
+    again = T.train(dataset, TINY, tmp_path / "again", progress=False, input_source="device")
+    assert_same_weights(reference_run[0].model, again.model)
+
+
 def test_training_records_history_and_restores_best_weights(dataset, reference_run):
     result, out = reference_run
     history = json.loads((out / "history.json").read_text())
