@@ -66,11 +66,43 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--real-data", type=json.loads, default={}, metavar="JSON",
                    help='options of the real source, e.g. \'{"catalog": "mgs.fits"}\' or \'{"cube": "sdss.npz"}\'')
     _sdss_parser(sub)
+    _baselines_parser(command)
     c = command("bench", _bench, "print throughput tables (img/s, peak memory)")
     c.add_argument("what", choices=["backends", "train", "predict", "fit", "memory", "simulate", "cutouts"])
     c.add_argument("--n", type=int, default=2000,
                    help="galaxies for `bench simulate` and `bench fit`, cutouts for `bench cutouts`")
     return p
+
+
+def _baselines_parser(command) -> None:
+    c = command("baselines", _baselines, "fit the kNN and random-forest baselines on your own catalogue: "
+                "qp files of the test galaxies and a metrics table (README 'Your own data')")
+    c.add_argument("--catalog", type=Path, required=True, help="FITS, CSV, ECSV or Parquet")
+    c.add_argument("--target", default="z_spec", help="spectroscopic redshift column (default z_spec)")
+    c.add_argument("--out", type=Path, required=True, help="output folder: <method>.hdf5, metrics.md, metrics.ecsv")
+    c.add_argument("--mags", default=None, help="five magnitude columns, ugriz order (default mag_u,...,mag_z)")
+    c.add_argument("--colours", default=None, help="instead: four colour columns u-g,g-r,r-i,i-z (with --r-column)")
+    c.add_argument("--r-column", default=None, help="r magnitude column, with --colours")
+    c.add_argument("--ebv-column", default=None,
+                   help="deredden with config.EXTINCTION_COEFF x this E(B-V) column (omit for dereddened magnitudes)")
+    c.add_argument("--id-column", default=None, help="id column (default objid or id, else the row number)")
+    c.add_argument("--split-column", default="split",
+                   help="train/val/test labels; without it, seeded random 72/8/20 splits")
+    c.add_argument("--methods", default="knn,rf")
+    c.add_argument("--seed", type=int, default=0, help="seeds the splits, the forest and the bootstrap")
+    c.add_argument("--n-boot", type=int, default=200)
+    c.add_argument("--point", choices=["mean", "median", "mode"], default="mean", help="point estimate of the metrics")
+
+
+def _baselines(args):
+    from . import userdata
+    cat = userdata.photometry_table(args.catalog, args.target, mags=args.mags, colours=args.colours,
+                                    r_column=args.r_column, ebv_column=args.ebv_column, id_column=args.id_column,
+                                    split_column=args.split_column, seed=args.seed)
+    table, paths = userdata.baselines_on_catalog(cat, args.out, [m.strip() for m in args.methods.split(",")],
+                                                 seed=args.seed, n_boot=args.n_boot, kind=args.point)
+    print(paths[-2].read_text())
+    print("written: " + ", ".join(map(str, paths)))
 
 
 def _sdss_parser(sub) -> None:

@@ -430,3 +430,107 @@ def write_qp(path, pdfs: np.ndarray, ancil: dict, edges=None):
     ens = pdf.to_qp(pdfs, edges, ancil={**ancil, **summary_columns(pdfs, edges)}, path=tmp)
     tmp.replace(path)
     return ens
+
+
+# ---------------------------------------------------------------- photometric catalogues for the baselines
+
+def _names(text, n: int, what: str) -> list[str] | None:
+    if text is None:
+        return None
+    names = [c.strip() for c in (text.split(",") if isinstance(text, str) else text) if c.strip()]
+    if len(names) != n:
+        raise UserDataError(f"{what} needs {n} column names, got {names}")
+    return names
+
+
+def photometry_table(path, target: str = "z_spec", mags=None, colours=None, r_column: str | None = None,
+                     ebv_column: str | None = None, id_column: str | None = None, split_column: str = "split",
+                     split_fractions=(0.72, 0.08, 0.2), seed: int = 0):
+    """A user's catalogue as the baselines read one: ``objid, z_spec, mag_u..mag_z, split``.
+
+    Parameters
+    ----------
+    path : FITS, CSV, ECSV or Parquet file.
+    target : the spectroscopic redshift column (training labels and test truth).
+    mags : five magnitude columns in ugriz order (default ``mag_u,...,mag_z``).
+    colours : instead of ``mags``, four colour columns u-g, g-r, r-i, i-z plus ``r_column``; the
+        magnitudes are rebuilt from them (the baselines use r and the same four colours).
+    ebv_column : deredden with ``config.EXTINCTION_COEFF[b] * E(B-V)`` (omit for dereddened magnitudes).
+    split_column : train/val/test labels; when absent, seeded random splits of ``split_fractions``
+        (:func:`photoz_nb.catalog.assign_splits`).
+
+    Every used column is checked: NaN/inf and sentinels (99, -9999, ...) in the photometry, and
+    redshifts outside the PDF grid, raise an error naming the first bad row and its id.
+    """
+    from astropy.table import Table
+
+    from . import catalog
+    table = read_table(path)
+    if not len(table):
+        raise UserDataError(f"{path}: the catalogue is empty")
+    ids = _ids(table, id_column, path)
+    z = check_labels(column(table, target, path), target, path, ids)
+    if mags is not None and colours is not None:
+        raise UserDataError("give magnitudes or colours, not both")
+    if colours is not None:
+        if r_column is None:
+            raise UserDataError("colours need the r magnitude column too (--r-column)")
+        ug, gr, ri, iz = (check_photometry(column(table, c, path), c, path, ids) for c in _names(colours, 4, "colours"))
+        r = check_photometry(column(table, r_column, path), r_column, path, ids)
+        values = {"u": r + gr + ug, "g": r + gr, "r": r, "i": r - ri, "z": r - ri - iz}
+    else:
+        cols = _names(mags, 5, "mags") or [f"mag_{b}" for b in config.BANDS]
+        values = {b: check_photometry(column(table, c, path), c, path, ids) for b, c in zip(config.BANDS, cols)}
+    if ebv_column is not None:
+        ebv = check_ebv(column(table, ebv_column, path), path, ebv_column, ids)
+        values = {b: v - config.EXTINCTION_COEFF[b] * ebv for b, v in values.items()}
+    if split_column in table.colnames:
+        split = np.char.strip(np.asarray(table[split_column]).astype(str))
+        unknown = ~np.isin(split, catalog.SPLITS)
+        _first_bad(unknown, f"label(s) other than {catalog.SPLITS}", split, path, split_column, ids)
+    else:
+        split = catalog.assign_splits(len(table), split_fractions, seed)
+    for s in ("train", "test"):
+        if not np.any(split == s):
+            raise UserDataError(f"{path}: no galaxy in the {s} split (column {split_column!r} or the fractions)")
+    return Table({"objid": ids, "z_spec": z, **{f"mag_{b}": v for b, v in values.items()}, "split": split})
+
+
+def baselines_on_catalog(cat, out_dir, methods=("knn", "rf"), seed: int = 0, n_boot: int = 200,
+                         kind: str = "mean") -> tuple:
+    """:func:`photoz_nb.baselines.benchmark` on a :func:`photometry_table`; writes to ``out_dir``:
+    ``<method>.hdf5`` (qp hist ensembles of the test galaxies, ancil ``id, z_spec`` and the summary
+    columns) and ``metrics.md`` / ``metrics.ecsv``.  Returns (table, paths)."""
+    from .baselines import benchmark
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table, pdfs = benchmark(cat, methods, seed=seed, n_boot=n_boot, kind=kind)
+    test = cat[np.asarray(cat["split"]).astype(str) == "test"]
+    paths = []
+    for method, p in pdfs.items():
+        paths.append(out_dir / f"{method}.hdf5")
+        write_qp(paths[-1], p, {"id": np.asarray(test["objid"]), "z_spec": np.asarray(test["z_spec"], float)})
+    paths += [out_dir / "metrics.md", out_dir / "metrics.ecsv"]
+    paths[-2].write_text(metrics_markdown(table) + "\n")
+    table.write(paths[-1], format="ascii.ecsv", overwrite=True)
+    return table, paths
+
+
+def metrics_markdown(table) -> str:
+    """The benchmark table as Markdown: ``value ± error`` where there is an error column."""
+    cols = [c for c in table.colnames if not c.endswith("_err")]
+    lines = ["| " + " | ".join(cols) + " |", "|---|" + "---:|" * (len(cols) - 1)]
+    for row in table:
+        cells = []
+        for c in cols:
+            v = row[c]
+            if isinstance(v, (str, np.str_)):
+                cells.append(str(v))
+            elif np.issubdtype(np.asarray(v).dtype, np.integer):
+                cells.append(f"{int(v):,d}")
+            else:
+                err = row[f"{c}_err"] if f"{c}_err" in table.colnames else np.nan
+                text = f"{v:.2f}" if c == "outliers_pct" else f"{v:.5f}"
+                cells.append("" if not np.isfinite(v) else text + (f" ± {err:.5f}" if np.isfinite(err) else ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
