@@ -530,7 +530,7 @@ def metrics_markdown(table) -> str:
                 cells.append(f"{int(v):,d}")
             else:
                 err = row[f"{c}_err"] if f"{c}_err" in table.colnames else np.nan
-                text = f"{v:.2f}" if c == "outliers_pct" else f"{v:.5f}"
-                cells.append("" if not np.isfinite(v) else text + (f" ± {err:.5f}" if np.isfinite(err) else ""))
+                fmt = "{:.2f}" if c == "outliers_pct" else "{:.5f}"
+                cells.append("" if not np.isfinite(v) else fmt.format(v) + (" ± " + fmt.format(err) if np.isfinite(err) else ""))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
