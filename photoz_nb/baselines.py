@@ -26,16 +26,24 @@ def photometric_features(catalog) -> np.ndarray:
     return np.column_stack([mags[:, 2], -np.diff(mags, axis=1)])
 
 
-def samples_to_pdfs(samples: np.ndarray, edges: np.ndarray, bandwidth: float, chunk: int = 1024) -> np.ndarray:
+def samples_to_pdfs(samples: np.ndarray, edges: np.ndarray, bandwidth: float, chunk: int = 256) -> np.ndarray:
     """Gaussian-kernel PDFs of per-galaxy samples (n, m), integrated exactly over each bin.
 
     Kernel mass outside the grid is dropped and the row renormalised (the grid covers the sample).
-    Rows are processed in chunks so memory stays at chunk x m x n_edges.
+    Each distinct sample value's kernel CDF at the edges is computed once, then gathered per galaxy:
+    neighbours are shared between galaxies (kNN: ~7k distinct of ~47k samples on the MGS test split)
+    and so are tree leaves (RF: ~64k of ~196k), and ``ndtr`` was the cost.  Same values, same
+    reduction order: the PDFs are bitwise those of evaluating every (galaxy, sample, edge) triple
+    (tests/test_baselines.py keeps that reference).  Memory: the table (distinct x n_edges) plus
+    chunk x m x n_edges.
     """
+    samples = np.asarray(samples, dtype=float)
     pdfs = np.empty((len(samples), len(edges) - 1), np.float32)
+    values, inverse = np.unique(samples, return_inverse=True)
+    inverse = inverse.reshape(samples.shape)
+    table = ndtr((edges[None, :] - values[:, None]) / bandwidth)  # (distinct samples, n_edges)
     for start in range(0, len(samples), chunk):
-        block = samples[start:start + chunk]
-        cdf = ndtr((edges[None, None, :] - block[:, :, None]) / bandwidth).mean(axis=1)
+        cdf = table[inverse[start:start + chunk]].mean(axis=1)
         probs = np.diff(cdf, axis=1)
         pdfs[start:start + chunk] = probs / probs.sum(axis=1, keepdims=True)
     return pdfs

@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     _sdss_parser(sub)
     _baselines_parser(command)
     c = command("bench", _bench, "print throughput tables (img/s, peak memory)")
-    c.add_argument("what", choices=["backends", "train", "predict", "fit", "memory", "simulate", "cutouts"])
+    c.add_argument("what", choices=["backends", "train", "predict", "fit", "memory", "simulate", "cutouts", "baselines"])
     c.add_argument("--n", type=int, default=2000,
                    help="galaxies for `bench simulate` and `bench fit`, cutouts for `bench cutouts`")
     return p
@@ -301,6 +301,8 @@ def _bench(args):
     elif args.what == "cutouts":
         from .sdss.bench import bench_cutouts
         bench_cutouts(n=args.n)
+    elif args.what == "baselines":
+        bench.bench_baselines()
     elif args.what == "fit":
         bench.bench_fit(args.profile, args.n)
     else:
