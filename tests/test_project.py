@@ -28,7 +28,7 @@ def test_environment_yml_lists_the_same_dependencies():
 
 
 @pytest.mark.parametrize("command", [c for c in ["simulate", "validate", "train", "predict", "evaluate",
-                                                  "figures", "reproduce", "bench"]])
+                                                  "figures", "reproduce", "bench", "baselines"]])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit:
         cli.main([command, "--help"])
