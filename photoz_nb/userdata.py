@@ -205,17 +205,20 @@ def _band_order(labels, bands, path: Path, notes: list) -> list[int] | None:
     return [order.index(b) for b in want]
 
 
-def sky_statistics(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per band: median sky level and robust noise (sigma_MAD) of the stamps' border pixels."""
-    from .metrics import sigma_mad
+def sky_statistics(pixels: np.ndarray, max_stamps: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """Per band: median sky level and median robust noise (sigma_MAD) of the stamps' border pixels.
+
+    Up to ``max_stamps`` evenly spread stamps are used (the statistics are medians over stamps).
+    """
+    from .metrics import MAD_TO_SIGMA
     b = SKY_BORDER
     mask = np.ones(pixels.shape[1:3], bool)
     mask[b:-b, b:-b] = False
-    border = pixels[:, mask, :]  # (N, n_border, bands)
-    level = np.median(border, axis=(0, 1))
-    noise = np.array([np.median([sigma_mad(border[i, :, k]) for i in range(len(border))])
-                      for k in range(pixels.shape[-1])])
-    return level, noise
+    rows = np.unique(np.linspace(0, len(pixels) - 1, min(len(pixels), max_stamps)).astype(int))
+    border = np.asarray(pixels[rows][:, mask, :], dtype=float)  # (stamps, border pixels, bands)
+    centre = np.median(border, axis=1, keepdims=True)
+    noise = MAD_TO_SIGMA * np.median(np.abs(border - centre), axis=1)  # (stamps, bands)
+    return np.median(border, axis=(0, 1)), np.median(noise, axis=0)
 
 
 def check_units(pixels: np.ndarray, path: Path, bunit=None) -> None:
