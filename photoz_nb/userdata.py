@@ -30,7 +30,7 @@ from . import config
 SENTINELS = (99.0, -99.0, 999.0, -999.0, 9999.0, -9999.0)
 #: Spellings of nanomaggies accepted in a FITS ``BUNIT``.
 NANOMAGGY_UNITS = {"nanomaggy", "nanomaggies", "nmgy", "nanomaggie"}
-#: Plausible robust sky noise per pixel of SDSS cutouts in nanomaggies (measured: ~0.01-0.2 in
+#: Plausible robust sky noise per pixel of SDSS cutouts in nanomaggies (measured: 0.013 (g) to 0.145 (z) in
 #: the shared frames, see tests/test_userdata.py), with a wide margin either side.  Raw counts
 #: (noise of several DN, sky ~100 DN when not subtracted) or Jansky (~1e-7) fall outside.
 SKY_NOISE_RANGE = (1e-4, 2.0)
