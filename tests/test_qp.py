@@ -5,6 +5,9 @@ import pytest
 from photoz_nb import calibrate, config, metrics, pdf
 
 qp = pytest.importorskip("qp")
+# qp's Anderson-Darling call (scipy's deprecation and p-value notices): not ours to fix
+pytestmark = [pytest.mark.filterwarnings("ignore:Parameter `variant`:UserWarning"),
+              pytest.mark.filterwarnings("ignore:p-value capped:UserWarning")]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ from astropy.table import Table
 
 from photoz_nb import cli, config, pdf, userdata
 
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore:Configuration file not found")]  # dustmaps without ~/.dustmapsrc
 
 
 def fake_cutouts(n=12, seed=0, noise=0.05):
