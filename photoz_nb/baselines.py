@@ -16,6 +16,8 @@ from sklearn.neighbors import NearestNeighbors
 from . import config
 
 BANDWIDTHS = np.array([0.002, 0.004, 0.006, 0.008, 0.012, 0.016, 0.024])
+#: Most distinct sample values whose kernel CDFs :func:`samples_to_pdfs` tabulates at once.
+MAX_TABLE_ROWS = 1 << 17
 
 
 def photometric_features(catalog) -> np.ndarray:
@@ -34,12 +36,17 @@ def samples_to_pdfs(samples: np.ndarray, edges: np.ndarray, bandwidth: float, ch
     neighbours are shared between galaxies (kNN: ~7k distinct of ~47k samples on the MGS test split)
     and so are tree leaves (RF: ~64k of ~196k), and ``ndtr`` was the cost.  Same values, same
     reduction order: the PDFs are bitwise those of evaluating every (galaxy, sample, edge) triple
-    (tests/test_baselines.py keeps that reference).  Memory: the table (distinct x n_edges) plus
+    (tests/test_baselines.py keeps that reference).  Memory: the table (at most :data:`MAX_TABLE_ROWS`
+    distinct values x n_edges, ~190 MB; more distinct values split the galaxies in halves) plus
     chunk x m x n_edges.
     """
     samples = np.asarray(samples, dtype=float)
-    pdfs = np.empty((len(samples), len(edges) - 1), np.float32)
     values, inverse = np.unique(samples, return_inverse=True)
+    if len(values) > MAX_TABLE_ROWS and len(samples) > 1:  # bound the table: halve the galaxies (paper-size sets)
+        half = len(samples) // 2
+        return np.concatenate([samples_to_pdfs(part, edges, bandwidth, chunk)
+                               for part in (samples[:half], samples[half:])])
+    pdfs = np.empty((len(samples), len(edges) - 1), np.float32)
     inverse = inverse.reshape(samples.shape)
     table = ndtr((edges[None, :] - values[:, None]) / bandwidth)  # (distinct samples, n_edges)
     for start in range(0, len(samples), chunk):

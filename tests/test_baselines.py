@@ -102,3 +102,13 @@ def test_samples_to_pdfs_is_bitwise_the_direct_evaluation(pool, bandwidth):
     samples = (rng.choice(rng.uniform(0.01, 0.39, pool), shape) if pool else rng.uniform(0.0, 0.4, shape))
     edges = config.redshift_edges()
     np.testing.assert_array_equal(samples_to_pdfs(samples, edges, bandwidth), _reference_samples_to_pdfs(samples, edges, bandwidth))
+
+
+def test_samples_to_pdfs_splits_a_large_table_without_changing_the_pdfs(monkeypatch):
+    """More distinct samples than the table bound: the galaxies are halved, the PDFs stay bitwise equal."""
+    from photoz_nb import baselines
+    rng = np.random.default_rng(12)
+    samples, edges = rng.uniform(0.0, 0.4, (301, 10)), config.redshift_edges()
+    monkeypatch.setattr(baselines, "MAX_TABLE_ROWS", 64)  # 3010 distinct values: split down to 8-galaxy blocks
+    np.testing.assert_array_equal(baselines.samples_to_pdfs(samples, edges, 0.006),
+                                  _reference_samples_to_pdfs(samples, edges, 0.006))
