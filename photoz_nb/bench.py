@@ -362,6 +362,11 @@ def _step(fn):
     return result, seconds, max(0.0, _rss_mib("VmHWM") - start_rss)
 
 
+def _sig(x: float, digits: int = 3) -> float:
+    """``x`` to ``digits`` significant digits (sub-millisecond times stay non-zero)."""
+    return float(f"{x:.{digits}g}")
+
+
 def baseline_timings(train, val, test, methods=("knn", "rf"), seed: int = 0) -> list[dict]:
     """Fit and predict time and peak memory of our baselines and of plain scikit-learn on the same features.
 
@@ -390,11 +395,10 @@ def baseline_timings(train, val, test, methods=("knn", "rf"), seed: int = 0) -> 
         _, sk_fit_s, sk_fit_mib = _step(lambda: sk.fit(xs_train, z_train))
         _, sk_pred_s, sk_pred_mib = _step(lambda: sk.predict(xs_test))
         rows.append({"method": method, "n_train": len(train), "n_val": len(val), "n_test": len(test),
-                     "fit s (ours)": round(fit_s, 3), "fit s (sklearn)": round(sk_fit_s, 3),
-                     "fit ratio": round(fit_s / sk_fit_s, 1),
-                     "predict s (ours)": round(pred_s, 3), "predict s (sklearn)": round(sk_pred_s, 3),
-                     "predict ratio": round(pred_s / sk_pred_s, 1),
-                     "fit+predict ratio": round((fit_s + pred_s) / (sk_fit_s + sk_pred_s), 1),
+                     "fit s (ours)": _sig(fit_s), "fit s (sklearn)": _sig(sk_fit_s), "fit ratio": _sig(fit_s / sk_fit_s),
+                     "predict s (ours)": _sig(pred_s), "predict s (sklearn)": _sig(sk_pred_s),
+                     "predict ratio": _sig(pred_s / sk_pred_s),
+                     "fit+predict ratio": _sig((fit_s + pred_s) / (sk_fit_s + sk_pred_s)),
                      "peak MiB fit (ours / sklearn)": f"{fit_mib:.0f} / {sk_fit_mib:.0f}",
                      "peak MiB predict (ours / sklearn)": f"{pred_mib:.0f} / {sk_pred_mib:.0f}"})
     return rows
