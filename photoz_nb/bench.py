@@ -360,3 +360,83 @@ if __name__ == "__main__":  # the worker of run_in_subprocess
         print(json.dumps(WORKERS[sys.argv[2]](**json.loads(sys.argv[3]))))
     else:
         sys.exit(f"usage: python -m photoz_nb.bench --worker {{{','.join(WORKERS)}}} '{{\"width\": 0.25, ...}}'")
+
+
+# ---------------------------------------------------------------- photometric baselines vs scikit-learn
+
+def _rss_mib(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _step(fn):
+    """(result, seconds, peak RSS above the start in MiB) of ``fn()``; Linux resets the peak via clear_refs."""
+    import gc
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM, the peak resident set, to the current RSS
+    except OSError:
+        pass
+    start_rss = _rss_mib("VmRSS")
+    start = time.perf_counter()
+    result = fn()
+    seconds = time.perf_counter() - start
+    return result, seconds, max(0.0, _rss_mib("VmHWM") - start_rss)
+
+
+def _sig(x: float, digits: int = 3) -> float:
+    """``x`` to ``digits`` significant digits (sub-millisecond times stay non-zero)."""
+    return float(f"{x:.{digits}g}")
+
+
+def baseline_timings(train, val, test, methods=("knn", "rf"), seed: int = 0) -> list[dict]:
+    """Fit and predict time and peak memory of our baselines and of plain scikit-learn on the same features.
+
+    Ours: :class:`photoz_nb.baselines.PhotometricBaseline` (fit includes the kernel-width search on
+    ``val``; predict builds the PDFs).  scikit-learn: ``KNeighborsRegressor(k)`` on the same
+    standardised features, ``RandomForestRegressor`` with the same trees, leaf size and seed: point
+    predictions only.  The ratio column is ours / sklearn.
+    """
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.neighbors import KNeighborsRegressor
+
+    from .baselines import PhotometricBaseline, photometric_features
+    x_train, x_test = photometric_features(train), photometric_features(test)
+    z_train = np.asarray(train["z_spec"], float)
+    rows = []
+    for method in methods:
+        ours = PhotometricBaseline(method, seed=seed)
+        _, fit_s, fit_mib = _step(lambda: ours.fit(train, val))
+        _, pred_s, pred_mib = _step(lambda: ours.predict_pdfs(test))
+        if method == "knn":
+            sk = KNeighborsRegressor(n_neighbors=ours.k)
+            xs_train, xs_test = ours._standardise(x_train), ours._standardise(x_test)
+        else:
+            sk = RandomForestRegressor(n_estimators=ours.n_trees, min_samples_leaf=5, random_state=seed, n_jobs=-1)
+            xs_train, xs_test = x_train, x_test
+        _, sk_fit_s, sk_fit_mib = _step(lambda: sk.fit(xs_train, z_train))
+        _, sk_pred_s, sk_pred_mib = _step(lambda: sk.predict(xs_test))
+        rows.append({"method": method, "n_train": len(train), "n_val": len(val), "n_test": len(test),
+                     "fit s (ours)": _sig(fit_s), "fit s (sklearn)": _sig(sk_fit_s), "fit ratio": _sig(fit_s / sk_fit_s),
+                     "predict s (ours)": _sig(pred_s), "predict s (sklearn)": _sig(sk_pred_s),
+                     "predict ratio": _sig(pred_s / sk_pred_s),
+                     "fit+predict ratio": _sig((fit_s + pred_s) / (sk_fit_s + sk_pred_s)),
+                     "peak MiB fit (ours / sklearn)": f"{fit_mib:.0f} / {sk_fit_mib:.0f}",
+                     "peak MiB predict (ours / sklearn)": f"{pred_mib:.0f} / {sk_pred_mib:.0f}"})
+    return rows
+
+
+def bench_baselines(seed: int = 20190101, show: bool = True) -> list[dict]:
+    """:func:`baseline_timings` on the real MGS catalogue (the README's split: seed 20190101, 72/8/20)."""
+    from .baselines import real_catalog
+    cat = real_catalog(seed=seed)
+    split = np.asarray(cat["split"]).astype(str)
+    rows = baseline_timings(*(cat[split == s] for s in ("train", "val", "test")), seed=seed)
+    if show:
+        print(f"Photometric baselines vs plain scikit-learn, real MGS catalogue ({_machine()}):\n")
+        print(markdown_table(rows))
+    return rows

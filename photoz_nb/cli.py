@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import config
 
 NOTEBOOKS = ("01_data_preparation", "02_train_cnn", "03_pdf_calibration", "04_bias_studies", "05_paper_figures")
@@ -51,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("path", type=Path, nargs="?", default=None, help="data set directory (default: the profile's)")
     c = command("train", _train, "train the CNN of the profile (reuses a finished model)")
     c.add_argument("--no-ebv", action="store_true", help="train one model without E(B-V) as an input")
-    command("predict", _predict, "PDFs of every galaxy from the CNN and the photometric baselines")
+    c = command("predict", _predict, "PDFs of every galaxy from the CNN and the photometric baselines; with "
+                "--images, PDFs of your own cutouts from a trained model, written as a qp file")
+    _userdata_predict_args(c)
     c = command("evaluate", _evaluate, "write the summary table (paper layout) for the profile")
     c.add_argument("--studies", action="store_true",
                    help="also the bias studies: fitted slopes of the bias vs each property, and the E(B-V) test")
@@ -69,11 +73,43 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--members", type=int, default=1, help="ensemble members (the paper's: 5)")
     c.set_defaults(run=lambda a: _headline(a.epochs, a.members))
     _sdss_parser(sub)
+    _baselines_parser(command)
     c = command("bench", _bench, "print throughput tables (img/s, peak memory)")
-    c.add_argument("what", choices=["backends", "train", "predict", "fit", "memory", "simulate", "cutouts"])
+    c.add_argument("what", choices=["backends", "train", "predict", "fit", "memory", "simulate", "cutouts", "baselines"])
     c.add_argument("--n", type=int, default=2000,
                    help="galaxies for `bench simulate` and `bench fit`, cutouts for `bench cutouts`")
     return p
+
+
+def _baselines_parser(command) -> None:
+    c = command("baselines", _baselines, "fit the kNN and random-forest baselines on your own catalogue: "
+                "qp files of the test galaxies and a metrics table (README 'Your own data')")
+    c.add_argument("--catalog", type=Path, required=True, help="FITS, CSV, ECSV or Parquet")
+    c.add_argument("--target", default="z_spec", help="spectroscopic redshift column (default z_spec)")
+    c.add_argument("--out", type=Path, required=True, help="output folder: <method>.hdf5, metrics.md, metrics.ecsv")
+    c.add_argument("--mags", default=None, help="five magnitude columns, ugriz order (default mag_u,...,mag_z)")
+    c.add_argument("--colours", default=None, help="instead: four colour columns u-g,g-r,r-i,i-z (with --r-column)")
+    c.add_argument("--r-column", default=None, help="r magnitude column, with --colours")
+    c.add_argument("--ebv-column", default=None,
+                   help="deredden with config.EXTINCTION_COEFF x this E(B-V) column (omit for dereddened magnitudes)")
+    c.add_argument("--id-column", default=None, help="id column (default objid or id, else the row number)")
+    c.add_argument("--split-column", default="split",
+                   help="train/val/test labels; without it, seeded random 72/8/20 splits")
+    c.add_argument("--methods", default="knn,rf")
+    c.add_argument("--seed", type=int, default=0, help="seeds the splits, the forest and the bootstrap")
+    c.add_argument("--n-boot", type=int, default=200)
+    c.add_argument("--point", choices=["mean", "median", "mode"], default="mean", help="point estimate of the metrics")
+
+
+def _baselines(args):
+    from . import userdata
+    cat = userdata.photometry_table(args.catalog, args.target, mags=args.mags, colours=args.colours,
+                                    r_column=args.r_column, ebv_column=args.ebv_column, id_column=args.id_column,
+                                    split_column=args.split_column, seed=args.seed)
+    table, paths = userdata.baselines_on_catalog(cat, args.out, [m.strip() for m in args.methods.split(",")],
+                                                 seed=args.seed, n_boot=args.n_boot, kind=args.point)
+    print(paths[-2].read_text())
+    print("written: " + ", ".join(map(str, paths)))
 
 
 def _sdss_parser(sub) -> None:
@@ -163,7 +199,47 @@ def _all_pdfs(profile):
     return ds, pipeline.all_pdfs(profile, ds)
 
 
+def _userdata_predict_args(c) -> None:
+    g = c.add_argument_group("your own cutouts (photoz_nb.userdata; README 'Your own data')")
+    g.add_argument("--images", type=Path, default=None,
+                   help="cutouts: .npy or FITS, N x 64 x 64 x 5 ugriz nanomaggies (or N x 5 x 64 x 64)")
+    g.add_argument("--catalog", type=Path, default=None,
+                   help="one row per cutout (FITS/CSV/Parquet): 'ebv', or 'ra'/'dec' for the SFD map; optional id")
+    g.add_argument("--model", type=Path, default=None,
+                   help="trained model directory (e.g. data/smoke/models/cnn; its _member<k> siblings join the ensemble)")
+    g.add_argument("--out", type=Path, default=None, help="qp file to write (.hdf5, .fits or .pq)")
+    g.add_argument("--tta", action="store_true", help="average the 8 rotations/flips of each cutout")
+    g.add_argument("--bands", default=None, help="band order in the file, e.g. zirgu (default: header labels, else ugriz)")
+    g.add_argument("--layout", choices=["auto", "nhwc", "nchw"], default="auto", help="axis order of the cube")
+    g.add_argument("--id-column", default=None, help="id column of the catalogue (default objid or id, else row number)")
+    g.add_argument("--ebv-column", default="ebv")
+    g.add_argument("--sfd-dir", type=Path, default=None,
+                   help="folder with SFD_dust_4096_{ngp,sgp}.fits (default: dustmaps' data_dir/sfd)")
+    g.add_argument("--no-plausibility", action="store_true",
+                   help="skip the unit (sky level, noise) and band-order checks on the pixels")
+
+
+def _predict_user_images(args):
+    from . import userdata
+    if args.model is None or args.out is None:
+        raise ValueError("--images needs --model DIR and --out FILE")
+    images = userdata.read_images(args.images, layout=args.layout, bands=args.bands,
+                                  plausibility=not args.no_plausibility)
+    n = len(images.pixels)
+    cat = ({"id": np.arange(n), "ebv": None} if args.catalog is None else
+           userdata.image_catalog(args.catalog, n, args.id_column, args.ebv_column, sfd_dir=args.sfd_dir,
+                                  notes=images.notes))
+    for note in images.notes:
+        print(f"note: {note}")
+    pdfs, n_members = userdata.predict_pdfs(images, cat["ebv"], args.model, tta=args.tta)
+    ancil = {"id": cat["id"]} if cat["ebv"] is None else {"id": cat["id"], "ebv": cat["ebv"]}
+    userdata.write_qp(args.out, pdfs, ancil)
+    print(f"{n} PDFs from {n_members} model(s){' with TTA' if args.tta else ''} written to {args.out} (qp hist)")
+
+
 def _predict(args):
+    if args.images is not None:
+        return _predict_user_images(args)
     profile = _profile(args)
     _all_pdfs(profile)
     print(f"predictions in {profile.predictions_dir}")
@@ -237,6 +313,8 @@ def _bench(args):
     elif args.what == "cutouts":
         from .sdss.bench import bench_cutouts
         bench_cutouts(n=args.n)
+    elif args.what == "baselines":
+        bench.bench_baselines()
     elif args.what == "fit":
         bench.bench_fit(args.profile, args.n)
     else:

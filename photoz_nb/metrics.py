@@ -234,7 +234,8 @@ def summary_row(trial: str, training_size: int, z_phot, z_spec, crps=None, n_boo
     zp, zs = _check_pair(z_phot, z_spec)
     per_galaxy = crps is not None and np.ndim(crps) > 0
     arrays = [zp, zs] + ([_as_1d(crps, "crps")] if per_galaxy else [])
-    row = {"trial": str(trial), "training_size": int(training_size), **_summary_stats(*arrays), "n_test": len(zp)}
+    row = {"trial": str(trial), "training_size": int(training_size), **_summary_stats(*arrays), "n_test": len(zp),
+           **rail_summary_columns(zp, zs)}
     if crps is not None and not per_galaxy:
         row["crps"] = float(crps)
     if n_boot:
@@ -255,8 +256,10 @@ def summary_table(rows) -> Table:
     if missing:
         raise ValueError(f"summary rows lack {sorted(set(missing))}; build them with summary_row")
     errors = [f"{s}_err" for s in SUMMARY_ERRORS if any(f"{s}_err" in r for r in rows)]
-    table = Table(rows=[[r[c] for c in names] + [r.get(c, np.nan) for c in errors] for r in rows],
-                  names=names + errors, dtype=[str, int, float, float, float, float, int] + [float] * len(errors))
+    rail = [c for c in RAIL_SUMMARY_COLUMNS if any(c in r for r in rows)]  # RAIL's conventions, after ours
+    table = Table(rows=[[r[c] for c in names] + [r.get(c, np.nan) for c in errors + rail] for r in rows],
+                  names=names + errors + rail,
+                  dtype=[str, int, float, float, float, float, int] + [float] * (len(errors) + len(rail)))
     table["outliers_pct"].unit = "%"
     if "outliers_pct_err" in errors:
         table["outliers_pct_err"].unit = "%"
@@ -268,7 +271,7 @@ def _cell(row, col: str, pm: str = " ± ") -> str:
     value = row[col]
     if col != "trial" and not np.isfinite(value):
         return ""
-    fmt = SUMMARY_COLUMNS[col][1]
+    fmt = {**SUMMARY_COLUMNS, **RAIL_SUMMARY_COLUMNS}[col][1]
     text = fmt.format(value.item() if hasattr(value, "item") else value)
     err = row[f"{col}_err"] if f"{col}_err" in row.colnames else np.nan
     return text + pm + fmt.format(float(err)) if np.isfinite(err) else text
@@ -276,8 +279,9 @@ def _cell(row, col: str, pm: str = " ± ") -> str:
 
 def to_markdown(table: Table) -> str:
     """Markdown pipe table of the paper's columns, numbers as the paper prints them (``value ± error``)."""
-    cols = list(SUMMARY_COLUMNS)
-    lines = ["| " + " | ".join(SUMMARY_COLUMNS[c][0] for c in cols) + " |",
+    cols = _table_columns(table)
+    headers = {**SUMMARY_COLUMNS, **RAIL_SUMMARY_COLUMNS}
+    lines = ["| " + " | ".join(headers[c][0] for c in cols) + " |",
              "|" + "|".join("---" if c == "trial" else "---:" for c in cols) + "|"]
     for row in table:
         lines.append("| " + " | ".join(_cell(row, c).replace("|", r"\|") for c in cols) + " |")
@@ -294,9 +298,9 @@ def _tex_escape(text: str) -> str:
 
 def to_latex(table: Table) -> str:
     """LaTeX ``tabular`` of the paper's columns, ``value $\\pm$ error`` (booktabs: needs ``\\usepackage{booktabs}``)."""
-    cols = list(SUMMARY_COLUMNS)
+    cols = _table_columns(table)
     lines = [r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}", r"\toprule",
-             " & ".join(TEX_HEADERS[c] for c in cols) + r" \\", r"\midrule"]
+             " & ".join({**TEX_HEADERS, **RAIL_TEX_HEADERS}[c] for c in cols) + r" \\", r"\midrule"]
     for row in table:
         cells = [_tex_escape(_cell(row, c)) if c == "trial"
                  else _cell(row, c, pm=" PM ").replace(",", "{,}").replace("-", "$-$").replace("PM", r"$\pm$")
@@ -337,3 +341,83 @@ def widest_removed(pdfs, edges, fraction: float = 0.2, kind: str = "central68") 
     if n_drop:
         keep[np.argsort(w, kind="stable")[len(w) - n_drop:]] = False
     return keep
+
+
+# ---------------------------------------------------------------- RAIL's conventions (LSST-DESC)
+
+#: Gaussian sigma per interquartile range, as RAIL (``PointSigmaIQR``) rounds it: IQR / 1.349.
+IQR_TO_SIGMA = 1.349
+#: RAIL's catastrophic outliers: |dz| > max(RAIL_OUTLIER_FLOOR, 3 sigma_IQR) (LSST Science Book).
+RAIL_OUTLIER_FLOOR = 0.06
+
+
+def rail_point_metrics(z_phot, z_spec) -> dict:
+    """RAIL's point statistics of ``dz = (z_phot - z_spec) / (1 + z_spec)`` (rail.evaluation.metrics.pointestimates).
+
+    ``sigma_iqr``: (75th - 25th percentile of dz, numpy's linear interpolation) / 1.349;
+    ``bias_median``: median of dz (RAIL's "bias"; ours, :func:`point_metrics`, is the mean);
+    ``outlier_rate_rail``: fraction with |dz| > max(0.06, 3 sigma_iqr) (ours: |dz| > 0.05);
+    ``sigma_mad_rail``: 1.4826 median |dz - median dz|, the same as our ``sigma_mad``.
+    """
+    d = dz(z_phot, z_spec)
+    if len(d) == 0:
+        raise ValueError("rail_point_metrics needs at least one galaxy, got empty arrays")
+    q75, q25 = np.percentile(d, [75.0, 25.0])
+    sigma_iqr = float((q75 - q25) / IQR_TO_SIGMA)
+    cut = max(RAIL_OUTLIER_FLOOR, 3.0 * sigma_iqr)
+    return {"sigma_iqr": sigma_iqr, "bias_median": float(np.median(d)),
+            "outlier_rate_rail": float(np.mean(np.abs(d) > cut)), "sigma_mad_rail": sigma_mad(d), "n": len(d)}
+
+
+def rail_evaluation(pdfs, edges, z_spec, kind: str = "mean", n_grid: int = 401) -> dict:
+    """Our PDFs scored by RAIL's and qp's own code, through the qp boundary (``hist`` ensemble).
+
+    Needs ``qp-prob`` and ``pz-rail-base`` (``pip install 'photoz-nb[rail]'``).  Returns RAIL's point
+    metrics of the ``kind`` point estimate (``PointSigmaIQR``, ``PointBias``, ``PointOutlierRate``,
+    ``PointSigmaMAD``), qp's PIT meta-metrics (KS, CvM, AD statistics; PIT outlier rate) and RAIL's
+    CDE loss on a grid of ``n_grid`` points over the edges.  Beside :func:`pdf_metrics` it shows the
+    two conventions side by side (see :func:`rail_point_metrics` for what differs).
+    """
+    import qp
+    from qp.metrics.pit import PIT
+    from rail.evaluation.metrics.cdeloss import CDELoss
+    from rail.evaluation.metrics.pointestimates import PointBias, PointOutlierRate, PointSigmaIQR, PointSigmaMAD
+
+    p, edges, z = pdf_mod.validate_pdfs(pdfs, edges, z_spec)
+    zp = pdf_mod.point_estimate(p, edges, kind)
+    ens = pdf_mod.to_qp(p, edges)
+    pit = PIT(ens, z)
+    meta = pit.calculate_pit_meta_metrics()
+    grid = np.linspace(edges[0], edges[-1], n_grid)
+    return {
+        "sigma_iqr": float(PointSigmaIQR(zp, z).evaluate()),
+        "bias_median": float(PointBias(zp, z).evaluate()),
+        "outlier_rate": float(PointOutlierRate(zp, z).evaluate()),
+        "sigma_mad": float(PointSigmaMAD(zp, z).evaluate()),
+        "pit_ks": float(meta["ks"].statistic), "pit_cvm": float(meta["cvm"].statistic),
+        "pit_ad": float(meta["ad"].statistic), "pit_outlier_rate": float(meta["outlier_rate"]),
+        "cde_loss": float(CDELoss(ens, grid, z).evaluate().statistic),
+        "n": len(z), "point_estimate": kind, "qp": qp.__version__,
+    }
+
+
+#: RAIL's point metrics as extra columns of the summary table (after ours; no bootstrap errors).
+RAIL_SUMMARY_COLUMNS = {
+    "sigma_iqr": ("σ_IQR (RAIL)", "{:.5f}"),
+    "outliers_rail_pct": ("outliers % (RAIL)", "{:.2f}"),  # |dz| > max(0.06, 3 sigma_IQR)
+    "bias_median": ("median bias (RAIL)", "{:.5f}"),
+}
+RAIL_TEX_HEADERS = {"sigma_iqr": r"$\sigma_{\rm IQR}$", "outliers_rail_pct": r"outliers$_{\rm RAIL}$ (\%)",
+                    "bias_median": "median bias"}
+
+
+def rail_summary_columns(z_phot, z_spec) -> dict:
+    """The RAIL columns of one summary row, from :func:`rail_point_metrics` (outlier rate in %)."""
+    m = rail_point_metrics(z_phot, z_spec)
+    return {"sigma_iqr": m["sigma_iqr"], "outliers_rail_pct": 100 * m["outlier_rate_rail"],
+            "bias_median": m["bias_median"]}
+
+
+def _table_columns(table) -> list[str]:
+    """The paper's columns, then the RAIL columns the table has."""
+    return list(SUMMARY_COLUMNS) + [c for c in RAIL_SUMMARY_COLUMNS if c in table.colnames]

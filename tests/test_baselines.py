@@ -79,3 +79,36 @@ def test_real_catalog_benchmark_on_a_subsample():
     assert again["sigma_mad"][0] == t["sigma_mad"][0] and again["bias_err"][0] == t["bias_err"][0]
     with pytest.raises(ValueError, match="methods"):
         real_catalog_benchmark(methods=["svm"])
+
+
+def _reference_samples_to_pdfs(samples, edges, bandwidth, chunk=1024):
+    """The PDF construction before the distinct-value table: every (galaxy, sample, edge) evaluated."""
+    from scipy.special import ndtr
+    pdfs = np.empty((len(samples), len(edges) - 1), np.float32)
+    for start in range(0, len(samples), chunk):
+        block = samples[start:start + chunk]
+        cdf = ndtr((edges[None, None, :] - block[:, :, None]) / bandwidth).mean(axis=1)
+        probs = np.diff(cdf, axis=1)
+        pdfs[start:start + chunk] = probs / probs.sum(axis=1, keepdims=True)
+    return pdfs
+
+
+@pytest.mark.parametrize("pool, bandwidth", [(300, 0.006), (None, 0.002), (None, 0.024)])
+def test_samples_to_pdfs_is_bitwise_the_direct_evaluation(pool, bandwidth):
+    """Shared samples (a kNN-like pool of 300 training redshifts) or all distinct (tree leaves), any width."""
+    from photoz_nb.baselines import samples_to_pdfs
+    rng = np.random.default_rng(11)
+    shape = (1500, 24)
+    samples = (rng.choice(rng.uniform(0.01, 0.39, pool), shape) if pool else rng.uniform(0.0, 0.4, shape))
+    edges = config.redshift_edges()
+    np.testing.assert_array_equal(samples_to_pdfs(samples, edges, bandwidth), _reference_samples_to_pdfs(samples, edges, bandwidth))
+
+
+def test_samples_to_pdfs_splits_a_large_table_without_changing_the_pdfs(monkeypatch):
+    """More distinct samples than the table bound: the galaxies are halved, the PDFs stay bitwise equal."""
+    from photoz_nb import baselines
+    rng = np.random.default_rng(12)
+    samples, edges = rng.uniform(0.0, 0.4, (301, 10)), config.redshift_edges()
+    monkeypatch.setattr(baselines, "MAX_TABLE_ROWS", 64)  # 3010 distinct values: split down to 8-galaxy blocks
+    np.testing.assert_array_equal(baselines.samples_to_pdfs(samples, edges, 0.006),
+                                  _reference_samples_to_pdfs(samples, edges, 0.006))

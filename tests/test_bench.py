@@ -68,3 +68,14 @@ def test_gpu_utilisation_averages_only_inside_the_timed_windows():
     assert gpu.mean_within([(1.5, 3.5)]) == 70.0
     assert gpu.mean_within([(0.0, 1.0), (9.0, 11.0)]) == 5.0
     assert gpu.mean_within([(20.0, 30.0)]) is None
+
+
+def test_baseline_timings_compare_ours_with_sklearn_on_the_same_rows():
+    from conftest import make_catalog
+    cat = make_catalog(300, seed=4)
+    rows = bench.baseline_timings(cat[:200], cat[200:240], cat[240:], seed=0)
+    assert [r["method"] for r in rows] == ["knn", "rf"]
+    for r in rows:
+        assert (r["n_train"], r["n_val"], r["n_test"]) == (200, 40, 60)
+        assert r["fit s (ours)"] > 0 and r["predict s (sklearn)"] > 0 and r["fit+predict ratio"] > 0
+    assert bench.markdown_table(rows).splitlines()[0].startswith("| method | n_train | n_val | n_test | fit s (ours)")

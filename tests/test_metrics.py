@@ -124,13 +124,17 @@ def test_summary_table_written_and_parsed_back(tmp_path):
     assert not list((tmp_path / "out").glob("*.tmp"))
 
     md = paths[0].read_text().splitlines()
-    assert md[0] == "| trial | training size | bias | sigma_MAD | outliers % | CRPS |"
+    assert md[0] == ("| trial | training size | bias | sigma_MAD | outliers % | CRPS "
+                     "| σ_IQR (RAIL) | outliers % (RAIL) | median bias (RAIL) |")
     cells = [c.strip() for c in re.split(r"(?<!\\)\|", md[2])[1:-1]]
     assert cells[0] == "cnn: 80% training, full_test & more" and cells[1] == "393,219"
     assert float(cells[2]) == round(rows[0]["bias"], 5) and re.fullmatch(r"-?\d\.\d{5}", cells[2])
     assert float(cells[3]) == round(rows[0]["sigma_mad"], 5)
     assert float(cells[4]) == round(rows[0]["outliers_pct"], 2) and re.fullmatch(r"\d+\.\d{2}", cells[4])
     assert cells[5] == "0.00674"
+    rail = metrics.rail_point_metrics(z_phot, z_spec)  # RAIL's conventions, extra columns after ours
+    assert cells[6:] == [f"{rail['sigma_iqr']:.5f}", f"{100 * rail['outlier_rate_rail']:.2f}",
+                         f"{rail['bias_median']:.5f}"]
     second = [c.strip() for c in re.split(r"(?<!\\)\|", md[3])[1:-1]]
     assert second[0] == r"B16 \| photometric" and second[5] == ""   # no CRPS for a point method
 

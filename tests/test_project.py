@@ -53,7 +53,7 @@ def test_constraints_pin_every_dependency_within_its_requirement():
 
 
 @pytest.mark.parametrize("command", [c for c in ["simulate", "validate", "train", "predict", "evaluate",
-                                                  "figures", "reproduce", "bench"]])
+                                                  "figures", "reproduce", "bench", "baselines"]])
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit:
         cli.main([command, "--help"])
