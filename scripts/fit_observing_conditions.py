@@ -169,6 +169,30 @@ def print_constants(p: dict) -> None:
     print(f"# run electrons per nanomaggy (GAIN / NMGYPERCOUNT): {fmt(p['electrons_per_nmgy'])}")
 
 
+def _pct(values) -> str:
+    lo, mid, hi = np.percentile(values, [5, 50, 95])
+    return f"{mid:.4g} [{lo:.4g}-{hi:.4g}]"
+
+
+def report_table(real: dict, run: dict, n: int = 20000, seed: int = 0) -> str:
+    """Markdown table per band: simulated fields (median [5-95 %]) against the real fields and the run."""
+    from photoz_nb.simulate import galaxies
+
+    obs = galaxies.draw_observing(n, galaxies.stream(seed, galaxies.STREAM_OBSERVING))
+    lines = ["| band | PSF core FWHM sim | real fields (core) | run 2583 PSF_WIDTH (effective) | "
+             "native noise sim | run 2583 native noise | delivered noise sim | real fields (cutouts) | "
+             "real percentile in sim |", "|---" * 9 + "|"]
+    rows = observe.span_check(obs["noise"], {f: v["noise_cutout"] for f, v in real.items()})
+    for j, b in enumerate(BANDS):
+        pct = ", ".join(f"{r['percentile']:.0f}" for r in rows if r["band"] == b)
+        real_psf = ", ".join(f"{v['fwhm_core'][j]:.2f}" for v in real.values())
+        real_noise = ", ".join(f"{v['noise_cutout'][j]:.4f}" for v in real.values())
+        lines.append(f"| {b} | {_pct(obs['psf'][:, j])} | {real_psf} | {_pct(np.exp(run['log_psf'][:, j]))} | "
+                     f"{_pct(obs['noise_native'][:, j])} | {_pct(np.exp(run['log_noise'][:, j]))} | "
+                     f"{_pct(obs['noise'][:, j])} | {real_noise} | {pct} |")
+    return "\n".join(lines) + f"\n(real fields in the order {', '.join(real)}; {n} simulated galaxies, seed {seed})"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("frames_dir", nargs="?", default=None)
@@ -188,6 +212,8 @@ def main(argv=None):
     run = read_photofield(frames_dir / PHOTOFIELD)
     sky_r = {f: frame_sky_mag(frames_dir, f) for f in real}
     print_constants(fit(real, run, sky_r))
+    print()
+    print(report_table(real, run))
 
 
 if __name__ == "__main__":
