@@ -2,7 +2,7 @@
 
 Developer-only (reads ../shared): run from the project root,
 
-    python scripts/fit_observing_conditions.py [frames_dir] [--cache build/observing_real.json]
+    python scripts/fit_observing_conditions.py [frames_dir] [--cache build/observing_real.json] [--check-stamps N]
 
 1. measures every complete real field in ``frames_dir`` (default $PHOTOZ_SHARED/sdss_frames) with
    the realism report's own code: sky noise per pixel of real 64x64 cutouts at random positions
@@ -193,10 +193,26 @@ def report_table(real: dict, run: dict, n: int = 20000, seed: int = 0) -> str:
     return "\n".join(lines) + f"\n(real fields in the order {', '.join(real)}; {n} simulated galaxies, seed {seed})"
 
 
+def check_stamps(real: dict, n: int, seed: int = 0) -> list[dict]:
+    """Build ``n`` simulated stamps and place each real field's cutout noise in their measured noise."""
+    import tempfile
+
+    from photoz_nb import catalog
+    from photoz_nb.simulate import build
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = build.build_dataset("smoke", Path(tmp) / "stamps", seed=seed, n=n, progress=False)
+        ds = catalog.open_dataset(path, verify_checksums=False)
+        sim = np.array([[realism.sky_noise(ds.images[i, :, :, j]) for j in range(len(BANDS))] for i in range(len(ds))])
+    return observe.span_check(sim, {f: v["noise_cutout"] for f, v in real.items()})
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("frames_dir", nargs="?", default=None)
     p.add_argument("--cache", default=None, help="JSON file keeping the real-field measurements between runs")
+    p.add_argument("--check-stamps", type=int, default=0, metavar="N",
+                   help="also build N stamps and place the real fields in their measured sky noise")
     args = p.parse_args(argv)
     frames_dir = Path(args.frames_dir) if args.frames_dir else config.sample_frames_dir()
     cache = Path(args.cache) if args.cache else None
@@ -214,6 +230,13 @@ def main(argv=None):
     print_constants(fit(real, run, sky_r))
     print()
     print(report_table(real, run))
+    if args.check_stamps:
+        print(f"\nsky noise measured on {args.check_stamps} simulated stamps (realism.sky_noise): "
+              "percentile of each real field's median")
+        for r in check_stamps(real, args.check_stamps):
+            print(f"{r['field']} {r['band']} real {r['real']:.4f} sim {r['sim_median']:.4f} "
+                  f"[{r['sim_low']:.4f}-{r['sim_high']:.4f}] percentile {r['percentile']:5.1f} "
+                  f"{'ok' if r['passed'] else 'OUTSIDE'}")
 
 
 if __name__ == "__main__":
