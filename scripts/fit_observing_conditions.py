@@ -70,10 +70,11 @@ def measure_real_fields(frames_dir, n_real: int = 60, seed: int = 0) -> dict:
 def read_photofield(path) -> dict:
     """log PSF_WIDTH (arcsec) and log native sky noise (nanomaggies per pixel) per good field of the run.
 
-    Units (SDSS datamodel photoField, checked on this file): SKY is nanomaggies/arcsec^2 (r: 20.66
-    mag/arcsec^2, the DR1 median is 20.86); SKYSIG is the sky sigma per pixel in counts (DN), so
-    SKYSIG x NMGYPERCOUNT is nanomaggies per pixel; it agrees with SIGPIX (nanomaggies/arcsec^2) x
-    PIXSCALE^2 within 1.5 % and with the photon noise sqrt(sky counts x GAIN + DARK_VARIANCE) / GAIN
+    Units (the datamodel's column list, data.sdss3.org photoField.html, names the columns; their units
+    checked numerically on this file): SKY is nanomaggies/arcsec^2 (r: 20.66 mag/arcsec^2, the DR1
+    median is 20.86), not mag; SKYSIG is the sky sigma per pixel in counts (DN), not mag/arcsec^2, so
+    SKYSIG x NMGYPERCOUNT is nanomaggies per pixel; its median agrees with SIGPIX (nanomaggies/arcsec^2)
+    x PIXSCALE^2 within 1.1-2.6 % per band and with the photon noise sqrt(sky counts x GAIN + DARK_VARIANCE) / GAIN
     within 3-15 % (u and i, whose DARK_VARIANCE is largest, are highest); PSF_WIDTH is the effective
     FWHM (arcsec) = 0.6643 sqrt(NEFF_PSF) x PIXSCALE within 1 %.
     """
