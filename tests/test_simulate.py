@@ -44,8 +44,10 @@ def test_catalog_satisfies_contract_and_cuts(cat150):
     assert ((table["b_over_a"] > 0) & (table["b_over_a"] <= 1)).all()
     lo, hi = observe.SEEING_R_RANGE
     assert (table["psf_fwhm_r"] >= lo).all() and (table["psf_fwhm_r"] <= hi).all()
-    assert (table["psf_fwhm_u"] > table["psf_fwhm_i"]).mean() > 0.9  # u broader than i
-    assert np.asarray(table["stripe82"]).sum() == round(0.05 * 150)
+    # u broader than i in most fields (median ratio 1.09; in 2 of the 4 real fields: observe.REAL_FIELD_PSF)
+    assert (table["psf_fwhm_u"] > table["psf_fwhm_i"]).mean() > 0.6
+    # Stripe 82 is a property of a field: whole fields of GALAXIES_PER_FIELD galaxies
+    assert np.asarray(table["stripe82"]).sum() == observe.GALAXIES_PER_FIELD * round(0.05 * observe.n_fields(150))
     assert list(np.unique(table["split"], return_counts=True)[1]) == [30, 90, 30]  # test, train, val
     assert table["ebv"].unit == "mag" and table["psf_fwhm_r"].unit == "arcsec"
     # true dereddened magnitudes and observed fluxes are tied by the SFD coefficients

@@ -389,15 +389,19 @@ def draw_morphology(pop: Population, rng: np.random.Generator) -> dict:
 
 # -- observing conditions -----------------------------------------------------------------
 def draw_observing(n: int, rng: np.random.Generator) -> dict:
-    """PSF FWHM (arcsec), Stripe 82 flag, native and delivered sky noise, resampling shifts."""
-    stripe82 = np.zeros(n, bool)
-    stripe82[rng.choice(n, size=int(round(observe.STRIPE82_FRACTION * n)), replace=False)] = True
-    psf = observe.draw_psf_fwhm(rng, n)
-    noise = observe.draw_native_noise(rng, stripe82)
+    """Observing conditions of each galaxy: those of its simulated field, then its own position.
+
+    The fields' PSF FWHM (arcsec), native sky noise and Stripe 82 flag are drawn jointly per field
+    (:func:`observe.draw_fields`, ``observe.GALAXIES_PER_FIELD`` random galaxies per field, ``field``
+    the galaxy's field index); the resampling shifts, and with them the delivered noise, per galaxy.
+    """
+    fields = observe.draw_fields(rng, observe.n_fields(n))
+    field = observe.assign_fields(rng, n)
+    stripe82, noise = fields["stripe82"][field], fields["noise"][field]
     shifts = rng.random((n, len(BANDS), 2))
-    return dict(psf=psf, stripe82=stripe82, noise_native=noise, shifts=shifts,
+    return dict(psf=fields["psf"][field], stripe82=stripe82, noise_native=noise, shifts=shifts,
                 noise=noise * by_blocks(observe.resampling_noise_factor, shifts),
-                electrons_per_nmgy=observe.electrons_per_nmgy(stripe82))
+                electrons_per_nmgy=observe.electrons_per_nmgy(stripe82), field=field)
 
 
 def draw_neighbours(pop: Population, rng: np.random.Generator, max_neighbours: int = 2) -> dict:
@@ -698,6 +702,7 @@ def _catalog_table(pop, morph, obs, nb, transmission, phot, split_fractions, see
         "q_bulge": morph["q_bulge"], "q_disk": morph["q_disk"], "inclination_deg": morph["inclination"],
         "position_angle_deg": np.degrees(morph["pa"]),
         "offset_x_pix": morph["offset"][:, 0], "offset_y_pix": morph["offset"][:, 1],
+        "field_id": obs["field"],  # simulated field: its galaxies share PSF, sky noise, Stripe 82 (observe.draw_fields)
         **{f"psf_fwhm_{b}": obs["psf"][:, i] for i, b in enumerate(BANDS) if b != "r"},
         **{f"noise_{b}": obs["noise"][:, i] for i, b in enumerate(BANDS)},
         **{f"flux_{b}": flux_obs[:, i] for i, b in enumerate(BANDS)},

@@ -1,8 +1,10 @@
 """Observing conditions of SDSS imaging: PSF, sky noise, resampling, extinction, neighbours.
 
-Numbers come from the two real SDSS fields measured in ``shared/NOTES-simulation.md``
-(sky noise per native pixel, PSF FWHM of isolated stars) and from the SDSS literature
-where noted.  Every draw takes a numpy Generator so one seed fixes everything.
+Observing conditions are a survey distribution over simulated fields (:func:`draw_fields`), fitted by
+scripts/fit_observing_conditions.py to the four real SDSS fields of ``shared/sdss_frames`` (sky noise
+of cutouts and PSF FWHM of isolated stars, measured with the realism report's code), one SDSS run's
+photoField table and the survey's published r-band quartiles.  Every draw takes a numpy Generator so
+one seed fixes everything.
 """
 from __future__ import annotations
 
@@ -11,31 +13,98 @@ import numpy as np
 from .. import config
 
 BANDS = config.BANDS
-#: Sky noise per native pixel (nanomaggies), measured for simulator 1.3 with the realism report's
-#: own estimator ``realism.sky_noise`` (1.4826 MAD of source-masked pixels) on 60 real 64x64
-#: cutouts per field (the real cutout pipeline, random positions), divided by that pipeline's
-#: noise reduction, measured by passing white noise frames with the same WCSs through it
-#: (0.862-0.872; the simulator's spline model gives 0.872 on average).  Mean of the two fields:
-#:   cutout medians 004510-4-0030: u 0.0387 g 0.01287 r 0.0199 i 0.0292 z 0.1619
-#:                  007264-3-0111: u 0.0423 g 0.01423 r 0.0235 i 0.0338 z 0.1340
-#:   -> native      004510: 0.0449 0.01491 0.0230 0.0338 0.1868;  007264: 0.0487 0.01639 0.0269 0.0392 0.1545
-#: The MAD of the native frame pixels themselves is biased (by -13% to +15%) because SDSS frame
-#: pixels are quantised (integer counts x calibration: 90-360 distinct values in a 63x63 sky box):
-#: e.g. r of 007264 gives 0.0308 / 0.0233 on the two halves of the frame, where a 3-sigma-clipped
-#: standard deviation gives 0.0267 / 0.0266 (the NOTES values 0.0230 / 0.0282 are such MADs).
-SKY_NOISE = {"u": 0.0468, "g": 0.01565, "r": 0.0250, "i": 0.0365, "z": 0.1707}
-#: Field-to-field scatter of the sky noise (log-normal sigma, common to all bands + per band).
-SKY_NOISE_SCATTER = (0.10, 0.04)
-#: r-band seeing, the PSF's Moffat *core* FWHM (see render.psf_ft), log-normal, clipped.  Until 1.2
-#: the median 1.30" was the two fields' Gaussian-fit FWHM (1.08", 1.49"), which the PSF's wings
-#: widen; realism.fit_fwhm's Moffat core of the same stars gives 0.921" and 1.325": median =
-#: their geometric mean 1.105", and the clip range scaled by the same 1.105 / 1.30.
-SEEING_R_MEDIAN, SEEING_R_SIGMA_LN, SEEING_R_RANGE = 1.105, 0.17, (0.72, 1.87)
-#: PSF FWHM relative to r (mean of the two measured fields: u and g are broader, i and z sharper).
-PSF_RATIO = {"u": 1.11, "g": 1.10, "r": 1.00, "i": 0.92, "z": 0.94}
-PSF_RATIO_SCATTER = 0.04  # log-normal, per band and galaxy
+N_BANDS = len(BANDS)
+
+# -- observing conditions of simulated fields -----------------------------------------------------
+# Every simulated galaxy lies in a simulated SDSS field; a field's night sets its PSF FWHM and sky
+# noise in all five bands together (draw_fields).  ln(PSF FWHM u..z, sky noise u..z) is a 10-d normal:
+#   median + one common seeing factor + one common sky factor + a term per band and quantity
+#   (between nights) + the within-night covariance of one SDSS run (seeing-noise, band-band),
+# clipped at FIELD_CLIP_SIGMA.  Every number below is re-derived by scripts/fit_observing_conditions.py
+# from ../shared/sdss_frames (the four real fields, photoField-002583-2.fits) and the survey's r-band
+# quartiles; "nights" are the four real fields (four SDSS runs) and run 2583.
+#
+#: PSF FWHM (arcsec) of the renderer's PSF, the Moffat *core* (render.psf_ft; realism.fit_fwhm measures
+#: it on stars), median over the survey.  r: the survey median *effective* width 1.43" of the DR1 fields
+#: (quartiles 1.30 / 1.43 / 1.58"; SDSS DR7 "Seeing and sky brightness" page, effective width as in
+#: Stoughton et al. 2002 s. 4.3) x 0.862, the Moffat-core / calibObj PSF_FWHM ratio of 11 calibObj stars
+#: of 004510-4-0030 (the one field with a calibObj).  Other bands: x the mean ratio core_b / core_r of the
+#: four real fields' stars (11 / 20-23 / 27-31 / 39-40 stars per band in 004510 / 007264 / 001035 / 008162).
+FIELD_PSF_MEDIAN = {"u": 1.291, "g": 1.252, "r": 1.233, "i": 1.180, "z": 1.110}
+#: ln-PSF scatter between nights: (common to all bands, {per band}).  Common: the DR1 r quartiles
+#: (sigma_ln 0.1445) less the within-night part (RUN_SIGMA r).  Per band: the scatter of ln(core_b/core_r)
+#: over the four real fields (n - 1 = 3 degrees of freedom, so +-40 %) less its within-night part in run
+#: 2583; zero where the run alone explains it (z).
+FIELD_PSF_SIGMA = (0.1307, {"u": 0.1101, "g": 0.1515, "r": 0.0, "i": 0.0658, "z": 0.0})
+#: Native sky noise per pixel (nanomaggies), survey median.  Each night (the four real fields: the realism
+#: estimator on 60 cutouts each / 0.8695, the cutout pipeline's median noise reduction; run 2583: median
+#: SKYSIG x NMGYPERCOUNT of 224 good fields) is moved to the survey's median r sky, 20.86 mag/arcsec^2
+#: (DR1 quartiles 20.70 / 20.86 / 21.03, same page), by its own r sky (frames' HDU2; photoField SKY) with
+#: noise ~ sqrt(sky); then averaged in ln over the five nights.  The nights' r skies are 20.90, 21.29,
+#: 21.04, 20.95 (001035, 004510, 007264, 008162) and 20.66 (run 2583): the four real fields are all darker
+#: than the median, which is why the simulator's noise of 1.4 (fitted to two of them) was low (i: -17 %).
+#: After the move, the r noise of the five nights agrees within 8 % (0.0279-0.0302).
+FIELD_NOISE_MEDIAN = {"u": 0.05037, "g": 0.01759, "r": 0.02886, "i": 0.04386, "z": 0.1866}
+#: ln-noise scatter between nights: (common, {per band}).  Per band: the scatter over the five nights
+#: after the sky move (4 degrees of freedom), less the within-night part; common: the r sky quartiles
+#: (sigma 0.245 mag -> sigma_ln 0.1127) less the other r terms.  The common factor moves all bands
+#: alike; how the sky's colour changes (moon: u, g; airglow: z) is left to the per-band terms.
+FIELD_NOISE_SIGMA = (0.1079, {"u": 0.0995, "g": 0.1085, "r": 0.0243, "i": 0.0607, "z": 0.1298})
+#: Within-night scatter: standard deviations of ln PSF_WIDTH (u..z) and ln(SKYSIG x NMGYPERCOUNT) (u..z)
+#: over the 224 QUALITY=GOOD fields of run 2583 camcol 2 (photoField-002583-2.fits; units checked in
+#: scripts/fit_observing_conditions.read_photofield), and their correlations: the only measurement of
+#: how seeing and noise co-vary at fixed night (one night: between nights seeing and sky are taken as
+#: independent, as turbulence and moonlight / airglow are).
+RUN_SIGMA = (0.0486, 0.0437, 0.0618, 0.0623, 0.0448, 0.0127, 0.0222, 0.0213, 0.0304, 0.0374)
+RUN_CORRELATION = np.array([
+    [+1.00, +0.61, +0.65, +0.76, +0.77, -0.23, -0.41, -0.17, +0.03, +0.42],
+    [+0.61, +1.00, +0.57, +0.60, +0.73, -0.22, -0.30, -0.08, +0.11, +0.26],
+    [+0.65, +0.57, +1.00, +0.82, +0.61, -0.30, -0.47, -0.22, -0.00, +0.37],
+    [+0.76, +0.60, +0.82, +1.00, +0.62, -0.26, -0.43, -0.18, +0.05, +0.40],
+    [+0.77, +0.73, +0.61, +0.62, +1.00, -0.24, -0.33, -0.13, +0.05, +0.32],
+    [-0.23, -0.22, -0.30, -0.26, -0.24, +1.00, +0.66, +0.66, +0.44, +0.31],
+    [-0.41, -0.30, -0.47, -0.43, -0.33, +0.66, +1.00, +0.77, +0.50, -0.08],
+    [-0.17, -0.08, -0.22, -0.18, -0.13, +0.66, +0.77, +1.00, +0.76, +0.38],
+    [+0.03, +0.11, -0.00, +0.05, +0.05, +0.44, +0.50, +0.76, +1.00, +0.46],
+    [+0.42, +0.26, +0.37, +0.40, +0.32, +0.31, -0.08, +0.38, +0.46, +1.00],
+])
+#: Each ln quantity is clipped at this many of its standard deviations (no 2.5" or 0.6" seeing field).
+FIELD_CLIP_SIGMA = 3.0
+#: Galaxies per simulated field: the paper's 516,525 galaxies over the 9,380 deg^2 of DR7 spectroscopy
+#: (Abazajian et al. 2009) are 55 per deg^2; a field's unique area is ~1361 x 2048 pixels of 0.396"
+#: (0.034 deg^2), so ~2 galaxies share a field.
+GALAXIES_PER_FIELD = 2
+#: Typical sky noise per native pixel (nanomaggies): the survey median of the field distribution.
+SKY_NOISE = FIELD_NOISE_MEDIAN
+#: Real fields measured with the realism report's own code (scripts/fit_observing_conditions.py):
+#: median sky noise per pixel of 60 real 64x64 cutouts at random positions (realism.compare_sky_noise,
+#: nanomaggies, *delivered* noise: after the cutout pipeline's resampling), and the median Moffat-core
+#: FWHM (arcsec) of the field's isolated stars (realism.compare_psf: calibObj stars in 004510, stellar
+#: locus elsewhere; stars per band u..z in REAL_FIELD_STARS).  001035-6-0017 and 008162-6-0080 are new
+#: to simulator 2; 008162 (b = -23 deg) is the crowded one.
+REAL_FIELD_NOISE = {
+    "001035-6-0017": (0.03630, 0.01466, 0.02396, 0.03609, 0.1384),
+    "004510-4-0030": (0.03920, 0.01289, 0.02000, 0.02974, 0.1621),
+    "007264-3-0111": (0.04177, 0.01430, 0.02362, 0.03400, 0.1339),
+    "008162-6-0080": (0.04232, 0.01246, 0.02379, 0.04109, 0.1573),
+}
+REAL_FIELD_PSF = {
+    "001035-6-0017": (1.465, 1.415, 1.435, 1.475, 1.272),
+    "004510-4-0030": (0.967, 0.958, 0.921, 0.810, 0.875),
+    "007264-3-0111": (1.625, 1.640, 1.325, 1.216, 1.219),
+    "008162-6-0080": (0.915, 0.837, 0.998, 1.010, 0.846),
+}
+REAL_FIELD_STARS = {"001035-6-0017": (27, 31, 31, 31, 31), "004510-4-0030": (11, 11, 11, 11, 11),
+                    "007264-3-0111": (20, 23, 23, 23, 23), "008162-6-0080": (39, 40, 40, 39, 39)}
+#: Central range of the simulated distribution every real field's median must fall in (wider than
+#: realism.PERCENTILE_RANGE, 1-99): four fields x five bands are 20 checks, which a right model would
+#: fail at least once up to 18 % of the time at (0.5, 99.5) and 33 % at (1, 99) (if independent), so
+#: this is a coarse span check, not a fit.
+SPAN_PERCENTILES = (0.5, 99.5)
 #: Photo-electrons per nanomaggy of a typical SDSS frame (gain / NMGYPERCOUNT): sets the
-#: source photon noise, which dominates the sky noise in the cores of bright galaxies.
+#: source photon noise, which dominates the sky noise in the cores of bright galaxies.  One value per
+#: band for every field (a camera column's gain and the night's extinction move it by ~10-20 %):
+#: run 2583 camcol 2 gives 154, 863, 842, 792, 134 (median GAIN / NMGYPERCOUNT of its 227 fields).
 ELECTRONS_PER_NMGY = {"u": 170.0, "g": 1000.0, "r": 900.0, "i": 750.0, "z": 160.0}
 #: Stripe 82 co-adds: a random subset imaged deeper (noise divided by STRIPE82_DEPTH).
 STRIPE82_FRACTION, STRIPE82_DEPTH = 0.05, 2.5
@@ -62,7 +131,7 @@ def band_index(band: str) -> int:
 
 
 def sky_noise(band: str) -> float:
-    """Typical sky noise per native pixel in ``band`` (nanomaggies)."""
+    """Typical (survey median) sky noise per native pixel in ``band`` (nanomaggies)."""
     return SKY_NOISE[BANDS[band_index(band)]]
 
 
@@ -72,23 +141,91 @@ def extinction_factor(ebv: np.ndarray) -> np.ndarray:
     return 10 ** (-0.4 * np.outer(np.asarray(ebv, dtype=float), coeff))
 
 
-def draw_psf_fwhm(rng: np.random.Generator, n: int) -> np.ndarray:
-    """PSF FWHM in arcsec, shape (n, n_bands): r-band seeing times per-band ratios."""
-    lo, hi = SEEING_R_RANGE
-    seeing_r = np.clip(SEEING_R_MEDIAN * np.exp(SEEING_R_SIGMA_LN * rng.standard_normal(n)), lo, hi)
-    ratio = np.array([PSF_RATIO[b] for b in BANDS])
-    jitter = np.exp(PSF_RATIO_SCATTER * rng.standard_normal((n, len(BANDS))))
-    jitter[:, band_index("r")] = 1.0
-    return seeing_r[:, None] * ratio * jitter
+def field_covariance() -> np.ndarray:
+    """Covariance (10, 10) of ln(PSF FWHM u..z, sky noise u..z) between simulated fields, before clipping."""
+    cov = np.outer(RUN_SIGMA, RUN_SIGMA) * RUN_CORRELATION
+    for block, (common, per_band) in enumerate((FIELD_PSF_SIGMA, FIELD_NOISE_SIGMA)):
+        part = slice(block * N_BANDS, (block + 1) * N_BANDS)
+        cov[part, part] += common ** 2 + np.diag([per_band[b] ** 2 for b in BANDS])
+    return cov
 
 
-def draw_native_noise(rng: np.random.Generator, stripe82: np.ndarray) -> np.ndarray:
-    """Sky noise per native pixel (nanomaggies), shape (n, n_bands); deeper in Stripe 82."""
-    n = len(stripe82)
-    common, per_band = SKY_NOISE_SCATTER
-    scale = np.exp(common * rng.standard_normal((n, 1)) + per_band * rng.standard_normal((n, len(BANDS))))
-    depth = np.where(np.asarray(stripe82, bool), 1.0 / STRIPE82_DEPTH, 1.0)[:, None]
-    return np.array([SKY_NOISE[b] for b in BANDS]) * scale * depth
+def field_sigma() -> np.ndarray:
+    """Standard deviation (10,) of ln(PSF FWHM u..z, sky noise u..z) between fields, before clipping."""
+    return np.sqrt(np.diag(field_covariance()))
+
+
+def field_median() -> np.ndarray:
+    """Median (10,) of (PSF FWHM u..z in arcsec, native sky noise u..z in nanomaggies) over fields."""
+    return np.array([FIELD_PSF_MEDIAN[b] for b in BANDS] + [FIELD_NOISE_MEDIAN[b] for b in BANDS])
+
+
+def field_range() -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) clip limits (10,) of the field quantities: median x exp(-+FIELD_CLIP_SIGMA sigma)."""
+    spread = np.exp(FIELD_CLIP_SIGMA * field_sigma())
+    return field_median() / spread, field_median() * spread
+
+
+#: The range of r-band seeing (Moffat core FWHM, arcsec) the field distribution can give.
+SEEING_R_RANGE = tuple(float(v[BANDS.index("r")]) for v in field_range())
+
+
+def n_fields(n_galaxies: int) -> int:
+    """Simulated fields needed for ``n_galaxies`` at GALAXIES_PER_FIELD per field."""
+    return max(1, -(-int(n_galaxies) // GALAXIES_PER_FIELD))
+
+
+def draw_fields(rng: np.random.Generator, n: int) -> dict:
+    """Observing conditions of ``n`` simulated SDSS fields, drawn jointly per field.
+
+    Returns psf (n, n_bands) Moffat-core FWHM in arcsec, noise (n, n_bands) native sky noise per
+    pixel in nanomaggies, and stripe82 (n,) bool: round(STRIPE82_FRACTION n) fields are Stripe 82
+    co-adds, their noise divided by STRIPE82_DEPTH (their PSF is that of a typical night).
+    """
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"draw_fields: number of fields must be a positive integer, got {n!r}")
+    cov = field_covariance()
+    deviation = rng.standard_normal((n, 2 * N_BANDS)) @ np.linalg.cholesky(cov).T
+    limit = FIELD_CLIP_SIGMA * np.sqrt(np.diag(cov))
+    values = field_median() * np.exp(np.clip(deviation, -limit, limit))
+    stripe82 = np.zeros(n, bool)
+    stripe82[rng.choice(n, size=int(round(STRIPE82_FRACTION * n)), replace=False)] = True
+    noise = values[:, N_BANDS:] / np.where(stripe82, STRIPE82_DEPTH, 1.0)[:, None]
+    return dict(psf=values[:, :N_BANDS], noise=noise, stripe82=stripe82)
+
+
+def assign_fields(rng: np.random.Generator, n_galaxies: int) -> np.ndarray:
+    """Field of each galaxy (int32 in [0, n_fields(n_galaxies))): GALAXIES_PER_FIELD random galaxies each."""
+    return (rng.permutation(n_galaxies) // GALAXIES_PER_FIELD).astype(np.int32)
+
+
+def span_check(sim, real: dict, percentiles=SPAN_PERCENTILES) -> list[dict]:
+    """Where each real field's median falls in the simulated distribution, per band.
+
+    ``sim``: (n, n_bands) simulated values (e.g. the stamps' delivered sky noise); ``real``: field name ->
+    (n_bands,) median (or (m, n_bands) values, reduced to their median).  One row per field and band:
+    field, band, real, sim_low / sim_median / sim_high (the ``percentiles`` of sim), percentile (of the
+    real median in sim) and passed (it lies within ``percentiles``).
+    """
+    sim = np.asarray(sim, float)
+    if sim.ndim != 2 or sim.shape[1] != N_BANDS or len(sim) < 100:
+        raise ValueError(f"span_check: sim must be (n >= 100, {N_BANDS}) values, got shape {sim.shape}")
+    lo, hi = percentiles
+    rows = []
+    for field, values in real.items():
+        values = np.asarray(values, float)
+        median = np.median(values, axis=0) if values.ndim == 2 else values
+        if median.shape != (N_BANDS,) or not np.isfinite(median).all():
+            raise ValueError(f"span_check: real[{field!r}] must give {N_BANDS} finite medians, got {median}")
+        for j, band in enumerate(BANDS):
+            column = np.sort(sim[:, j][np.isfinite(sim[:, j])])
+            # mid-rank percentile: ties split evenly, as scipy's percentileofscore(kind="mean")
+            pct = 50.0 * (np.searchsorted(column, median[j], "left") + np.searchsorted(column, median[j], "right"))
+            pct /= len(column)
+            low, mid, high = np.percentile(column, [lo, 50.0, hi])
+            rows.append(dict(field=field, band=band, real=float(median[j]), sim_low=float(low), sim_median=float(mid),
+                             sim_high=float(high), percentile=float(pct), passed=bool(lo <= pct <= hi)))
+    return rows
 
 
 def electrons_per_nmgy(stripe82: np.ndarray) -> np.ndarray:
