@@ -16,6 +16,26 @@ from sklearn.neighbors import NearestNeighbors
 from . import config
 
 BANDWIDTHS = np.array([0.002, 0.004, 0.006, 0.008, 0.012, 0.016, 0.024])
+#: Magnitudes outside this range are sentinels of missing photometry (99, -99, -9999, ...), not galaxies.
+MAG_RANGE = (0.0, 40.0)
+
+
+def check_inputs(catalog, where: str, labels: bool) -> None:
+    """Raise ValueError naming the column and row of a magnitude that is non-finite or a sentinel
+    (outside :data:`MAG_RANGE`) and, with ``labels``, of a redshift that is NaN or outside the grid."""
+    columns = [f"mag_{b}" for b in config.BANDS] + (["z_spec"] if labels else [])
+    missing = [c for c in columns if c not in catalog.colnames]
+    if missing:
+        raise ValueError(f"{where}: missing column(s) {missing}")
+    for c in columns:
+        values = np.asarray(catalog[c], dtype=float)
+        low, high = (config.Z_MIN, config.Z_MAX) if c == "z_spec" else MAG_RANGE
+        bad = ~((values > low) & (values <= high)) if c == "z_spec" else ~((values >= low) & (values <= high))
+        if bad.any():
+            first = int(np.argmax(bad))
+            what = "outside the redshift grid" if c == "z_spec" else "non-finite or sentinel magnitude(s)"
+            raise ValueError(f"{where}: column {c!r} has {int(bad.sum())} {what} (valid range "
+                             f"{'(' if c == 'z_spec' else '['}{low:g}, {high:g}]), first {values[first]!r} at row {first}")
 
 
 def photometric_features(catalog) -> np.ndarray:
@@ -56,6 +76,9 @@ class PhotometricBaseline:
         self.bandwidth = None
 
     def fit(self, catalog_train, catalog_val=None) -> "PhotometricBaseline":
+        check_inputs(catalog_train, "baseline training catalogue", labels=True)
+        if catalog_val is not None:
+            check_inputs(catalog_val, "baseline validation catalogue", labels=True)
         x = photometric_features(catalog_train)
         self.z_train = np.asarray(catalog_train["z_spec"], float)
         self.mean, self.scale = x.mean(axis=0), np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
@@ -72,6 +95,7 @@ class PhotometricBaseline:
     def predict_pdfs(self, catalog) -> np.ndarray:
         if self.bandwidth is None:
             raise RuntimeError("PhotometricBaseline.predict_pdfs called before fit")
+        check_inputs(catalog, "baseline prediction catalogue", labels=False)
         return samples_to_pdfs(self._samples(catalog), self.edges, self.bandwidth)
 
     def _standardise(self, x):

@@ -236,21 +236,34 @@ def _render_chunks(param_files: dict[str, Path], seed: int, chunks, workers: int
         yield chunks[index][0], result
 
 
-def ensure_dataset(profile) -> Path:
+def ensure_dataset(profile, rebuild_invalid: bool = False) -> Path:
     """The profile's data set: the existing one if valid and current, else a fresh build.
 
-    A data set is rebuilt when it breaks the contract (missing or corrupt files) or when its
-    manifest's generator, version, seed, profile or requested size differ from what
-    :func:`build_dataset` would make now.
+    A data set is built when there is none, and rebuilt when its manifest's generator,
+    version, seed, profile or requested size differ from what :func:`build_dataset` would
+    make now; either way one line says why before the build starts.  A data set that breaks
+    the contract (missing or corrupt files, non-finite pixels) is rebuilt only with
+    ``rebuild_invalid`` (``photoz-nb simulate``); otherwise it raises ContractError saying
+    what is wrong and which command rebuilds it: damage is worth a look before hours of
+    rendering replace the evidence.
     """
     profile = config.get_profile(profile)
     path = profile.dataset_dir
     expected = build_meta(profile, profile.seed, profile.n_galaxies)
+    if not path.exists() and not safeio.aside_path(path).exists():
+        safeio.announce(f"building {path}: no data set there yet")
+        return build_dataset(profile)
     try:
         manifest = catalog.validate_dataset(path, verify_checksums=profile.verify_checksums)
-    except catalog.ContractError:
+    except catalog.ContractError as err:
+        if not rebuild_invalid:
+            raise catalog.ContractError(f"{err} -- the data set is damaged; `photoz-nb simulate --profile "
+                                        f"{profile.name} --validate` rebuilds it (replacing it)") from None
+        safeio.announce(f"rebuilding {path}: {err}")
         return build_dataset(profile)
-    if any(manifest.get(k) != v for k, v in expected.items()):
+    stale = [f"{k} {manifest.get(k)!r} -> {v!r}" for k, v in expected.items() if manifest.get(k) != v]
+    if stale:
+        safeio.announce(f"rebuilding {path}: made by another build ({'; '.join(stale)})")
         return build_dataset(profile)
     return path
 
