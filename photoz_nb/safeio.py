@@ -123,7 +123,8 @@ class FolderLock:
             if stale:
                 announce(f"{self.folder}: taking over the lock of PID {stale}, which has ended")
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, f"{os.getpid()}\n".encode())
             return fd
 
 
