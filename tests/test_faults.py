@@ -472,10 +472,7 @@ def runs(tmp_path_factory):
 
 @pytest.mark.parametrize("damage, corrupt", [
     (lambda d: (d / "checkpoint.json").write_text('{"identity": {"arch'), "checkpoint.json"),  # torn
-    (lambda d: (d / "checkpoint.json").write_bytes(b"\x00" * 64), "checkpoint.json"),  # garbled
-    (lambda d: (d / "checkpoint.json").write_text("[]"), "checkpoint.json"),  # wrong shape
     (lambda d: (d / "ckpt-0002.keras").write_bytes(b""), "ckpt-0002.keras"),  # zero-byte
-    (lambda d: (d / "ckpt-0002.keras").write_bytes(b"PK\x03\x04 torn"), "ckpt-0002.keras"),  # torn zip
 ])
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 def test_a_torn_checkpoint_is_set_aside_and_training_resumes_from_the_previous(runs, tmp_path, capsys,
@@ -493,6 +490,33 @@ def test_a_torn_checkpoint_is_set_aside_and_training_resumes_from_the_previous(r
     assert f"{out / corrupt}: " in err and f"set aside as {corrupt}.corrupt" in err
     assert "resuming after epoch 1 (from checkpoint" in err
     assert (out / f"{corrupt}.corrupt").exists()  # kept for a look, not deleted
-    assert resumed.history == reference.history
+    assert resumed.history == reference.history  # the same run as the uninterrupted one, bit for bit
     for a, b in zip(resumed.model.weights, reference.model.weights):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+
+
+@pytest.mark.parametrize("content, why", [
+    (b"\x00" * 64, "torn or garbled checkpoint"), (b"[]", "holds a list"), (b"", "0 bytes"),
+    (b'{"identity": {}}', "missing ['best_epoch'"), (b"\xff\xfe{", "torn or garbled"),
+])
+def test_every_garbled_checkpoint_state_is_named_and_set_aside(tmp_path, capsys, content, why):
+    from photoz_nb import train as T
+    (tmp_path / T.CHECKPOINT).write_bytes(content)
+    assert T._read_state(tmp_path / T.CHECKPOINT) is None
+    err = capsys.readouterr().err
+    assert f"{tmp_path / T.CHECKPOINT}: " in err and why in err and "set aside as checkpoint.json.corrupt" in err
+    assert (tmp_path / "checkpoint.json.corrupt").read_bytes() == content
+
+
+def test_a_torn_model_file_is_named_and_set_aside(tmp_path, capsys):
+    from photoz_nb import train as T
+    (tmp_path / "ckpt-0002.keras").write_bytes(b"PK\x03\x04 torn zip")
+    (tmp_path / "best-0002.weights.h5").write_bytes(b"weights")
+    state = {"model_file": "ckpt-0002.keras", "best_file": "best-0002.weights.h5"}
+    assert T._load_checkpoint(tmp_path, state, fresh=None) is None
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'ckpt-0002.keras'}: unreadable checkpoint" in err and (tmp_path / "ckpt-0002.keras.corrupt").exists()
+    (tmp_path / "best-0002.weights.h5").unlink()
+    (tmp_path / "ckpt-0002.keras").write_bytes(b"x")
+    assert T._load_checkpoint(tmp_path, state, fresh=None) is None
+    assert "names best_file 'best-0002.weights.h5', which is missing" in capsys.readouterr().err
