@@ -22,20 +22,23 @@ MAG_RANGE = (0.0, 40.0)
 
 def check_inputs(catalog, where: str, labels: bool) -> None:
     """Raise ValueError naming the column and row of a magnitude that is non-finite or a sentinel
-    (outside :data:`MAG_RANGE`) and, with ``labels``, of a redshift that is NaN or outside the grid."""
+    (outside :data:`MAG_RANGE`) and, with ``labels``, of a redshift that is NaN or off the grid."""
     columns = [f"mag_{b}" for b in config.BANDS] + (["z_spec"] if labels else [])
     missing = [c for c in columns if c not in catalog.colnames]
     if missing:
         raise ValueError(f"{where}: missing column(s) {missing}")
     for c in columns:
-        values = np.asarray(catalog[c], dtype=float)
-        low, high = (config.Z_MIN, config.Z_MAX) if c == "z_spec" else MAG_RANGE
-        bad = ~((values > low) & (values <= high)) if c == "z_spec" else ~((values >= low) & (values <= high))
+        x = np.asarray(catalog[c], dtype=float)
+        if c == "z_spec":  # NaN fails both comparisons
+            bad, what = ~((x > config.Z_MIN) & (x <= config.Z_MAX)), "outside the redshift grid"
+            valid = f"({config.Z_MIN:g}, {config.Z_MAX:g}]"
+        else:
+            bad, what = ~((x >= MAG_RANGE[0]) & (x <= MAG_RANGE[1])), "non-finite or sentinel magnitude(s)"
+            valid = f"[{MAG_RANGE[0]:g}, {MAG_RANGE[1]:g}]"
         if bad.any():
             first = int(np.argmax(bad))
-            what = "outside the redshift grid" if c == "z_spec" else "non-finite or sentinel magnitude(s)"
-            raise ValueError(f"{where}: column {c!r} has {int(bad.sum())} {what} (valid range "
-                             f"{'(' if c == 'z_spec' else '['}{low:g}, {high:g}]), first {values[first]!r} at row {first}")
+            raise ValueError(f"{where}: column {c!r} has {int(bad.sum())} {what} (valid {valid}), "
+                             f"first {float(x[first])!r} at row {first}")
 
 
 def photometric_features(catalog) -> np.ndarray:

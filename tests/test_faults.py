@@ -302,7 +302,8 @@ def test_pipeline_does_not_silently_rebuild_a_damaged_data_set(tmp_path, monkeyp
     monkeypatch.setenv("PHOTOZ_HOME", str(tmp_path))
     profile = config.get_profile("smoke")
     write_tiny_dataset(profile.dataset_dir)
-    rewrite_manifest(profile.dataset_dir, lambda m: {**m, **build.build_meta(profile, profile.seed, profile.n_galaxies)})
+    meta = build.build_meta(profile, profile.seed, profile.n_galaxies)
+    rewrite_manifest(profile.dataset_dir, lambda m: {**m, **meta})  # current, but damaged below
     with open(profile.dataset_dir / catalog.IMAGES, "r+b") as f:
         f.seek(-4, 2)
         f.write(b"\x00\x00\xc0\x7f")
@@ -515,7 +516,8 @@ def test_a_torn_model_file_is_named_and_set_aside(tmp_path, capsys):
     state = {"model_file": "ckpt-0002.keras", "best_file": "best-0002.weights.h5"}
     assert T._load_checkpoint(tmp_path, state, fresh=None) is None
     err = capsys.readouterr().err
-    assert f"{tmp_path / 'ckpt-0002.keras'}: unreadable checkpoint" in err and (tmp_path / "ckpt-0002.keras.corrupt").exists()
+    assert f"{tmp_path / 'ckpt-0002.keras'}: unreadable checkpoint" in err
+    assert (tmp_path / "ckpt-0002.keras.corrupt").exists()
     (tmp_path / "best-0002.weights.h5").unlink()
     (tmp_path / "ckpt-0002.keras").write_bytes(b"x")
     assert T._load_checkpoint(tmp_path, state, fresh=None) is None
