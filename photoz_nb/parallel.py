@@ -6,7 +6,8 @@ number of tasks, and yields results as they finish.  The same call runs on a
 needed only then (``pip install "photoz-nb[dask]"``).
 
 Local workers end with the process that started them, SIGKILL included (:func:`_die_with_parent`):
-a killed build leaves no orphans computing for nobody.
+a killed build leaves no orphans computing for nobody.  (The workers of a "dask-local" cluster
+do so by themselves: dask's workers watch their parent.)
 """
 from __future__ import annotations
 
