@@ -18,6 +18,29 @@ from . import config
 BANDWIDTHS = np.array([0.002, 0.004, 0.006, 0.008, 0.012, 0.016, 0.024])
 #: Most distinct sample values whose kernel CDFs :func:`samples_to_pdfs` tabulates at once.
 MAX_TABLE_ROWS = 1 << 17
+#: Magnitudes outside this range are sentinels of missing photometry (99, -99, -9999, ...), not galaxies.
+MAG_RANGE = (0.0, 40.0)
+
+
+def check_inputs(catalog, where: str, labels: bool) -> None:
+    """Raise ValueError naming the column and row of a magnitude that is non-finite or a sentinel
+    (outside :data:`MAG_RANGE`) and, with ``labels``, of a redshift that is NaN or off the grid."""
+    columns = [f"mag_{b}" for b in config.BANDS] + (["z_spec"] if labels else [])
+    missing = [c for c in columns if c not in catalog.colnames]
+    if missing:
+        raise ValueError(f"{where}: missing column(s) {missing}")
+    for c in columns:
+        x = np.asarray(catalog[c], dtype=float)
+        if c == "z_spec":  # NaN fails both comparisons
+            bad, what = ~((x > config.Z_MIN) & (x <= config.Z_MAX)), "outside the redshift grid"
+            valid = f"({config.Z_MIN:g}, {config.Z_MAX:g}]"
+        else:
+            bad, what = ~((x >= MAG_RANGE[0]) & (x <= MAG_RANGE[1])), "non-finite or sentinel magnitude(s)"
+            valid = f"[{MAG_RANGE[0]:g}, {MAG_RANGE[1]:g}]"
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise ValueError(f"{where}: column {c!r} has {int(bad.sum())} {what} (valid {valid}), "
+                             f"first {float(x[first])!r} at row {first}")
 
 
 def photometric_features(catalog) -> np.ndarray:
@@ -71,6 +94,9 @@ class PhotometricBaseline:
         self.bandwidth = None
 
     def fit(self, catalog_train, catalog_val=None) -> "PhotometricBaseline":
+        check_inputs(catalog_train, "baseline training catalogue", labels=True)
+        if catalog_val is not None:
+            check_inputs(catalog_val, "baseline validation catalogue", labels=True)
         x = photometric_features(catalog_train)
         self.z_train = np.asarray(catalog_train["z_spec"], float)
         self.mean, self.scale = x.mean(axis=0), np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
@@ -87,6 +113,7 @@ class PhotometricBaseline:
     def predict_pdfs(self, catalog) -> np.ndarray:
         if self.bandwidth is None:
             raise RuntimeError("PhotometricBaseline.predict_pdfs called before fit")
+        check_inputs(catalog, "baseline prediction catalogue", labels=False)
         return samples_to_pdfs(self._samples(catalog), self.edges, self.bandwidth)
 
     def _standardise(self, x):

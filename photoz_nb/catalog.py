@@ -15,16 +15,18 @@ import hashlib
 import json
 import os
 import shutil
+import weakref
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 from tqdm.auto import tqdm
 
-from . import config
+from . import config, safeio
 
 CATALOG, IMAGES, MANIFEST = "catalog.fits", "images.npy", "manifest.json"
 PROGRESS = "progress.json"
+FORMAT = "photoz-nb dataset v1"
 SPLITS = ("train", "val", "test")
 _IMAGE_BYTES = config.STAMP ** 2 * len(config.BANDS) * 4  # one float32 stamp
 
@@ -116,28 +118,35 @@ class Dataset:
         return np.flatnonzero(np.asarray(self.catalog["split"]).astype(str) == name)
 
 
-def validate_dataset(path, verify_checksums: bool = True) -> dict:
+def validate_dataset(path, verify_checksums: bool = True, check_pixels: bool | None = None) -> dict:
     """Check a data set directory against the contract; return its manifest.
 
-    Errors name the file and the field: a missing file, a manifest checksum mismatch,
-    the wrong dtype or shape of the images, a missing or non-finite catalogue column,
-    or a catalogue whose length differs from the number of images.
+    Errors name the file and the field: a missing file, a manifest of the wrong shape or a
+    checksum mismatch, the wrong dtype or shape of the images, non-finite pixels, an
+    unreadable catalogue, a missing or non-finite catalogue column, or a catalogue whose
+    length differs from the number of images.  ``check_pixels`` (default: as
+    ``verify_checksums``; both read every byte) checks that every pixel is finite.
     """
+    return _validate(Path(path), verify_checksums, check_pixels)[0]
+
+
+def open_dataset(path, verify_checksums: bool = True, check_pixels: bool | None = None) -> Dataset:
+    """Validate and open a data set; images stay on disk (memory-mapped, read-only)."""
     path = Path(path)
+    manifest, cat, images = _validate(path, verify_checksums, check_pixels)
+    return Dataset(path, cat, images, manifest)
+
+
+def _validate(path: Path, verify_checksums: bool, check_pixels: bool | None):
+    """validate_dataset's work; also returns the catalogue and the memory-mapped images it opened."""
     if not path.is_dir():
-        hint = " (an interrupted build is left as .partial)" if path.with_name(path.name + ".partial").exists() else ""
-        raise ContractError(f"{path}: no data set directory here{hint}")
+        raise ContractError(f"{path}: no data set directory here{_why_missing(path)}")
     for name in (MANIFEST, CATALOG, IMAGES):
         if not (path / name).is_file():
             raise ContractError(f"{path / name}: missing file of the data contract")
-    try:
-        manifest = json.loads((path / MANIFEST).read_text())
-    except json.JSONDecodeError as err:
-        raise ContractError(f"{path / MANIFEST}: not valid JSON ({err})") from None
+    manifest = read_manifest(path)
     for name in (CATALOG, IMAGES):
-        entry = manifest.get("files", {}).get(name)
-        if entry is None:
-            raise ContractError(f"{path / MANIFEST}: no entry for {name} under 'files'")
+        entry = manifest["files"][name]
         size = (path / name).stat().st_size
         if size != entry["bytes"]:
             raise ContractError(f"{path / name}: size {size} bytes, manifest says {entry['bytes']}")
@@ -152,18 +161,120 @@ def validate_dataset(path, verify_checksums: bool = True) -> dict:
     if images.ndim != 4 or images.shape[1:] != image_shape(0)[1:]:
         raise ContractError(f"{path / IMAGES}: shape {images.shape}, expected (N, 64, 64, 5) "
                             "channels last in bands u,g,r,i,z")
-    cat = Table.read(path / CATALOG)
+    cat = read_catalog(path / CATALOG)
     validate_catalog(cat, where=str(path / CATALOG))
     if len(cat) != len(images):
         raise ContractError(f"{path}: {CATALOG} has {len(cat)} rows but {IMAGES} has {len(images)} images")
+    if verify_checksums if check_pixels is None else check_pixels:
+        check_finite_pixels(images, path / IMAGES)
+    return manifest, cat, images
+
+
+def _why_missing(path: Path) -> str:
+    if safeio.aside_path(path).is_dir():
+        return (f" (a replacement was interrupted: the previous data set is in {safeio.aside_path(path)}; "
+                "rerun the build, which restores or finishes it)")
+    if path.with_name(path.name + ".partial").exists():
+        return " (an interrupted build is left as .partial)"
+    return ""
+
+
+def read_manifest(path) -> dict:
+    """The manifest of the data set folder ``path``, checked for shape: errors name the field."""
+    where = Path(path) / MANIFEST
+    try:
+        manifest = json.loads(where.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ContractError(f"{where}: not valid JSON ({err})") from None
+    if not isinstance(manifest, dict):
+        raise ContractError(f"{where}: must hold a JSON object, got {type(manifest).__name__}")
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise ContractError(f"{where}: field 'files' must be an object of {{file name: {{sha256, bytes}}}}, "
+                            f"got {json.dumps(files)[:40]}")
+    for name in (CATALOG, IMAGES):
+        entry = files.get(name)
+        if entry is None:
+            raise ContractError(f"{where}: no entry for {name} under 'files'")
+        if not isinstance(entry, dict):
+            raise ContractError(f"{where}: field 'files.{name}' must be an object {{sha256, bytes}}, "
+                                f"got {json.dumps(entry)[:40]}")
+        size = entry.get("bytes")
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise ContractError(f"{where}: field 'files.{name}.bytes' must be an integer, got {size!r}")
+        if not isinstance(entry.get("sha256"), str):
+            raise ContractError(f"{where}: field 'files.{name}.sha256' must be a hex string, "
+                                f"got {entry.get('sha256')!r}")
     return manifest
 
 
-def open_dataset(path, verify_checksums: bool = True) -> Dataset:
-    """Validate and open a data set; images stay on disk (memory-mapped, read-only)."""
+def read_catalog(path) -> Table:
+    """A catalogue FITS file; an unreadable one raises ContractError naming it."""
+    try:
+        return Table.read(path)
+    except Exception as err:  # astropy raises OSError, ValueError, TypeError... for a damaged file
+        raise ContractError(f"{path}: not a readable FITS table ({type(err).__name__}: {err})") from None
+
+
+#: Image arrays found finite in every pixel, by id (weak: they are not kept alive).
+_finite_checked: "weakref.WeakValueDictionary[int, np.ndarray]" = weakref.WeakValueDictionary()
+
+
+def check_finite_pixels(images: np.ndarray, where, rows=None, chunk: int = 1024,
+                        progress: bool | None = None) -> None:
+    """Raise ContractError naming the rows of ``images`` (all, or ``rows``) that hold a NaN or inf pixel.
+
+    Reads ``chunk`` images at a time (memory ~chunk x 80 kB), with a progress bar from 1 GiB
+    (``progress`` forces it on or off).  An array found clean in full is not read again
+    (training checks what validation has checked).
+    """
+    if _finite_checked.get(id(images)) is images:
+        return
+    index = np.arange(len(images)) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
+    nbytes = len(index) * int(np.prod(images.shape[1:])) * images.itemsize
+    bad: list[int] = []
+    with tqdm(total=len(index), unit="img", desc=f"finite pixels {Path(str(where)).name}",
+              disable=nbytes < 2 ** 30 if progress is None else not progress) as bar:
+        for start in range(0, len(index), chunk):
+            part = index[start:start + chunk]
+            contiguous = part[-1] - part[0] + 1 == len(part)
+            block = images[part[0]:part[-1] + 1] if contiguous else images[part]
+            # one float64 sum per image: NaN/inf anywhere makes it non-finite, and finite float32
+            # values cannot overflow it
+            sums = np.asarray(block).sum(axis=(1, 2, 3), dtype=np.float64)
+            bad += part[~np.isfinite(sums)].tolist()
+            bar.update(len(part))
+            if len(bad) >= 10:
+                break
+    if bad:
+        raise ContractError(f"{where}: non-finite (NaN/inf) pixels in image row(s) {bad[:10]}"
+                            f"{' ...' if len(bad) >= 10 else ''}")
+    if rows is None:
+        _finite_checked[id(images)] = images
+
+
+def is_dataset_folder(path) -> bool:
+    """True when ``path`` holds a data set this project wrote (its manifest says so)."""
+    try:
+        manifest = json.loads((Path(path) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and (manifest.get("format") == FORMAT
+                                           or str(manifest.get("generator", "")).startswith("photoz_nb"))
+
+
+def check_output(path) -> None:
+    """Refuse, before any work, an output path that a data set build must not replace.
+
+    A build may replace a data set this project wrote, or an empty folder; nothing else.
+    """
     path = Path(path)
-    manifest = validate_dataset(path, verify_checksums=verify_checksums)
-    return Dataset(path, Table.read(path / CATALOG), np.load(path / IMAGES, mmap_mode="r"), manifest)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(errno.EEXIST, f"{path} exists and is not a folder; choose another output path")
+    if path.is_dir() and any(path.iterdir()) and not is_dataset_folder(path):
+        raise FileExistsError(errno.EEXIST, f"{path} is a folder that does not hold a photoz-nb data set "
+                                            f"(no {MANIFEST} written by photoz-nb); refusing to replace it: "
+                                            "choose another output path, or move that folder away yourself")
 
 
 class DatasetWriter:
@@ -177,11 +288,19 @@ class DatasetWriter:
     manifest and identifies the build: a ``.partial`` directory left by an interrupted build
     with the same catalogue and meta is resumed, any other is discarded.
 
+    Nothing the writer did not make is deleted: an existing ``path`` must hold a photoz-nb data
+    set (or be an empty folder), checked before any work; it is replaced only when the new set
+    is complete, by :func:`safeio.replace_folder` (the new set is in place before the old one is
+    removed).  A :class:`safeio.FolderLock` keeps a second writer of ``path`` out.
+
     Memory and time do not grow with N: the identity is hashed once, each chunk goes to disk
     with ``pwrite`` + ``fdatasync`` (writing through a memmap would keep every written page in
     this process), and the image file's disk space is reserved up front, so that a full disk
     is reported (``OSError`` ENOSPC, saying how much space is needed) before any work is done.
     """
+
+    #: Files of the build in the ``.partial`` folder that the published data set does not keep.
+    SCRATCH = (PROGRESS,)
 
     def __init__(self, path, catalog: Table, meta: dict):
         validate_catalog(catalog, where=f"catalog for {path}")
@@ -193,12 +312,25 @@ class DatasetWriter:
 
     # -- lifecycle ---------------------------------------------------------
     def __enter__(self) -> "DatasetWriter":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = safeio.FolderLock(self.path)
+        self._lock.__enter__()
+        try:
+            return self._open()
+        except BaseException:
+            self._close()
+            self._lock.__exit__(None, None, None)
+            raise
+
+    def _open(self) -> "DatasetWriter":
+        safeio.recover_folder(self.path)
+        check_output(self.path)
+        if is_dataset_folder(self.path):
+            safeio.announce(f"{self.path}: holds a data set; the new build replaces it once complete")
         self.identity = self._identity()
         progress = self._read_progress()
         with self._disk_full_is_explained():
             if progress.get("identity") != self.identity:
-                shutil.rmtree(self.partial, ignore_errors=True)
+                self._discard_partial()
                 self.partial.mkdir(parents=True)
                 self.catalog.write(self.partial / CATALOG, overwrite=True)
                 np.lib.format.open_memmap(self.partial / IMAGES, mode="w+", dtype=np.float32,
@@ -211,10 +343,18 @@ class DatasetWriter:
         self._images_fd = os.open(self.partial / IMAGES, os.O_RDWR)
         return self
 
+    def _close(self) -> None:
+        if getattr(self, "_images_fd", None) is not None:
+            os.close(self._images_fd)
+            self._images_fd = None
+
     def __exit__(self, exc_type, exc, tb) -> None:
-        os.close(self._images_fd)
-        if exc_type is None:
-            self._publish()
+        try:
+            self._close()
+            if exc_type is None:
+                self._publish()
+        finally:
+            self._lock.__exit__(exc_type, exc, tb)
 
     # -- writing -------------------------------------------------------------
     def pending_chunks(self, size: int):
@@ -277,14 +417,24 @@ class DatasetWriter:
 
     def _read_progress(self) -> dict:
         try:
-            return json.loads((self.partial / PROGRESS).read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            progress = json.loads((self.partial / PROGRESS).read_text())
+        except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError, json.JSONDecodeError):
             return {}
+        return progress if isinstance(progress, dict) else {}
 
     def _write_progress(self, progress: dict) -> None:
-        tmp = self.partial / (PROGRESS + ".tmp")
-        tmp.write_text(json.dumps(progress))
-        os.replace(tmp, self.partial / PROGRESS)
+        safeio.write_atomic(self.partial / PROGRESS, json.dumps(progress))
+
+    def _discard_partial(self) -> None:
+        """Remove a ``.partial`` folder of another build: only one this project made."""
+        if not self.partial.exists():
+            return
+        ours = self.partial.is_dir() and ((self.partial / PROGRESS).exists() or is_dataset_folder(self.partial)
+                                          or not any(self.partial.iterdir()))
+        if not ours:
+            raise FileExistsError(errno.EEXIST, f"{self.partial} exists but was not left by a photoz-nb build "
+                                                "(no progress.json); move it away to build here")
+        shutil.rmtree(self.partial)
 
     def _publish(self) -> None:
         written = sum(stop - start for start, stop in self.done)
@@ -294,7 +444,7 @@ class DatasetWriter:
         files = {name: {"sha256": sha256(self.partial / name), "bytes": (self.partial / name).stat().st_size}
                  for name in (CATALOG, IMAGES)}
         manifest = {
-            "format": "photoz-nb dataset v1",
+            "format": FORMAT,
             "n_galaxies": self.n,
             "images": {"shape": list(image_shape(self.n)), "dtype": "float32", "bands": list(config.BANDS),
                        "units": "nanomaggies", "pixel_scale_arcsec": config.PIXEL_SCALE, "layout": "NHWC"},
@@ -303,11 +453,15 @@ class DatasetWriter:
             **self.meta,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         }
-        (self.partial / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-        (self.partial / PROGRESS).unlink()
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        os.replace(self.partial, self.path)
+        for name in (CATALOG, IMAGES):
+            safeio.fsync_file(self.partial / name)
+        safeio.write_atomic(self.partial / MANIFEST, json.dumps(manifest, indent=2, default=str))
+        safeio._fault_hook("manifest-written")
+        check_output(self.path)  # still ours to replace (checked again: the build may have taken hours)
+        safeio.replace_folder(self.partial, self.path)
+        # the build's own files go only now: a kill before the new set is in place resumes from them
+        for name in self.SCRATCH:
+            (self.path / name).unlink(missing_ok=True)
 
 
 def _reserve_disk_space(path: Path) -> None:

@@ -1,4 +1,9 @@
-"""Command line: ``photoz-nb <stage> [--profile P]``, one subcommand per stage of the chain."""
+"""Command line: ``photoz-nb <stage> [--profile P]``, one subcommand per stage of the chain.
+
+Failures the user can fix (a path that cannot be read or written, a data set that breaks the
+contract, bad JSON, an unreachable dask scheduler, a bad value) end in one line naming the path
+or field, and exit status 1; ``--debug`` (or ``PHOTOZ_DEBUG=1``) shows the traceback instead.
+"""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +20,11 @@ from . import config
 NOTEBOOKS = ("01_data_preparation", "02_train_cnn", "03_pdf_calibration", "04_bias_studies", "05_paper_figures")
 
 
+#: Exceptions of user-caused failures (ContractError and json's JSONDecodeError are ValueErrors;
+#: PermissionError, FileExistsError, disk full, connection errors and timeouts are OSErrors).
+USER_ERRORS = (OSError, ValueError, ImportError)
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     if not hasattr(args, "run"):
@@ -22,18 +32,50 @@ def main(argv=None) -> int:
         return 2
     try:
         return args.run(args) or 0
-    except (ValueError, FileNotFoundError) as err:  # bad input: one clear line, no traceback
-        print(f"photoz-nb {args.command}: error: {err}", file=sys.stderr)
+    except USER_ERRORS as err:
+        if _debug(args):
+            raise
+        print(f"photoz-nb {args.command}: error: {one_line(err)} (--debug shows the traceback)", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        if _debug(args):
+            raise
+        print(f"photoz-nb {args.command}: interrupted; the same command resumes where it stopped", file=sys.stderr)
+        return 130
+
+
+def _debug(args) -> bool:
+    return bool(getattr(args, "debug", False) or os.environ.get("PHOTOZ_DEBUG"))
+
+
+def one_line(err: BaseException) -> str:
+    """The message of an exception on one line: ``OSError`` without its "[Errno n]" prefix, with its path."""
+    if isinstance(err, OSError) and err.strerror:
+        text = err.strerror + "".join(f": {f}" for f in (err.filename, err.filename2) if f is not None)
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(text.split())
+
+
+def _profile_name(value: str) -> str:
+    """argparse type of --profile: a known profile name (an empty one is an error, not the default)."""
+    if value not in config.PROFILES:
+        raise argparse.ArgumentTypeError(f"unknown profile {value!r}; expected one of {sorted(config.PROFILES)}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="photoz-nb", description=__doc__)
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error")
+    p = argparse.ArgumentParser(prog="photoz-nb", description=__doc__, parents=[debug],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command")
 
     def command(name, run, help):
-        c = sub.add_parser(name, help=help, description=help)
-        c.add_argument("--profile", default=None, help="smoke | small | paper (default: $PHOTOZ_PROFILE or small)")
+        c = sub.add_parser(name, help=help, description=help, parents=[debug])
+        c.add_argument("--profile", default=None, type=_profile_name,
+                       help="smoke | small | paper (default: $PHOTOZ_PROFILE or small)")
         c.set_defaults(run=run)
         return c
 
@@ -115,7 +157,7 @@ def _baselines(args):
 def _sdss_parser(sub) -> None:
     sdss = sub.add_parser("sdss", help="the real SDSS data path: query, frames, cutouts, import-cube",
                           description="Rebuild the paper's data set from SDSS itself, or import the public cube.")
-    steps = sdss.add_subparsers(dest="step", required=True)
+    steps = _DebugSubparsers(sdss.add_subparsers(dest="step", required=True))
     c = steps.add_parser("query", help="run the paper's sample query on SkyServer (paged, cached, resumable)")
     c.add_argument("--out", type=Path, required=True, help="catalogue FITS to write")
     c.add_argument("--max-pages", type=int, default=None)
@@ -136,13 +178,27 @@ def _sdss_parser(sub) -> None:
     c.set_defaults(run=lambda a: _sdss_call("build_cutout_dataset", a.catalog, a.frames_dir, a.out, mirror=a.mirror,
                                             workers=a.workers, scheduler=a.scheduler))
     c = steps.add_parser("figure", help="cutouts of the brightest galaxies of the real fields in data/sdss_sample")
-    c.add_argument("--profile", default=None, help="writes figures/<profile>/sdss_bright_galaxies.{pdf,png}")
+    c.add_argument("--profile", default=None, type=_profile_name,
+                   help="writes figures/<profile>/sdss_bright_galaxies.{pdf,png}")
     c.add_argument("--frames-dir", type=Path, default=None, help="default: data/sdss_sample")
     c.set_defaults(run=_sdss_figure)
     c = steps.add_parser("import-cube", help="convert the authors' public .npz cube to a data set (streamed)")
     c.add_argument("npz", type=Path)
     c.add_argument("--out", type=Path, required=True, help="data set directory to write")
     c.set_defaults(run=lambda a: _sdss_call("import_cube", a.npz, a.out))
+
+
+class _DebugSubparsers:
+    """Sub-commands that all take --debug (argparse's parents= for an existing subparsers object)."""
+
+    def __init__(self, subparsers):
+        self.subparsers = subparsers
+
+    def add_parser(self, name, **kwargs):
+        c = self.subparsers.add_parser(name, **kwargs)
+        c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error")
+        return c
 
 
 def _sdss_figure(args):
@@ -165,7 +221,7 @@ def _simulate(args):
     from .simulate import build_dataset, ensure_dataset
     profile = _profile(args)
     if args.validate and args.out is None and args.seed is None and args.n is None:
-        path = ensure_dataset(profile)  # reuse the profile's data set when it is current
+        path = ensure_dataset(profile, rebuild_invalid=True)  # reuse the profile's data set when it is current
     else:
         path = build_dataset(profile, out_dir=args.out, seed=args.seed, n=args.n, workers=args.workers,
                              scheduler=args.scheduler)

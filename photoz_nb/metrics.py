@@ -54,6 +54,17 @@ def _check_pair(z_phot, z_spec) -> tuple[np.ndarray, np.ndarray]:
     return zp, zs
 
 
+def check_cut(value, name: str) -> float:
+    """A threshold that must be a finite positive number (e.g. ``outlier_cut``), else a ValueError naming it."""
+    try:
+        cut = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}") from None
+    if not np.isfinite(cut) or cut <= 0:
+        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
+    return cut
+
+
 def dz(z_phot, z_spec) -> np.ndarray:
     """Normalised residual ``(z_phot - z_spec) / (1 + z_spec)``."""
     zp, zs = _check_pair(z_phot, z_spec)
@@ -61,13 +72,16 @@ def dz(z_phot, z_spec) -> np.ndarray:
 
 
 def sigma_mad(x) -> float:
-    """``1.4826 * median(|x - median(x)|)``: the Gaussian sigma of a robust spread."""
+    """``1.4826 * median(|x - median(x)|)``: the Gaussian sigma of a robust spread (of any shape)."""
     x = np.asarray(x, dtype=float)
+    if x.size == 0:
+        raise ValueError("sigma_mad of an empty array is undefined")
     return float(MAD_TO_SIGMA * np.median(np.abs(x - np.median(x))))
 
 
 def point_metrics(z_phot, z_spec, outlier_cut: float = OUTLIER_CUT) -> dict:
     """The paper's statistics of ``dz``: ``bias``, ``sigma_mad``, ``outlier_frac`` (|dz| > cut), ``n``."""
+    check_cut(outlier_cut, "outlier_cut")
     d = dz(z_phot, z_spec)
     if len(d) == 0:
         raise ValueError("point_metrics needs at least one galaxy, got empty arrays")

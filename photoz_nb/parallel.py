@@ -4,14 +4,22 @@
 number of tasks, and yields results as they finish.  The same call runs on a
 ``dask.distributed`` cluster when ``scheduler`` is its address ("tcp://host:8786"); dask is
 needed only then (``pip install "photoz-nb[dask]"``).
+
+Local workers end with the process that started them, SIGKILL included (:func:`_die_with_parent`):
+a killed build leaves no orphans computing for nobody.  (The workers of a "dask-local" cluster
+do so by themselves: dask's workers watch their parent.)
 """
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import ctypes
 import itertools
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -37,7 +45,8 @@ def executor(workers: int | None = None, scheduler: str | None = None, connect_t
     workers = default_workers() if workers is None else check_workers(workers)
     if scheduler is None:
         with single_threaded_children(), concurrent.futures.ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             yield pool
         return
     try:
@@ -50,8 +59,36 @@ def executor(workers: int | None = None, scheduler: str | None = None, connect_t
                 distributed.Client(cluster) as client:
             yield client.get_executor(pure=False)
         return
-    with distributed.Client(scheduler, timeout=connect_timeout_s) as client:
+    try:
+        client = distributed.Client(scheduler, timeout=connect_timeout_s)
+    except (OSError, ValueError, TypeError) as err:  # unreachable, timed out, or not an address
+        raise ConnectionError(f"cannot reach the dask scheduler at {scheduler!r} within {connect_timeout_s:g} s "
+                              f"({type(err).__name__}: {err}); check --scheduler, or omit it to use local "
+                              "processes") from err
+    with client:
         yield client.get_executor(pure=False)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this process when ``parent_pid`` dies, even by SIGKILL.
+
+    On Linux the kernel sends SIGKILL on the parent's death (``prctl(PR_SET_PDEATHSIG)``);
+    elsewhere a daemon thread polls the parent id.  Either way, a parent that is already
+    gone when this runs is noticed at once.
+    """
+    try:
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: watch the parent instead
+        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    if os.getppid() != parent_pid:  # the parent died before the line above
+        os._exit(1)
+
+
+def _watch_parent(parent_pid: int, every_s: float = 1.0) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(every_s)
+    os._exit(1)
 
 
 def check_workers(workers) -> int:

@@ -51,6 +51,11 @@ FIGURE_INDEX = {
 def dataset(profile, source: str = "simulation", **options) -> catalog.Dataset:
     """The profile's data set: the embedded simulation (built on first use) or real SDSS images.
 
+    The simulation is built when missing and rebuilt when made by another version or seed
+    (saying why, in one line, first); a damaged one (failing validation) is never rebuilt
+    silently here: it raises ContractError naming the damage and the command that rebuilds it
+    (``photoz-nb simulate``).
+
     ``source`` "sdss" (cutouts of SDSS frames) or "cube" (the authors' public cube) calls
     :func:`photoz_nb.sdss.prepare_real_dataset` with ``options`` (e.g. ``catalog=``, ``mirror=``,
     ``cube=``).  Models and predictions are keyed by the data set's checksums, so switching

@@ -9,9 +9,15 @@ checkpoint sees exactly the batches the uninterrupted run would have seen.
 A training run lives in one directory::
 
     ckpt-0003.keras, best-0002.weights.h5, checkpoint.json   # while training (resumable)
+    ckpt-0002.keras, checkpoint.prev.json                    # the previous epoch's, kept
     model.keras, history.json, run.json                      # when done
 
-``checkpoint.json`` is written last (atomically), so it always names complete files.
+Every file is written to a temporary name, fsynced and renamed (:mod:`photoz_nb.safeio`);
+``checkpoint.json`` is written last, so it always names complete files, and the previous
+epoch's checkpoint stays until the new one is durable.  A torn or garbled checkpoint (JSON or
+model file) is reported by name, set aside as ``*.corrupt``, and training resumes from the
+previous one.  A folder lock keeps a second training run out of the same directory, and an
+existing ``model.keras`` is replaced only by a complete new one.
 """
 from __future__ import annotations
 
@@ -27,8 +33,8 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from . import catalog, config
-from .inputs import (INPUT_WORKERS, GalaxyBatches, _check_finite, dihedral,  # noqa: F401 (dihedral, stretch:
+from . import catalog, config, safeio
+from .inputs import (INPUT_WORKERS, GalaxyBatches, dihedral,  # noqa: F401 (dihedral, stretch:
                      redshift_bins, stretch, training_batches)          # re-exported for notebooks)
 from .model import EBV_SCALE, build_net_p, weight_shapes
 
@@ -37,8 +43,6 @@ PIPELINE = "stretch=sign*(sqrt(|x|+1)-1); aug=dihedral8; loss=sparse_ce(bin); sc
 #: The paper's schedule: lr / 5 at 60k and 120k iterations of (we assume) 180k in all.
 PAPER_DROPS = (60_000, 120_000)
 PAPER_ITERATIONS = 180_000
-#: Rows whose pixels are checked for NaN/inf before training (every batch is checked too).
-UPFRONT_CHECK_ROWS = 512
 
 
 # --------------------------------------------------------------------------- validation
@@ -66,10 +70,9 @@ def _check_labels(dataset, index, name: str) -> None:
                          f"(catalogue rows {bad[:10].tolist()})") from None
 
 
-def _check_images_sample(dataset, index) -> None:
-    """Up-front NaN/inf check of up to UPFRONT_CHECK_ROWS evenly spread rows."""
-    rows = np.unique(index[np.linspace(0, len(index) - 1, min(len(index), UPFRONT_CHECK_ROWS)).astype(int)])
-    _check_finite(np.asarray(dataset.images[rows]), rows, Path(dataset.path) / catalog.IMAGES)
+def _check_images(dataset) -> None:
+    """Every pixel finite, before the first step (once per opened data set: validation may have done it)."""
+    catalog.check_finite_pixels(dataset.images, Path(str(dataset.path)) / catalog.IMAGES)
 
 
 # --------------------------------------------------------------------------- training
@@ -115,26 +118,52 @@ def run_identity(dataset, profile, seed, use_ebv, train_index, val_index, patien
     }
 
 
+CHECKPOINT, PREVIOUS = "checkpoint.json", "checkpoint.prev.json"
+#: What a checkpoint state must hold to be resumed from.
+STATE_FIELDS = {"identity", "history", "epochs_done", "best_val_loss", "best_epoch", "wait", "patience",
+                "stopped_early", "model_file", "best_file", "finished"}
+#: Files of a run in progress (removed when a different run starts in the folder; nothing else is).
+RUN_FILES = ("ckpt-*.keras", "best-*.weights.h5", "tmp-*", "*.tmp", CHECKPOINT, PREVIOUS)
+
+
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
+    safeio.write_atomic(path, json.dumps(obj, indent=2))
 
 
 def _read_json(path: Path):
+    """The JSON in ``path``; None when missing or not valid JSON (a run is then redone, not trusted)."""
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
         return None
+    except ValueError:  # torn or garbled: treated as absent (run.json, history.json)
+        return None
+
+
+def _read_state(path: Path) -> dict | None:
+    """A checkpoint state; None when missing.  A torn or garbled one is set aside (``.corrupt``), None."""
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        state = json.loads(text)
+        if not isinstance(state, dict) or not STATE_FIELDS <= set(state):
+            raise ValueError(f"not a checkpoint state: missing {sorted(STATE_FIELDS - set(state or {}))}"
+                             if isinstance(state, dict) else f"holds a {type(state).__name__}, not an object")
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError included
+        safeio.set_aside(path, f"torn or garbled checkpoint ({len(text)} bytes: {err})")
+        return None
+    return state
 
 
 def _save_keras(model, path: Path, weights_only: bool = False) -> None:
-    """Save to a temporary name, then rename (no half-written checkpoint)."""
+    """Save to a temporary name, fsync, then rename (no half-written or unsynced checkpoint)."""
     tmp = path.with_name("tmp-" + path.name)
     with warnings.catch_warnings():  # Keras' own numpy-2 __array__ notice, once per variable
         warnings.filterwarnings("ignore", message="__array__ implementation", category=DeprecationWarning)
         model.save_weights(tmp) if weights_only else model.save(tmp)
-    os.replace(tmp, path)
+    safeio.replace_file(tmp, path)
 
 
 def _describe_difference(old: dict, new: dict) -> str:
@@ -148,11 +177,16 @@ def _describe_difference(old: dict, new: dict) -> str:
 
 
 class _Checkpointer(keras.callbacks.Callback):
-    """Early stopping on val_loss plus a resumable checkpoint at the end of every epoch."""
+    """Early stopping on val_loss plus a resumable checkpoint at the end of every epoch.
 
-    def __init__(self, out_dir: Path, state: dict, sequences):
+    Each epoch's files are durable before ``checkpoint.json`` names them; the state it replaces
+    goes to ``checkpoint.prev.json`` first, and only files named by neither are removed.
+    """
+
+    def __init__(self, out_dir: Path, state: dict, sequences, resumed: bool):
         super().__init__()
         self.out_dir, self.state, self.sequences = out_dir, state, sequences
+        self.committed = json.loads(json.dumps(state)) if resumed else None  # the state on disk
 
     def on_epoch_begin(self, epoch, logs=None):
         for seq in self.sequences:
@@ -167,7 +201,6 @@ class _Checkpointer(keras.callbacks.Callback):
         st = self.state
         st["history"]["loss"].append(loss)
         st["history"]["val_loss"].append(val)
-        old_files = [st.get("model_file"), st.get("best_file")]
         if val < st["best_val_loss"]:
             st.update(best_val_loss=val, best_epoch=epoch + 1, wait=0, best_file=f"best-{epoch + 1:04d}.weights.h5")
             _save_keras(self.model, self.out_dir / st["best_file"], weights_only=True)
@@ -179,10 +212,11 @@ class _Checkpointer(keras.callbacks.Callback):
         st["stopped_early"] = st["wait"] >= st["patience"]
         st["rng"] = {"seed": st["identity"]["seed"], "next_epoch": epoch + 1,
                      "scheme": "numpy default_rng([seed, epoch]) shuffles, default_rng([seed, epoch, batch]) augments"}
-        _write_json(self.out_dir / "checkpoint.json", st)  # commit point
-        for name in old_files:
-            if name and name not in (st["model_file"], st["best_file"]):
-                (self.out_dir / name).unlink(missing_ok=True)
+        if self.committed is not None:
+            _write_json(self.out_dir / PREVIOUS, self.committed)
+        _write_json(self.out_dir / CHECKPOINT, st)  # commit point
+        _remove_unreferenced(self.out_dir, [st, self.committed])
+        self.committed = json.loads(json.dumps(st))
         if st["stopped_early"]:
             self.model.stop_training = True
 
@@ -214,26 +248,54 @@ def _compile(model, learning_rate: float, total_steps: int) -> None:
                   loss="sparse_categorical_crossentropy")
 
 
-def _resume_or_start(out_dir: Path, identity: dict, overwrite: bool) -> dict | None:
-    """The checkpoint state to resume from, None to start afresh; raise on a foreign checkpoint."""
-    state = _read_json(out_dir / "checkpoint.json")
-    if state is None or state.get("identity") == identity:
-        return state
-    what = ("a different architecture" if state.get("identity", {}).get("architecture") != identity["architecture"]
+def _remove_unreferenced(out_dir: Path, states) -> None:
+    """Remove epoch checkpoints that none of ``states`` (current and previous) names."""
+    keep = {s.get(k) for s in states if s for k in ("model_file", "best_file")}
+    for pattern in ("ckpt-*.keras", "best-*.weights.h5"):
+        for path in out_dir.glob(pattern):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+
+
+def _resume_or_start(out_dir: Path, identity: dict, overwrite: bool) -> list[dict]:
+    """The checkpoint states to resume from, newest first ([] to start afresh); raise on a foreign run.
+
+    Garbled states are set aside by :func:`_read_state`.  With ``overwrite``, the files of a
+    different run (:data:`RUN_FILES`) are removed; a finished ``model.keras`` and its
+    ``run.json`` stay until the new run replaces them.
+    """
+    states = [s for s in (_read_state(out_dir / CHECKPOINT), _read_state(out_dir / PREVIOUS)) if s is not None]
+    if not states or states[0].get("identity") == identity:
+        return [s for s in states if s.get("identity") == identity]
+    state = states[0]
+    what = ("a different architecture" if state["identity"].get("architecture") != identity["architecture"]
             else "a different run")
     if not overwrite:
-        raise ValueError(f"{out_dir / 'checkpoint.json'}: checkpoint of {what} "
-                         f"({_describe_difference(state.get('identity', {}), identity)}); "
+        raise ValueError(f"{out_dir / CHECKPOINT}: checkpoint of {what} "
+                         f"({_describe_difference(state['identity'], identity)}); "
                          "delete the directory or pass overwrite=True to start afresh")
-    for path in out_dir.iterdir():
-        if path.suffix in (".keras", ".h5", ".json", ".tmp"):
+    for pattern in RUN_FILES:
+        for path in out_dir.glob(pattern):
             path.unlink()
-    return None
+    return []
 
 
-def _load_checkpoint(out_dir: Path, state: dict, fresh: keras.Model) -> keras.Model:
+def _load_checkpoint(out_dir: Path, state: dict, fresh: keras.Model) -> keras.Model | None:
+    """The model of a checkpoint state; None (saying why, damaged file set aside) if it cannot be used."""
+    for key in ("model_file", "best_file"):
+        path = out_dir / str(state[key])
+        if state[key] is None or not path.is_file():
+            safeio.announce(f"{out_dir / CHECKPOINT}: names {key} {state[key]!r}, which is missing")
+            return None
+        if path.stat().st_size == 0:
+            safeio.set_aside(path, "empty (zero-byte) checkpoint")
+            return None
     path = out_dir / state["model_file"]
-    model = keras.models.load_model(path)
+    try:
+        model = keras.models.load_model(path)
+    except Exception as err:  # a damaged .keras zip raises ValueError, OSError, BadZipFile, KeyError...
+        safeio.set_aside(path, f"unreadable checkpoint ({type(err).__name__}: {str(err)[:120]})")
+        return None
     if weight_shapes(model) != weight_shapes(fresh):
         raise ValueError(f"{path}: checkpoint of a different architecture than Net_P "
                          f"{state['identity']['architecture']} (weight shapes differ)")
@@ -290,20 +352,27 @@ def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = Tr
     val_index = _check_index(dataset, dataset.split("val") if val_index is None else val_index, "val")
     for index, name in ((train_index, "train"), (val_index, "val")):
         _check_labels(dataset, index, name)
-    _check_images_sample(dataset, np.concatenate([train_index, val_index]))
+    _check_images(dataset)  # before anything in out_dir is touched
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     mixed_precision = gpu_count() > 0 if mixed_precision is None else bool(mixed_precision)
     distribution = data_parallel_distribution(profile.batch_size, data_parallel)
     identity = run_identity(dataset, profile, seed, use_ebv, train_index, val_index, patience, mixed_precision)
-    state = _resume_or_start(out_dir, identity, overwrite)
-    with distribution.scope() if distribution else contextlib.nullcontext():
-        return _fit(dataset, profile, out_dir, state, identity, train_index, val_index, progress, callbacks,
-                    INPUT_WORKERS if input_workers is None else int(input_workers), input_source)
+    with safeio.FolderLock(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        states = _resume_or_start(out_dir, identity, overwrite)
+        with distribution.scope() if distribution else contextlib.nullcontext():
+            return _fit(dataset, profile, out_dir, states, identity, train_index, val_index, progress, callbacks,
+                        INPUT_WORKERS if input_workers is None else int(input_workers), input_source)
 
 
-def _fit(dataset, profile, out_dir, state, identity, train_index, val_index, progress, callbacks,
+def _fresh_state(identity: dict) -> dict:
+    return {"identity": identity, "history": {"loss": [], "val_loss": []}, "epochs_done": 0,
+            "best_val_loss": float("inf"), "best_epoch": 0, "wait": 0, "patience": identity["training"]["patience"],
+            "stopped_early": False, "model_file": None, "best_file": None, "finished": False}
+
+
+def _fit(dataset, profile, out_dir, states, identity, train_index, val_index, progress, callbacks,
          input_workers, input_source) -> TrainResult:
     """Build (or resume) the model of ``identity`` and run the remaining epochs; see :func:`train`."""
     seed, use_ebv = identity["seed"], identity["architecture"]["use_ebv"]
@@ -313,20 +382,26 @@ def _fit(dataset, profile, out_dir, state, identity, train_index, val_index, pro
                                            input_source, "bfloat16" if mixed_precision else "float32", progress)
                           for index, is_train in ((train_index, True), (val_index, False)))
     total_steps = len(train_seq) * profile.epochs
-    model = build_net_p(profile.model_width, use_ebv=use_ebv, seed=seed, mixed_precision=mixed_precision)
+    fresh = build_net_p(profile.model_width, use_ebv=use_ebv, seed=seed, mixed_precision=mixed_precision)
+    state, model = None, None
+    for candidate in states:  # newest first: fall back to the previous epoch's if this one is damaged
+        if candidate["finished"] and (out_dir / "model.keras").exists():
+            return TrainResult(keras.models.load_model(out_dir / "model.keras"), candidate["history"],
+                               out_dir / "model.keras")
+        model = _load_checkpoint(out_dir, candidate, fresh)
+        if model is not None:
+            state = candidate
+            source = CHECKPOINT if candidate is states[0] else PREVIOUS
+            safeio.announce(f"{out_dir}: resuming after epoch {state['epochs_done']} (from {source})")
+            break
     if state is None:
-        state = {"identity": identity, "history": {"loss": [], "val_loss": []}, "epochs_done": 0,
-                 "best_val_loss": float("inf"), "best_epoch": 0, "wait": 0,
-                 "patience": identity["training"]["patience"],
-                 "stopped_early": False, "model_file": None, "best_file": None, "finished": False}
+        if states:
+            safeio.announce(f"{out_dir}: no usable checkpoint left; training from the start")
+        state, model = _fresh_state(identity), fresh
         _compile(model, profile.learning_rate, total_steps)
-    elif state["finished"] and (out_dir / "model.keras").exists():
-        return TrainResult(keras.models.load_model(out_dir / "model.keras"), state["history"], out_dir / "model.keras")
-    else:
-        model = _load_checkpoint(out_dir, state, model)
 
     if state["epochs_done"] < profile.epochs and not state["stopped_early"]:
-        cbs = [_Checkpointer(out_dir, state, [train_seq, val_seq])]
+        cbs = [_Checkpointer(out_dir, state, [train_seq, val_seq], resumed=state["epochs_done"] > 0)]
         if progress:
             cbs.append(_Progress(total_steps, state["epochs_done"] * len(train_seq)))
         model.fit(train_seq, validation_data=val_seq, epochs=profile.epochs, initial_epoch=state["epochs_done"],
@@ -372,8 +447,9 @@ def _finish(model, out_dir: Path, state: dict) -> TrainResult:
         "best_val_loss": state["best_val_loss"], "stopped_early": state["stopped_early"],
         "backend": keras.backend.backend(), "keras": keras.__version__})
     state["finished"] = True
-    _write_json(out_dir / "checkpoint.json", state)
-    (out_dir / state["model_file"]).unlink(missing_ok=True)  # the epoch checkpoint is no longer needed
+    _write_json(out_dir / CHECKPOINT, state)
+    (out_dir / PREVIOUS).unlink(missing_ok=True)
+    _remove_unreferenced(out_dir, [{"best_file": state["best_file"]}])  # epoch checkpoints are no longer needed
     return TrainResult(model, state["history"], out_dir / "model.keras")
 
 
@@ -394,10 +470,18 @@ def ensure_trained(profile, dataset, name: str = "cnn", use_ebv: bool = True, tr
     identity = run_identity(dataset, profile, seed, use_ebv, train_index, val_index, default_patience(profile.epochs),
                             mixed_precision)
     run = _read_json(out_dir / "run.json")
-    if run is not None and run.get("identity") == identity and (out_dir / "model.keras").exists():
+    has_model = (out_dir / "model.keras").exists()
+    if isinstance(run, dict) and run.get("identity") == identity and has_model:
         history = _read_json(out_dir / "history.json")
         return TrainResult(keras.models.load_model(out_dir / "model.keras"), history, out_dir / "model.keras")
-    (out_dir / "run.json").unlink(missing_ok=True)
+    if not has_model:
+        why = "no model there yet"
+    elif not isinstance(run, dict) or not isinstance(run.get("identity"), dict):
+        why = "run.json is missing or unreadable"
+    else:
+        why = f"trained on other inputs ({_describe_difference(run['identity'], identity)})"
+    safeio.announce(f"{'training' if not has_model else 'retraining'} {out_dir}: {why}"
+                    f"{'; the current model.keras stays until the new one is complete' if has_model else ''}")
     return train(dataset, profile, out_dir, seed=seed, use_ebv=use_ebv, train_index=train_index,
                  progress=progress, overwrite=True, mixed_precision=mixed_precision)
 

@@ -698,8 +698,11 @@ def test_ensure_dataset_reuses_and_rebuilds(tmp_path, monkeypatch, small_chunks)
     with open(path / catalog.IMAGES, "r+b") as f:               # corrupt a pixel
         f.seek(-4, 2)
         f.write(b"\x00\x00\xc0\x7f")
-    build.ensure_dataset(profile)
-    assert len(builds) == 2                                    # broken: rebuilt
+    with pytest.raises(catalog.ContractError, match="sha256.*photoz-nb simulate"):
+        build.ensure_dataset(profile)                          # broken: not rebuilt unasked...
+    assert len(builds) == 1
+    build.ensure_dataset(profile, rebuild_invalid=True)
+    assert len(builds) == 2                                    # ...but when asked (photoz-nb simulate)
     reseeded = dataclasses.replace(profile, seed=99)
     build.ensure_dataset(reseeded)
     assert builds[-1] == 99                                    # stale (other seed): rebuilt

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import bench, catalog, config, parallel
+from .. import bench, catalog, config, parallel, safeio
 from . import galaxies, observe
 
 GENERATOR = "photoz_nb.simulate"
@@ -110,9 +110,10 @@ class _SimulationWriter(catalog.DatasetWriter):
     """
 
     PHOTOMETRY = "photometry.npy"
+    SCRATCH = (catalog.PROGRESS, PHOTOMETRY)
 
-    def __enter__(self):
-        super().__enter__()
+    def _open(self):
+        super()._open()
         path = self.partial / self.PHOTOMETRY
         if not path.exists() or not self.done:
             phot = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64,
@@ -124,11 +125,6 @@ class _SimulationWriter(catalog.DatasetWriter):
                 self.done = set()
                 self._write_progress({"identity": self.identity, "done": []})
         return self
-
-    def __exit__(self, exc_type, exc, tb):
-        super().__exit__(exc_type, exc, tb)
-        if exc_type is None:
-            (self.path / self.PHOTOMETRY).unlink(missing_ok=True)
 
     def write_chunk(self, start: int, images: np.ndarray, phot: np.ndarray) -> None:
         stored = np.load(self.partial / self.PHOTOMETRY, mmap_mode="r+")
@@ -181,11 +177,18 @@ def build_dataset(profile, out_dir=None, seed=None, n=None, workers=None, progre
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     workers = parallel.default_workers() if workers is None else parallel.check_workers(workers)
 
+    with safeio.FolderLock(out_dir):  # before any work: also checks that the location is writable
+        catalog.check_output(out_dir)
+        _build(profile, out_dir, seed, n, workers, scheduler, progress)
+    return out_dir
+
+
+def _build(profile, out_dir: Path, seed: int, n, workers: int, scheduler, progress: bool) -> None:
+    """build_dataset's work, under the lock of ``out_dir``."""
     draws = galaxies.draw_galaxies(n, seed)
     table = galaxies.catalog_table(draws, seed, profile.split_fractions)  # provisional photometry
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     params_prefix = f".{out_dir.name}.params-"
-    for stale in out_dir.parent.glob(params_prefix + "*"):  # left by a killed build (~1 kB per galaxy)
+    for stale in out_dir.parent.glob(params_prefix + "*"):  # left by a killed build of ours (~1 kB per galaxy)
         shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=params_prefix) as tmp:
         param_files = _save_rows(draws.params, Path(tmp))
@@ -195,7 +198,6 @@ def build_dataset(profile, out_dir=None, seed=None, n=None, workers=None, progre
             _write_images(writer, param_files, seed, workers, scheduler, progress, out_dir.name)
             galaxies.set_photometry(table, writer.photometry())
             writer.replace_catalog(table)
-    return out_dir
 
 
 def _write_images(writer: _SimulationWriter, param_files: dict[str, Path], seed: int, workers: int,
@@ -234,21 +236,34 @@ def _render_chunks(param_files: dict[str, Path], seed: int, chunks, workers: int
         yield chunks[index][0], result
 
 
-def ensure_dataset(profile) -> Path:
+def ensure_dataset(profile, rebuild_invalid: bool = False) -> Path:
     """The profile's data set: the existing one if valid and current, else a fresh build.
 
-    A data set is rebuilt when it breaks the contract (missing or corrupt files) or when its
-    manifest's generator, version, seed, profile or requested size differ from what
-    :func:`build_dataset` would make now.
+    A data set is built when there is none, and rebuilt when its manifest's generator,
+    version, seed, profile or requested size differ from what :func:`build_dataset` would
+    make now; either way one line says why before the build starts.  A data set that breaks
+    the contract (missing or corrupt files, non-finite pixels) is rebuilt only with
+    ``rebuild_invalid`` (``photoz-nb simulate``); otherwise it raises ContractError saying
+    what is wrong and which command rebuilds it: damage is worth a look before hours of
+    rendering replace the evidence.
     """
     profile = config.get_profile(profile)
     path = profile.dataset_dir
     expected = build_meta(profile, profile.seed, profile.n_galaxies)
+    if not path.exists() and not safeio.aside_path(path).exists():
+        safeio.announce(f"building {path}: no data set there yet")
+        return build_dataset(profile)
     try:
         manifest = catalog.validate_dataset(path, verify_checksums=profile.verify_checksums)
-    except catalog.ContractError:
+    except catalog.ContractError as err:
+        if not rebuild_invalid:
+            raise catalog.ContractError(f"{err} -- the data set is damaged; `photoz-nb simulate --profile "
+                                        f"{profile.name} --validate` rebuilds it (replacing it)") from None
+        safeio.announce(f"rebuilding {path}: {err}")
         return build_dataset(profile)
-    if any(manifest.get(k) != v for k, v in expected.items()):
+    stale = [f"{k} {manifest.get(k)!r} -> {v!r}" for k, v in expected.items() if manifest.get(k) != v]
+    if stale:
+        safeio.announce(f"rebuilding {path}: made by another build ({'; '.join(stale)})")
         return build_dataset(profile)
     return path
 
