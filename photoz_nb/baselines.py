@@ -13,34 +13,18 @@ from scipy.special import ndtr
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.neighbors import NearestNeighbors
 
-from . import config
+from . import checks, config
 
 BANDWIDTHS = np.array([0.002, 0.004, 0.006, 0.008, 0.012, 0.016, 0.024])
 #: Most distinct sample values whose kernel CDFs :func:`samples_to_pdfs` tabulates at once.
 MAX_TABLE_ROWS = 1 << 17
-#: Magnitudes outside this range are sentinels of missing photometry (99, -99, -9999, ...), not galaxies.
-MAG_RANGE = (0.0, 40.0)
-
-
 def check_inputs(catalog, where: str, labels: bool) -> None:
-    """Raise ValueError naming the column and row of a magnitude that is non-finite or a sentinel
-    (outside :data:`MAG_RANGE`) and, with ``labels``, of a redshift that is NaN or off the grid."""
-    columns = [f"mag_{b}" for b in config.BANDS] + (["z_spec"] if labels else [])
-    missing = [c for c in columns if c not in catalog.colnames]
-    if missing:
-        raise ValueError(f"{where}: missing column(s) {missing}")
-    for c in columns:
-        x = np.asarray(catalog[c], dtype=float)
-        if c == "z_spec":  # NaN fails both comparisons
-            bad, what = ~((x > config.Z_MIN) & (x <= config.Z_MAX)), "outside the redshift grid"
-            valid = f"({config.Z_MIN:g}, {config.Z_MAX:g}]"
-        else:
-            bad, what = ~((x >= MAG_RANGE[0]) & (x <= MAG_RANGE[1])), "non-finite or sentinel magnitude(s)"
-            valid = f"[{MAG_RANGE[0]:g}, {MAG_RANGE[1]:g}]"
-        if bad.any():
-            first = int(np.argmax(bad))
-            raise ValueError(f"{where}: column {c!r} has {int(bad.sum())} {what} (valid {valid}), "
-                             f"first {float(x[first])!r} at row {first}")
+    """Every magnitude finite and no sentinel and, with ``labels``, every redshift on the grid
+    (:mod:`photoz_nb.checks`: the error names the column and the first bad row)."""
+    for band in config.BANDS:
+        checks.check_photometry(checks.column(catalog, f"mag_{band}", where), f"mag_{band}", where)
+    if labels:
+        checks.check_labels(checks.column(catalog, "z_spec", where), "z_spec", where)
 
 
 def photometric_features(catalog) -> np.ndarray:

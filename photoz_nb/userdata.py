@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from . import config
+from .checks import InputError as UserDataError  # noqa: F401 (the error users catch)
+from .checks import check_ebv, check_labels, check_photometry, column, first_bad
 
-#: Values catalogues use for "no measurement" (magnitudes and errors).
-SENTINELS = (99.0, -99.0, 999.0, -999.0, 9999.0, -9999.0)
 #: Spellings of nanomaggies accepted in a FITS ``BUNIT``.
 NANOMAGGY_UNITS = {"nanomaggy", "nanomaggies", "nmgy", "nanomaggie"}
 #: Plausible robust sky noise per pixel of SDSS cutouts in nanomaggies (measured: 0.013 (g) to 0.145 (z) in
@@ -42,10 +42,6 @@ SKY_BORDER = 4
 MIN_GALAXIES_FOR_BAND_CHECK = 10
 TABLE_SUFFIXES = {".fits": "fits", ".fit": "fits", ".fits.gz": "fits", ".csv": "ascii.csv",
                   ".ecsv": "ascii.ecsv", ".parquet": "parquet", ".pq": "parquet"}
-
-
-class UserDataError(ValueError):
-    """A user's file breaks the data contract; the message names the file and what to fix."""
 
 
 # ---------------------------------------------------------------- tables
@@ -70,51 +66,6 @@ def read_table(path):
         except ImportError as exc:
             raise ImportError("reading Parquet needs pyarrow: pip install 'photoz-nb[userdata]'") from exc
     return Table.read(path, format=fmt)
-
-
-def column(table, name: str, where) -> np.ndarray:
-    """``table[name]`` as float64, with an error listing the columns when it is missing."""
-    if name not in table.colnames:
-        raise UserDataError(f"{where}: no column {name!r}; the file has {table.colnames}")
-    values = table[name]
-    if getattr(values, "mask", None) is not None and np.any(values.mask):
-        row = int(np.argmax(np.asarray(values.mask)))
-        raise UserDataError(f"{where}: column {name!r} has {int(np.sum(values.mask))} empty value(s); first at row {row}")
-    try:
-        return np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        raise UserDataError(f"{where}: column {name!r} is not numeric (dtype {values.dtype})") from None
-
-
-def _first_bad(bad: np.ndarray, what: str, values: np.ndarray, where, name: str, ids=None) -> None:
-    if bad.any():
-        row = int(np.argmax(bad))
-        who = f"row {row}" + (f" (id {ids[row]})" if ids is not None else "")
-        raise UserDataError(f"{where}: column {name!r} has {int(bad.sum())} {what}; first at {who}: {values[row]!r}")
-
-
-def check_photometry(values: np.ndarray, name: str, where, ids=None) -> np.ndarray:
-    """Finite, non-sentinel magnitudes (or colours): an error names the first bad row."""
-    _first_bad(~np.isfinite(values), "NaN/inf value(s)", values, where, name, ids)
-    _first_bad(np.isin(values, SENTINELS) | (np.abs(values) >= 90), "sentinel value(s) (99, -9999, ...: no measurement)",
-               values, where, name, ids)
-    return values
-
-
-def check_labels(z: np.ndarray, name: str, where, ids=None, edges=None) -> np.ndarray:
-    """Training redshifts inside the PDF grid (0, z_max]: an error names the first bad row."""
-    edges = config.redshift_edges() if edges is None else edges
-    _first_bad(~np.isfinite(z), "NaN/inf value(s)", z, where, name, ids)
-    _first_bad(np.isin(z, SENTINELS), "sentinel value(s)", z, where, name, ids)
-    _first_bad((z <= edges[0]) | (z > edges[-1]), f"redshift(s) outside the PDF grid ({edges[0]:g}, {edges[-1]:g}]",
-               z, where, name, ids)
-    return z
-
-
-def check_ebv(ebv: np.ndarray, where, name: str = "ebv", ids=None) -> np.ndarray:
-    _first_bad(~np.isfinite(ebv), "NaN/inf value(s)", ebv, where, name, ids)
-    _first_bad((ebv < 0) | (ebv > 10), "value(s) outside [0, 10] mag (not an E(B-V))", ebv, where, name, ids)
-    return ebv
 
 
 # ---------------------------------------------------------------- images
@@ -490,7 +441,7 @@ def photometry_table(path, target: str = "z_spec", mags=None, colours=None, r_co
     if split_column in table.colnames:
         split = np.char.strip(np.asarray(table[split_column]).astype(str))
         unknown = ~np.isin(split, catalog.SPLITS)
-        _first_bad(unknown, f"label(s) other than {catalog.SPLITS}", split, path, split_column, ids)
+        first_bad(unknown, f"label(s) other than {catalog.SPLITS}", split, path, split_column, ids)
     else:
         split = catalog.assign_splits(len(table), split_fractions, seed)
     for s in ("train", "test"):
