@@ -19,9 +19,9 @@ def pip_section(env_yml: str) -> set[str]:
 
 
 def test_environment_yml_lists_the_same_dependencies():
-    """environment.yml installs what `make install` does: every extra."""
+    """environment.yml installs what `make install` does: every extra but `gpu` (CUDA wheels, for GPU machines)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    extras = project["optional-dependencies"]
+    extras = {name: reqs for name, reqs in project["optional-dependencies"].items() if name != "gpu"}
     wanted = set(project["dependencies"]).union(*extras.values())
     env = (ROOT / "environment.yml").read_text()
     assert "python=3.11" in env
