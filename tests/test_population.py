@@ -61,17 +61,20 @@ def test_extreme_deconvolution_recovers_the_true_mixture():
 
 
 def test_xd_inputs_propagate_the_flux_errors():
-    """Closed form: colours that share a band are anti-correlated by that band's variance."""
+    """Closed forms: colours that share a band are anti-correlated by that band's variance,
+    and the r variance is (1.0857 sigma_F / F)^2 at the (SED) flux."""
     meas = population.real_measurements()
     x, cov = population.xd_data(meas)
     assert x.shape == (len(meas["z"]), len(population.DIMENSIONS)) == (9811, 7)
     deredden = 10 ** (0.4 * meas["extinction"])
-    mags, errs = population.xd_mags(meas["flux"] * deredden, deredden / np.sqrt(meas["ivar"]))
+    mags = population.xd_mags(meas["flux"] * deredden, deredden / np.sqrt(meas["ivar"]))[0]
     np.testing.assert_allclose(x[:, 4], mags[:, 1] - mags[:, 2])  # g - r
-    np.testing.assert_allclose(cov[:, 4, 4], errs[:, 1] ** 2 + errs[:, 2] ** 2)
-    np.testing.assert_allclose(cov[:, 4, 5], -errs[:, 2] ** 2)     # g-r and r-i share r
-    np.testing.assert_allclose(cov[:, 3, 5], 0.0)                  # u-g and r-i share nothing
+    var_r, var_g = -cov[:, 4, 5], cov[:, 4, 4] + cov[:, 4, 5]       # g-r and r-i share r
+    np.testing.assert_allclose(cov[:, 3, 4], -var_g)                 # u-g and g-r share g
+    np.testing.assert_allclose(cov[:, 3, 5], 0.0)                    # u-g and r-i share nothing
     np.testing.assert_allclose(cov[:, 0, 0], population.Z_VARIANCE)
+    relative = np.sqrt(var_r) / (1.0857 / np.sqrt(meas["ivar"][:, 2]) / meas["flux"][:, 2])
+    assert np.median(relative) == pytest.approx(1.0, abs=0.02)
     np.testing.assert_allclose(x[:, 1], galaxies.load_real_galaxies().petro_r, atol=1e-4)  # asinh = Pogson here
 
 
@@ -80,7 +83,7 @@ def test_committed_model_comes_from_this_catalogue():
     assert str(model["catalogue_sha256"]) == population.catalogue_sha256()
     k = len(model["alpha"])
     assert model["alpha"].sum() == pytest.approx(1.0) and model["mu"].shape == (k, 7)
-    assert int(model["k_tried"][np.argmin(model["bic_tried"])]) == k  # the lowest BIC was kept
+    assert int(model["k_tried"][np.argmax(model["held_out_log_likelihood"])]) == k  # the best K was kept
 
 
 def test_drawn_galaxies_are_new_within_the_cuts_and_seeded():
