@@ -61,32 +61,18 @@ def test_catalog_satisfies_contract_and_cuts(cat150):
     assert set(params) >= {"bulge_flux", "disk_flux", "psf", "noise_native"}
 
 
-def test_same_seed_same_catalog_and_subset_of_real(cat150):
+def test_same_seed_same_catalog_of_new_galaxies(cat150):
     table, _ = cat150
     again, _ = galaxies.make_catalog(150, seed=3, split_fractions=(0.6, 0.2, 0.2))
     other, _ = galaxies.make_catalog(150, seed=4, split_fractions=(0.6, 0.2, 0.2))
     assert all(np.array_equal(table[c], again[c], equal_nan=table[c].dtype.kind == "f") for c in table.colnames)
-    assert not np.array_equal(table["objid"], other["objid"])
-    assert table["is_real"].all() and (table["objid"] < galaxies.CLONE_OBJID_OFFSET).all()
-
-
-def test_grown_population_follows_selection_and_nz():
-    real = galaxies.load_real_galaxies()
-    pop = galaxies.sample_population(len(real) + 2000, np.random.default_rng(0), real)
-    clones = pop.take(~pop.is_real)
-    assert len(clones) == 2000 and len(np.unique(pop.objid)) == len(pop)
-    assert (clones.petro_r <= config.R_PETRO_MAX).all() and (clones.z <= 0.4).all() and (clones.z > 0).all()
-    assert np.isin(clones.parent_objid, real.objid).all()
-    assert abs(np.median(clones.z) - np.median(real.z)) < 0.01
-    # further away means fainter: compare each clone with its parent
-    parent = real.take(np.searchsorted(real.objid, clones.parent_objid))
-    further = clones.z > parent.z + 0.01
-    assert (clones.petro_r[further] > parent.petro_r[further]).all()
+    assert not np.isin(table["z_spec"], other["z_spec"]).any()
+    assert not table["is_real"].any() and (table["objid"] > galaxies.SIMULATED_OBJID_OFFSET).all()
 
 
 def test_drawing_in_blocks_gives_the_same_sample(monkeypatch):
     """kcorrect and the spline weights get blocks of rows (bounded memory) and give one call's numbers."""
-    n = len(galaxies.load_real_galaxies()) + 300  # real galaxies and clones
+    n = len(galaxies.load_real_galaxies()) + 300
     monkeypatch.setattr(galaxies, "ROW_BLOCK", 10 ** 9)
     whole = galaxies.draw_galaxies(n, seed=4)
     monkeypatch.setattr(galaxies, "ROW_BLOCK", 999)
@@ -98,19 +84,8 @@ def test_drawing_in_blocks_gives_the_same_sample(monkeypatch):
         np.testing.assert_array_equal(b[name], a[name], err_msg=name)
 
 
-def test_clone_at_its_own_redshift_is_its_parent(monkeypatch):
-    """Closed form: moving a galaxy by dz = 0 changes nothing (ratio of identical models)."""
-    real = galaxies.load_real_galaxies()
-    monkeypatch.setattr(galaxies, "CLONE_SIGMA_Z", 0.0)
-    model = sed.model_flux(real.z, real.coeffs)
-    moved = galaxies._moved_copies(real, np.arange(len(real)), model, 500, np.random.default_rng(1))
-    parent = real.take(np.searchsorted(real.objid, moved.parent_objid))
-    np.testing.assert_allclose(moved.flux, parent.flux, rtol=1e-5)
-    np.testing.assert_allclose(moved.petro_r, parent.petro_r, atol=1e-5)
-
-
-def test_clone_dimming_matches_distance_and_kcorrection():
-    """Independent check of a move: m' - m = DM(z') - DM(z) + K(z') - K(z) in the r band."""
+def test_sed_dimming_matches_distance_and_kcorrection():
+    """Independent check of the SED model: moving a galaxy gives m' - m = DM(z') - DM(z) + K(z') - K(z) in r."""
     from astropy.cosmology import Planck18
 
     real = galaxies.load_real_galaxies().take(np.arange(50))
@@ -136,7 +111,7 @@ def test_shen_sizes_follow_the_relation():
 
 
 def test_inclination_is_isotropic_and_follows_the_colour():
-    """No reddening is added; cos i is uniform, for real galaxies and clones, and redder disks are
+    """No reddening is added; cos i is uniform, in samples of two sizes, and redder disks are
     more inclined, by the Masters et al. 2010 slope (0.2 mag in g-i from face-on to edge-on)."""
     from scipy import stats
     from scipy.special import ndtri
@@ -149,8 +124,8 @@ def test_inclination_is_isotropic_and_follows_the_colour():
         return cos_i, score, ndtri(1 - cos_i), rho  # x: the copula's normal variable
 
     real_draws = galaxies.draw_galaxies(None, seed=2)
-    grown = galaxies.draw_galaxies(len(real_draws) + 3000, seed=2)
-    for draws, rows in ((real_draws, slice(None)), (grown, ~grown.pop.is_real)):  # real galaxies, clones
+    small = galaxies.draw_galaxies(3000, seed=5)
+    for draws, rows in ((real_draws, slice(None)), (small, slice(None))):
         cos_i, score, x, rho = (v[rows] for v in copula(draws))
         assert stats.kstest(cos_i, "uniform").pvalue > 0.01
         assert np.corrcoef(score, x)[0, 1] == pytest.approx(rho.mean(), abs=0.04)
@@ -175,19 +150,12 @@ def cat600():
 
 
 def test_catalog_magnitudes_are_measured_with_their_errors(cat600):
-    """mag = asinh mag of the true (SDSS-measured) flux plus the top-up noise, a unit normal in its error."""
+    """mag = asinh mag of the noise-free true flux plus the whole model-fit noise, a unit normal in its error."""
     table, params = cat600
     pulls = []
-    for j, band in enumerate(config.BANDS):
-        top_up = galaxies.top_up_error(table[f"fluxerr_{band}"], params["flux_error_sdss"][:, j])
-        added = top_up > 0
-        assert 0 < added.sum() < len(table)  # SDSS's own noise is sometimes more than the simulation's
-        pulls.append(((table[f"mag_{band}"] - table[f"mag_true_{band}"])[added]
-                      / galaxies.asinh_mag_error(table[f"flux_{band}"][added], top_up[added], band)))
-        assert (table[f"mag_{band}"] != table[f"mag_true_{band}"])[added].all()
-        # no top-up: the noise-free flux's asinh magnitude, dereddened
-        noise_free = galaxies.asinh_mag(table[f"flux_{band}"], band) - config.EXTINCTION_COEFF[band] * table["ebv"]
-        np.testing.assert_allclose(table[f"mag_{band}"][~added], noise_free[~added], atol=1e-9)
+    for band in config.BANDS:
+        pulls.append((table[f"mag_{band}"] - table[f"mag_true_{band}"]) / table[f"magerr_{band}"])
+        assert (table[f"mag_{band}"] != table[f"mag_true_{band}"]).all()
         assert table[f"magerr_{band}"].unit == "mag" and np.isfinite(table[f"magerr_{band}"]).all()
     pull = np.concatenate(pulls)
     assert abs(np.median(pull)) < 0.15 and np.std(pull) == pytest.approx(1.0, abs=0.1)
@@ -240,27 +208,18 @@ def test_photometry_is_seeded():
     np.testing.assert_array_equal(galaxies.photometry_noise(5, 10, start=30), galaxies.photometry_noise(5, 40)[30:])
 
 
-def test_photometry_adds_only_the_top_up_noise():
-    """The true fluxes carry SDSS's noise: only sqrt(sigma_sim^2 - sigma_SDSS^2) is added; the error stays sigma_sim."""
+def test_photometry_adds_the_whole_model_fit_error():
+    """The true fluxes are noise free: measured = true + sigma_sim x the row's seeded unit normal."""
     n, shape = 2000, (2000, len(config.BANDS))
     params = dict(bulge_flux=np.full(shape, 30.0), disk_flux=np.full(shape, 50.0), noise_native=np.full(shape, 0.05),
                   electrons_per_nmgy=np.full(shape, 900.0))
     sums = np.full(shape, 0.01), np.full(shape, 2e-4)
     sigma_sim = galaxies.model_flux_error(*sums, params["noise_native"], params["electrons_per_nmgy"], 80.0)
-
-    def measure(sdss_error):
-        return galaxies.photometry_from_sums({**params, "flux_error_sdss": sdss_error}, 7, *sums)
-
-    same = measure(sigma_sim)  # SDSS's noise is all of it: nothing added
-    np.testing.assert_array_equal(same["flux"], 80.0)
-    np.testing.assert_array_equal(same["error"], sigma_sim)
-    np.testing.assert_array_equal(measure(2 * sigma_sim)["flux"], 80.0)  # never negative variance
-    full = measure(np.zeros(shape))["flux"]
-    np.testing.assert_allclose(full, 80.0 + sigma_sim * galaxies.photometry_noise(7, n))
-    part = measure(0.6 * sigma_sim)
-    np.testing.assert_allclose(part["flux"] - 80.0, 0.8 * (full - 80.0))  # sqrt(1 - 0.6^2)
-    assert np.std(part["flux"] - 80.0) == pytest.approx(0.8 * sigma_sim[0, 0], rel=0.05)
-    np.testing.assert_array_equal(part["error"], sigma_sim)
+    phot = galaxies.photometry_from_sums(params, 7, *sums)
+    np.testing.assert_array_equal(phot["error"], sigma_sim)
+    np.testing.assert_allclose(phot["flux"], 80.0 + sigma_sim * galaxies.photometry_noise(7, n))
+    # sample std of n normal deviates: relative standard error 1 / sqrt(2 n) per band
+    assert np.std(phot["flux"] - 80.0) == pytest.approx(sigma_sim[0, 0], rel=4 / np.sqrt(2 * phot["flux"].size))
 
 
 def test_catalog_errors_match_matched_filter_scatter_on_images():

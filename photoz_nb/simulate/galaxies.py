@@ -1,12 +1,13 @@
-"""The galaxy population: real SDSS MGS galaxies, their morphology and observing conditions.
+"""The galaxy population: noise-free galaxies drawn from the real SDSS MGS, their morphology and observing conditions.
 
-The redshifts, positions, Galactic reddening and ugriz fluxes are those of the real Main
-Galaxy Sample galaxies in kcorrect's test catalogue, selected as in the paper (dereddened
-Petrosian r <= 17.8, 0 < z <= 0.4).  When more galaxies are asked for than exist, clones
-are made by moving real galaxies in redshift with their kcorrect SED fits (see
-:func:`clone_galaxies`).  Morphology (bulge + inclined disk, sizes from the Shen et al. 2003
-size-luminosity relations) and observing conditions (PSF, sky noise, neighbours) are drawn
-per galaxy.  The real colours already hold each galaxy's own dust at its own inclination, so
+Redshifts, dereddened ugriz fluxes and Petrosian r magnitudes are new draws from a Gaussian
+mixture fitted by extreme deconvolution to the real Main Galaxy Sample galaxies of kcorrect's
+test catalogue (see :mod:`photoz_nb.simulate.population`): true values without SDSS's
+measurement noise, any number of them, within the paper's cuts (r_petro <= 17.8,
+0 < z <= 0.4).  Each takes the position and Galactic reddening of a random real galaxy.
+Morphology (bulge + inclined disk, sizes from the Shen et al. 2003 size-luminosity
+relations) and observing conditions (PSF, sky noise, neighbours) are drawn per galaxy.  The
+real colours hold each galaxy's own dust at its own inclination, and so do the drawn ones, so
 no reddening is added: each disk's inclination is drawn instead to agree with its colour
 (:func:`draw_cos_inclination`).  :func:`make_catalog` returns the catalogue of the data
 contract plus the per-galaxy render parameters.
@@ -14,10 +15,10 @@ contract plus the per-galaxy render parameters.
 Catalogue photometry is *measured*, like SDSS model magnitudes: each galaxy's flux in each
 band has the error ``fluxerr_*`` of a PSF-convolved model fit (matched filter) to its own
 noisy image, from the same noise model the renderer uses (see :func:`model_flux_error`).
-The true fluxes are SDSS measurements that already carry SDSS's noise, so only the rest
-(:func:`top_up_error`) is drawn, from a stream keyed by (seed, row).  ``mag_*`` are those
-measured, dereddened asinh magnitudes with errors ``magerr_*``; the simulation's true
-(SDSS-measured) values are kept as ``mag_true_*``.
+The true fluxes are noise free, so that whole error is drawn (:func:`photometry_from_sums`),
+from a stream keyed by (seed, row): images and catalogue magnitudes each carry their noise
+once.  ``mag_*`` are those measured, dereddened asinh magnitudes with errors ``magerr_*``;
+the true values are kept as ``mag_true_*``.
 """
 from __future__ import annotations
 
@@ -60,15 +61,14 @@ INCLINATION_GROUP, INCLINATION_MIN_GROUP = 250, 20
 #: Largest copula correlation (a colour never fixes the inclination).
 INCLINATION_RHO_MAX = 0.9
 BULGE_Q_RANGE = (0.55, 1.0)
-#: Redshift move of clones (Gaussian sigma) and the smallest redshift they may take.
-CLONE_SIGMA_Z, CLONE_Z_MIN = 0.03, 0.005
 #: Streams of the one seed (numpy SeedSequence spawn keys).
 STREAM_SAMPLE, STREAM_MORPHOLOGY, STREAM_OBSERVING, STREAM_NEIGHBOURS, STREAM_NOISE, STREAM_PHOTOMETRY = range(6)
 #: SDSS asinh-magnitude softening b per band, in maggies (Lupton, Gunn & Szalay 1999; SDSS DR7).
 ASINH_SOFTENING = {"u": 1.4e-10, "g": 0.9e-10, "r": 1.2e-10, "i": 1.8e-10, "z": 7.4e-10}
 #: 2.5 / ln 10: magnitude error per unit relative flux error.
 POGSON = 2.5 / np.log(10)
-CLONE_OBJID_OFFSET = 10_000_000
+#: objid of simulated galaxies: this plus the row number (never a row of the kcorrect file).
+SIMULATED_OBJID_OFFSET = 10_000_000
 #: Rows per call of kcorrect and of the spline weights, whose temporaries take 1-4 kB per row.
 ROW_BLOCK = 8192
 
@@ -107,25 +107,32 @@ def nanomaggies_to_mag(flux) -> np.ndarray:
     return 22.5 - 2.5 * np.log10(flux)
 
 
-def asinh_mag(flux, band: str) -> np.ndarray:
+def asinh_mag(flux, band: str, softening: float | None = None) -> np.ndarray:
     """SDSS asinh magnitude of ``flux`` (nanomaggies; finite for flux <= 0 too).
 
     Equal to the Pogson magnitude to < 0.001 mag for fluxes above ~10 b (0.9-7.4 nmgy).
+    ``softening``: b in maggies, if not SDSS's for the band.
     """
-    b = ASINH_SOFTENING[BANDS[observe.band_index(band)]]
+    b = softening or ASINH_SOFTENING[BANDS[observe.band_index(band)]]
     return -POGSON * (np.arcsinh(np.asarray(flux, dtype=float) * 1e-9 / (2 * b)) + np.log(b))
 
 
-def asinh_mag_error(flux, flux_error, band: str) -> np.ndarray:
+def asinh_mag_error(flux, flux_error, band: str, softening: float | None = None) -> np.ndarray:
     """1-sigma error of :func:`asinh_mag` (flux and its error in nanomaggies)."""
-    b = ASINH_SOFTENING[BANDS[observe.band_index(band)]] * 1e9
+    b = (softening or ASINH_SOFTENING[BANDS[observe.band_index(band)]]) * 1e9
     return POGSON * np.asarray(flux_error, float) / np.sqrt(np.asarray(flux, float) ** 2 + 4 * b ** 2)
 
 
 # -- real galaxies --------------------------------------------------------------------
 @dataclasses.dataclass
 class Population:
-    """One row per galaxy; fluxes are dereddened model fluxes in nanomaggies."""
+    """One row per galaxy; fluxes are dereddened model fluxes in nanomaggies.
+
+    Real galaxies (:func:`load_real_galaxies`): SDSS measurements, ``flux_error`` their errors.
+    Simulated ones (:func:`sample_population`): noise-free true fluxes, ``flux_error`` the median
+    error SDSS would give such a flux (no noise is in ``flux``); ``parent_objid`` is the real
+    galaxy whose kcorrect SED ``coeffs`` (rescaled) they borrow.
+    """
 
     objid: np.ndarray
     parent_objid: np.ndarray
@@ -135,7 +142,7 @@ class Population:
     ebv: np.ndarray
     z: np.ndarray
     flux: np.ndarray      # (n, 5)
-    flux_error: np.ndarray  # (n, 5) SDSS's 1-sigma error of flux (its noise is in flux already)
+    flux_error: np.ndarray  # (n, 5) SDSS's 1-sigma error of flux
     petro_r: np.ndarray
     coeffs: np.ndarray    # (n, 5) kcorrect template coefficients
 
@@ -184,80 +191,18 @@ def _load_real_galaxies(path: str) -> Population:
                       flux_error=flux_error, petro_r=petro_r[keep], coeffs=coeffs)
 
 
-def clone_galaxies(real: Population, n_new: int, rng: np.random.Generator) -> Population:
-    """``n_new`` clones of real galaxies moved in redshift, re-selected like the MGS.
+def sample_population(n: int | None, rng: np.random.Generator) -> Population:
+    """``n`` new noise-free galaxies (None: as many as the real sample, 9,811), drawn with ``rng``.
 
-    Each clone moves its parent from z to z' = z + N(0, CLONE_SIGMA_Z) with the parent's
-    SED: flux' = flux x model(z') / model(z) x (D_L(z) / D_L(z'))^2, so the parent's
-    measured colours keep their residuals from the templates (and its flux errors scale
-    with its fluxes: the clone keeps the parent's relative SDSS noise).  The move is accepted with
-    probability min(1, dV/dz(z') / dV/dz(z)) and only if the clone stays in the sample
-    (r_petro <= 17.8, z' <= 0.4): a Metropolis step towards a no-evolution flux-limited
-    population.  The real n(z) is not exactly that, so the clones are finally thinned
-    (rejection sampling on the n(z) histogram) to follow the real n(z).  Each clone takes
-    the sky position and E(B-V) of another, random real galaxy.
+    See :func:`photoz_nb.simulate.population.draw_population`.
     """
-    model_at_z = sed.model_flux(real.z, real.coeffs)
-    pool = np.flatnonzero((model_at_z > 0).all(axis=1))
-    candidates = _moved_copies(real, pool, model_at_z, max(4 * n_new, 20_000), rng)
-    weight = _nz_weight(real.z, candidates.z)
-    parts, made = [], 0
-    while True:
-        kept = candidates.take(rng.random(len(candidates)) < weight(candidates.z))
-        parts.append(kept)
-        made += len(kept)
-        if made >= n_new:
-            break
-        candidates = _moved_copies(real, pool, model_at_z, 2 * (n_new - made) + 1000, rng)
-    out = Population.concatenate(parts).take(slice(0, n_new))
-    out.objid = CLONE_OBJID_OFFSET + np.arange(1, n_new + 1, dtype=np.int64)
-    return out
+    from . import population
 
-
-def _moved_copies(real: Population, pool, model_at_z, m: int, rng: np.random.Generator) -> Population:
-    """Up to ``m`` copies of random real galaxies moved in redshift (see clone_galaxies)."""
-    parent = pool[rng.integers(len(pool), size=m)]
-    z_new = real.z[parent] + CLONE_SIGMA_Z * rng.standard_normal(m)
-    accept_volume = rng.random(m)
-    donor = rng.integers(len(real), size=m)
-    ok = (z_new > CLONE_Z_MIN) & (z_new <= config.Z_MAX)
-    ok[ok] &= accept_volume[ok] < (sed.comoving_volume_density(z_new[ok])
-                                   / sed.comoving_volume_density(real.z[parent[ok]]))
-    parent, z_new, donor = parent[ok], z_new[ok], donor[ok]
-    ratio = (by_blocks(sed.model_flux, z_new, real.coeffs[parent]) / model_at_z[parent]
-             * (sed.luminosity_distance(real.z[parent]) / sed.luminosity_distance(z_new))[:, None] ** 2)
-    petro_r = real.petro_r[parent] - 2.5 * np.log10(ratio[:, R])
-    ok = petro_r <= config.R_PETRO_MAX
-    parent, z_new, donor, ratio = parent[ok], z_new[ok], donor[ok], ratio[ok]
-    return Population(objid=np.zeros(len(parent), np.int64), parent_objid=real.objid[parent],
-                      is_real=np.zeros(len(parent), bool), ra=real.ra[donor], dec=real.dec[donor],
-                      ebv=real.ebv[donor], z=z_new, flux=real.flux[parent] * ratio,
-                      flux_error=real.flux_error[parent] * ratio, petro_r=petro_r[ok], coeffs=real.coeffs[parent])
-
-
-def _nz_weight(z_real: np.ndarray, z_candidates: np.ndarray, bin_width: float = 0.01, min_count: int = 20):
-    """Acceptance probability w(z) <= 1 that turns the candidates' n(z) into the real one."""
-    edges = np.arange(0.0, config.Z_MAX + bin_width / 2, bin_width)
-    real_hist = np.histogram(z_real, edges)[0] / len(z_real)
-    cand_count = np.histogram(z_candidates, edges)[0]
-    ratio = np.where(cand_count >= min_count, real_hist / np.maximum(cand_count / len(z_candidates), 1e-300), 0.0)
-    ratio = np.minimum(ratio / ratio.max(), 1.0)
-
-    def weight(z):
-        return ratio[np.clip(np.digitize(z, edges) - 1, 0, len(ratio) - 1)]
-    return weight
-
-
-def sample_population(n: int | None, rng: np.random.Generator, real: Population | None = None) -> Population:
-    """``n`` galaxies: a random subset of the real ones, all of them (None) or all plus clones."""
-    real = real if real is not None else load_real_galaxies()
-    if n is None or n == len(real):
-        return real.take(np.arange(len(real)))
-    if n <= 0:
-        raise ValueError(f"number of galaxies must be positive, got n={n}")
-    if n < len(real):
-        return real.take(np.sort(rng.choice(len(real), size=n, replace=False)))
-    return Population.concatenate([real, clone_galaxies(real, n - len(real), rng)])
+    if n is None:
+        n = len(load_real_galaxies())
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+        raise ValueError(f"number of galaxies must be a positive integer or None, got n={n!r}")
+    return population.draw_population(int(n), rng)
 
 
 # -- morphology -------------------------------------------------------------------------
@@ -455,7 +400,7 @@ def draw_galaxies(n: int | None, seed: int) -> Draws:
     nb = draw_neighbours(pop, stream(seed, STREAM_NEIGHBOURS))
     transmission = observe.extinction_factor(pop.ebv)
     draws = Draws(pop, morph, obs, nb, transmission,
-                  render_parameters(morph, obs, nb, transmission, pop.flux_error))
+                  render_parameters(morph, obs, nb, transmission))
     _collect_import_cycles()
     return draws
 
@@ -515,15 +460,10 @@ def catalog_table(draws: Draws, seed: int, split_fractions=(0.72, 0.08, 0.2), su
                           split_fractions, seed)
 
 
-def render_parameters(morph: dict, obs: dict, nb: dict, transmission: np.ndarray,
-                      sdss_flux_error: np.ndarray) -> dict:
-    """Everything the renderer and the photometry need, in pixels and observed (reddened) nanomaggies.
-
-    ``sdss_flux_error``: the dereddened SDSS flux errors (Population.flux_error).
-    """
+def render_parameters(morph: dict, obs: dict, nb: dict, transmission: np.ndarray) -> dict:
+    """Everything the renderer and the photometry need, in pixels and observed (reddened) nanomaggies."""
     pix = config.PIXEL_SCALE
     return dict(
-        flux_error_sdss=sdss_flux_error * transmission,
         bulge_flux=morph["bulge_flux"] * transmission, disk_flux=morph["disk_flux"] * transmission,
         hlr_bulge=morph["hlr_bulge"] / pix, hlr_disk=morph["hlr_disk"] / pix,
         q_bulge=morph["q_bulge"], q_disk=morph["q_disk"], pa=morph["pa"],
@@ -612,23 +552,16 @@ def photometry_noise(seed: int, n: int, start: int = 0) -> np.ndarray:
                      .standard_normal(len(BANDS)) for i in range(start, start + n)]).reshape(n, len(BANDS))
 
 
-def top_up_error(error, sdss_error) -> np.ndarray:
-    """The noise to add to an SDSS-measured flux for a total error ``error``: sqrt(max(error^2 - sdss^2, 0))."""
-    return np.sqrt(np.maximum(np.square(error) - np.square(sdss_error), 0.0))
-
-
 def photometry_from_sums(params: dict, seed: int, sum_p2: np.ndarray, sum_p3: np.ndarray, start: int = 0) -> dict:
     """Measured (noisy) observed fluxes, their errors and effective areas, shape (n, n_bands) each.
 
-    The true fluxes are SDSS measurements with SDSS's noise in them already: only the
-    top-up (:func:`top_up_error`) is added, and the error is the simulation's total.
-    ``params`` and the sums are rows start.. of the sample: row by row, so a build's workers
-    measure their chunks with the numbers of one call for every row.
+    The true fluxes are noise free: the whole model-fit error is drawn.  ``params`` and the
+    sums are rows start.. of the sample: row by row, so a build's workers measure their
+    chunks with the numbers of one call for every row.
     """
     flux = params["bulge_flux"] + params["disk_flux"]
     error = model_flux_error(sum_p2, sum_p3, params["noise_native"], params["electrons_per_nmgy"], flux)
-    noise = top_up_error(error, params["flux_error_sdss"]) * photometry_noise(seed, len(flux), start)
-    return dict(flux=flux + noise, error=error, area=1.0 / sum_p2)
+    return dict(flux=flux + error * photometry_noise(seed, len(flux), start), error=error, area=1.0 / sum_p2)
 
 
 def photometry_columns(phot: dict, transmission: np.ndarray) -> dict:
