@@ -37,7 +37,10 @@ GENERATOR = "photoz_nb.simulate"
 #: (beta from real stars), cubic-spline noise resampling, re-measured sky noise.
 #: 1.4: no added inclination reddening (inclination drawn from each galaxy's colour instead);
 #: catalogue photometry adds only the noise beyond SDSS's own (top-up).
-VERSION = "1.4"
+#: 1.5: noise-free galaxies drawn from an extreme-deconvolution mixture of the real MGS (no clones),
+#: catalogue photometry with the whole model-fit error; observing conditions drawn per simulated field
+#: from a survey distribution; morphology fitted to real galaxies in the shared frames.
+VERSION = "1.5"
 CHUNK_SIZE = 256
 
 
