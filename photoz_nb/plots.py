@@ -1213,12 +1213,13 @@ def pixel_stretch(stamp, stretched, band: str = "r") -> Figure:
             ax_h.hist(values, bins=60, histtype="step", color=colour, lw=1.1, label=f"{name} stretch")
         ax_h.set(yscale="log", xlabel="pixel value", ylabel="pixels")
         ax_h.legend(loc="upper right")
-        for ax, data, title in ((ax_raw, stamp, "before [nanomaggies]"), (ax_str, stretched, "after")):
+        for ax, data, title, unit in ((ax_raw, stamp, "before", "x [nanomaggies]"), (ax_str, stretched, "after", "f(x)")):
             shown = ax.imshow(data, cmap="gray_r", extent=_stamp_extent())
-            fig.colorbar(shown, ax=ax, location="bottom", shrink=0.8, aspect=12, pad=0.02, label=title)
+            fig.colorbar(shown, ax=ax, location="bottom", shrink=0.8, aspect=12, pad=0.02, label=unit)
             ax.set_xticks([])
             ax.set_yticks([])
-        ax_raw.set_ylabel(f"{band} band")
+            ax.set_xlabel(f"{band} band, {title}")
+        ax_raw.set_ylabel("64 x 64 pixels")
     return fig
 
 
