@@ -1278,7 +1278,9 @@ def pdf_gallery(pdfs, edges, z_spec, titles) -> Figure:
             ax.set_ylim(0, density.max() * 1.25)
             ax.set_ylabel("p(z)")
             ax.set_title(titles[k], pad=2)
-        axes[-1, 0].set(xlim=(edges[0], edges[-1]), xlabel="redshift z")
+        # one zoom for all panels (widths compare): where any of the PDFs has mass
+        ranges = np.array([_zoom_range(np.asarray(p, float), edges, zs, min_width=0.1) for p, zs in zip(pdfs, z_spec)])
+        axes[-1, 0].set(xlim=(ranges[:, 0].min(), ranges[:, 1].max()), xlabel="redshift z")
         axes[0, 0].legend(loc="upper right", fontsize=8, ncols=2)
     return fig
 
@@ -1318,7 +1320,7 @@ def pit_crps_illustration(pdf_row, edges, z_spec: float) -> Figure:
         ax_s.plot(fine, f, color=COLOURS[0], label="F(z)")
         ax_s.plot(fine, step, color="k", lw=0.9, label=r"step $H(z - z_\mathrm{spec})$")
         ax_s.set(ylabel="cumulative probability", ylim=(-0.05, 1.05), xlim=(lo, hi), xlabel="redshift z")
-        ax_s.legend(loc="upper left", fontsize=8)
+        ax_s.legend(loc="center right", fontsize=8)
         _text_box(ax_s, rf"CRPS = $\int (F - H)^2 dz$ = {crps_value:.4f}", loc="lower right")
     return fig
 

@@ -75,28 +75,29 @@ def median_galaxy_row(ds, split: str = "test", neighbours: bool = False) -> int:
 
 
 # --------------------------------------------------------------------------- example PDFs
-def second_mode_mass(pdfs, edges, min_separation: float = 0.03, max_dip: float = 0.5,
-                     smooth_bins: int = 3) -> np.ndarray:
+def second_mode_mass(pdfs, edges, min_separation: float = 0.03, min_height: float = 0.25,
+                     max_dip: float = 0.5, smooth: float = 0.01) -> np.ndarray:
     """Probability in the second mode of each PDF (0 for a unimodal one).
 
-    The rule: smooth the PDF with a ``smooth_bins`` running mean; take its highest peak; a second
-    peak counts if it lies at least ``min_separation`` in redshift from the first and the PDF dips
-    between them below ``max_dip`` times the second peak's height.  The PDF is split at the lowest
+    The rule: smooth the PDF with a running mean over ``smooth`` in redshift (so that bin-to-bin
+    noise makes no peaks); take its highest peak; another peak counts if it is at least
+    ``min_height`` times as high, lies at least ``min_separation`` in redshift from the first, and
+    the PDF dips between them below ``max_dip`` times its height.  The PDF is split at the lowest
     point of that dip; the second mode's mass is the probability on the second peak's side.  With
     several candidates, the most massive one is reported.
     """
     from .pdf import validate_pdfs
 
     p, edges = validate_pdfs(pdfs, edges)
-    kernel = np.ones(smooth_bins) / smooth_bins
+    n_smooth = max(1, int(round(smooth / np.median(np.diff(edges)))))
+    kernel = np.ones(n_smooth) / n_smooth
     mid = 0.5 * (edges[1:] + edges[:-1])
     out = np.zeros(len(p))
     for i, row in enumerate(p):
         s = np.convolve(row, kernel, mode="same")
-        inner = (s[1:-1] >= s[:-2]) & (s[1:-1] >= s[2:]) & (s[1:-1] > 0.01 * s.max())
-        peaks = np.flatnonzero(inner) + 1
         top = int(np.argmax(s))
-        for j in peaks:
+        inner = (s[1:-1] >= s[:-2]) & (s[1:-1] > s[2:]) & (s[1:-1] >= min_height * s[top])
+        for j in np.flatnonzero(inner) + 1:
             if abs(mid[j] - mid[top]) < min_separation:
                 continue
             lo, hi = sorted((top, int(j)))
@@ -135,7 +136,8 @@ def synthetic_pits(n: int = 4000, seed: int = 0, width: float = 0.02) -> dict:
     """PITs of Gaussian PDFs on the redshift grid that are right, too narrow, too wide or shifted.
 
     True redshifts are drawn from N(mu, width); the PDFs are N(mu, width) (calibrated), N(mu, width/2)
-    (overconfident), N(mu, 2 width) (underconfident) and N(mu + width/2, width) (biased high).
+    ("too narrow": overconfident), N(mu, 2 width) ("too wide": underconfident) and N(mu + width/2, width)
+    ("shifted high": z_phot above z_spec).
     Returns {label: PIT array}: what each kind of miscalibration does to the PIT histogram.
     """
     from .pdf import pit
@@ -150,8 +152,8 @@ def synthetic_pits(n: int = 4000, seed: int = 0, width: float = 0.02) -> dict:
         p = np.exp(-0.5 * ((mid - centre[:, None]) / sigma) ** 2)
         return p / p.sum(axis=1, keepdims=True)
 
-    cases = {"calibrated": (mu, width), "too narrow (overconfident)": (mu, width / 2),
-             "too wide (underconfident)": (mu, 2 * width), "biased high (z_phot > z_spec)": (mu + width / 2, width)}
+    cases = {"calibrated": (mu, width), "too narrow": (mu, width / 2),
+             "too wide": (mu, 2 * width), "shifted high": (mu + width / 2, width)}
     return {label: pit(gaussian(c, w), edges, z) for label, (c, w) in cases.items()}
 
 
