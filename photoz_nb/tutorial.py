@@ -10,7 +10,7 @@ The notebooks stay thin: every computation they show lives here or in the module
 - :func:`coverage_bounds`, :func:`difference_significance`, :func:`paired_difference`,
   :func:`family_threshold`: tolerances derived from the errors;
 - :data:`EXPECTED_PATH`, :func:`expected_summary`, :func:`write_expected_summary`,
-  :func:`compare_with_expected`: the README's summary numbers (``small`` profile) and the check that
+  :func:`expected_ebv_slopes`, :func:`compare_with_expected`: the README's summary numbers (``small`` profile) and the check that
   a new run reproduces them within the bootstrap errors.
 """
 from __future__ import annotations
@@ -237,25 +237,38 @@ EXPECTED_PATH = Path(__file__).with_name("expected_small.json")
 EXPECTED_STATS = ("bias", "sigma_mad", "outliers_pct", "crps")
 
 
-def write_expected_summary(table, path=EXPECTED_PATH, note: str = "") -> Path:
+def write_expected_summary(table, path=EXPECTED_PATH, note: str = "", ebv_slopes: dict | None = None) -> Path:
     """Write the README's expected values from a run's summary table (``pipeline.summary``).
 
-    Run after a ``small`` reproduction whose numbers the README then quotes::
+    ``ebv_slopes``: {"with": (slope, err), "without": (slope, err)}, the E(B-V) slopes of the CNN
+    trained with and without the E(B-V) input (``pipeline.studies(ds, pipeline.ebv_experiment(...),
+    ["ebv"])``).  Run after a ``small`` reproduction whose numbers the README then quotes::
 
         table = pipeline.summary("small", ds, pdfs, size_runs)
-        tutorial.write_expected_summary(table, note="simulator 1.4")
+        slopes = pipeline.studies(ds, pipeline.ebv_experiment("small", ds), ["ebv"])["ebv"]["slopes"]
+        tutorial.write_expected_summary(table, note="simulator 1.4", ebv_slopes={
+            "with": slopes["CNN with E(B-V)"], "without": slopes["CNN without E(B-V)"]})
     """
     rows = {str(row["trial"]): {s: float(row[s]) for s in EXPECTED_STATS}
             | {f"{s}_err": float(row[f"{s}_err"]) for s in EXPECTED_STATS if f"{s}_err" in row.colnames}
             for row in table}
+    content = {"profile": "small", "note": note, "rows": rows}
+    if ebv_slopes is not None:
+        content["ebv_slopes"] = {k: [float(v) for v in ebv_slopes[k]] for k in ("with", "without")}
     path = Path(path)
-    path.write_text(json.dumps({"profile": "small", "note": note, "rows": rows}, indent=1) + "\n")
+    path.write_text(json.dumps(content, indent=1) + "\n")
     return path
 
 
 def expected_summary(path=EXPECTED_PATH) -> dict:
     """{trial: {stat: value, stat_err: error}} of the README's summary table."""
     return json.loads(Path(path).read_text())["rows"]
+
+
+def expected_ebv_slopes(path=EXPECTED_PATH) -> dict:
+    """{"with": (slope, err), "without": (slope, err)}: the README's E(B-V) slopes of the CNN with and
+    without the E(B-V) input (``small`` profile, per magnitude of E(B-V))."""
+    return {k: tuple(v) for k, v in json.loads(Path(path).read_text())["ebv_slopes"].items()}
 
 
 def compare_with_expected(table, expected: dict, trials=None, stats=EXPECTED_STATS):
