@@ -2,6 +2,7 @@
 
 The notebooks stay thin: every computation they show lives here or in the modules it calls.
 
+- :func:`notebook_setup`: figures inline and no start-up noise in executed notebooks;
 - :func:`galaxy_anatomy`: one simulated galaxy's stamp, its PSF and the noise in it, per band;
 - :func:`second_mode_mass`, :func:`example_pdf_rows`: the narrow, broad and bimodal example PDFs,
   chosen by a stated rule;
@@ -15,7 +16,11 @@ The notebooks stay thin: every computation they show lives here or in the module
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +30,47 @@ from . import config
 #: The 8 views of :func:`photoz_nb.train.dihedral`, by transform number (rotations counter-clockwise).
 DIHEDRAL_LABELS = ("identity", "rot 90°", "rot 180°", "rot 270°",
                    "mirror", "rot 90° + mirror", "rot 180° + mirror", "rot 270° + mirror")
+
+
+# --------------------------------------------------------------------------- readable executed notebooks
+@contextlib.contextmanager
+def _stderr_fd_silenced():
+    """Send file descriptor 2 (what C++ libraries write to) to /dev/null for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def notebook_setup(retina: bool = True) -> None:
+    """Make executed notebooks readable: figures shown inline, no start-up noise in the cell outputs.
+
+    - ``%matplotlib inline``: the package's figures are plain ``matplotlib.figure.Figure`` objects (no
+      pyplot), which a kernel shows as images only once the inline backend is configured;
+    - TensorFlow writes start-up lines (oneDNN, absl) from C++ to stderr before any log setting
+      applies (``TF_CPP_MIN_LOG_LEVEL`` does not remove them): Keras is imported and run once on a
+      tiny model with stderr sent to /dev/null, after which nothing more is printed;
+    - tqdm's "IProgress not found" warning (no ipywidgets) is ignored: its bars fall back to text.
+    """
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    try:
+        from IPython import get_ipython
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None:
+        shell.run_line_magic("matplotlib", "inline")
+        if retina:
+            shell.run_line_magic("config", "InlineBackend.figure_formats = ['retina']")
+    with _stderr_fd_silenced():
+        import keras
+        tiny = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        tiny.predict_on_batch(np.zeros((1, 1), np.float32))
 
 
 # --------------------------------------------------------------------------- one galaxy, taken apart
@@ -201,14 +247,15 @@ def binomial_error(level: float, n: int) -> float:
 
 
 def coverage_bounds(level: float, n_test: int, n_fit: int | None = None, n_sigma: float = 3.0) -> tuple:
-    """The range a calibrated method's coverage at ``level`` falls in, ``n_sigma`` binomial errors wide.
+    """The range a calibrated method's coverage at ``level`` falls in, ``n_sigma`` binomial errors wide
+    (clipped to [0, 1]).
 
     The error is the binomial one of ``n_test`` measured galaxies; a map fitted on ``n_fit``
     galaxies carries their binomial error too (added in quadrature).
     """
     var = binomial_error(level, n_test) ** 2 + (binomial_error(level, n_fit) ** 2 if n_fit else 0.0)
     half = n_sigma * np.sqrt(var)
-    return float(level - half), float(level + half)
+    return float(max(level - half, 0.0)), float(min(level + half, 1.0))
 
 
 def difference_significance(a: tuple, b: tuple) -> float:
