@@ -27,7 +27,8 @@ import numpy as np
 
 from . import config
 
-#: The 8 views of :func:`photoz_nb.train.dihedral`, by transform number (rotations counter-clockwise).
+#: The 8 views of :func:`photoz_nb.train.dihedral`, by transform number (``np.rot90`` turns of the pixel
+#: array, then a left-right mirror; drawn with the origin at the bottom, the turns look clockwise).
 DIHEDRAL_LABELS = ("identity", "rot 90°", "rot 180°", "rot 270°",
                    "mirror", "rot 90° + mirror", "rot 180° + mirror", "rot 270° + mirror")
 
@@ -55,9 +56,13 @@ def notebook_setup(retina: bool = True) -> None:
     - TensorFlow writes start-up lines (oneDNN, absl) from C++ to stderr before any log setting
       applies (``TF_CPP_MIN_LOG_LEVEL`` does not remove them): Keras is imported and run once on a
       tiny model with stderr sent to /dev/null, after which nothing more is printed;
-    - tqdm's "IProgress not found" warning (no ipywidgets) is ignored: its bars fall back to text.
+    - tqdm's "IProgress not found" warning (no ipywidgets) is ignored: its bars fall back to text,
+      refreshed at most every 10 s (``TQDM_MININTERVAL``, unless set) so that the saved outputs
+      hold a few lines per bar, not hundreds.
     """
     warnings.filterwarnings("ignore", message="IProgress not found")
+    # Without ipywidgets tqdm writes text bars: one refresh per 10 s keeps stored outputs short.
+    os.environ.setdefault("TQDM_MININTERVAL", "10")
     try:
         from IPython import get_ipython
         shell = get_ipython()
