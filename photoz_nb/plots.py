@@ -1388,3 +1388,50 @@ def pit_shapes(pits, n_bins: int = 20) -> Figure:
             [ax for ax in col if ax.get_visible()][-1].set_xlabel("PIT")
         axes[0, 0].set(xlim=(0, 1), ylim=(0, None))
     return fig
+
+
+def inception_block(s1: int, s2: int, with_5x5: bool = True, size: int | None = None) -> Figure:
+    """Schematic of one Net_P inception block (s1, s2): its parallel branches and their concatenation.
+
+    Branches, left to right: 1x1 conv (s2 maps); 1x1 (s1) -> 5x5 (s2) (if ``with_5x5``); 1x1 (s1)
+    -> 3x3 (s2); 1x1 (s1) -> 2x2 average pooling with stride 1.  Every convolution is followed by a
+    PReLU.  The output holds 3 s2 + s1 maps (2 s2 + s1 without the 5x5 branch), of side ``size``
+    pixels if given (the block keeps the side of its input: "same" padding).
+    """
+    from matplotlib.patches import FancyBboxPatch
+
+    if min(s1, s2) < 1:
+        raise ValueError(f"s1 and s2 must be positive numbers of feature maps, got {s1}, {s2}")
+    branches = [[f"1\u00d71 conv\n{s2} maps"]]
+    if with_5x5:
+        branches.append([f"1\u00d71 conv\n{s1} maps", f"5\u00d75 conv\n{s2} maps"])
+    branches.append([f"1\u00d71 conv\n{s1} maps", f"3\u00d73 conv\n{s2} maps"])
+    branches.append([f"1\u00d71 conv\n{s1} maps", f"avg-pool 2\u00d72\nstride 1"])
+    n_out = (2 + with_5x5) * s2 + s1
+    side = f"{size}\u00d7{size}\u00d7" if size else ""
+    width, height = COLUMN_WIDTH, 2.75
+    col_w, box_h = width / len(branches), 0.42
+    rows_y = {"input": 2.48, 0: 1.8, 1: 1.12, "concat": 0.3}
+
+    def box(x, y, w, text, kind):
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - box_h / 2), w, box_h, boxstyle="round,pad=0,rounding_size=0.04",
+                                    fc=_STAGE_FILL[kind], ec="0.35", lw=0.6))
+        ax.text(x, y, text, ha="center", va="center")
+
+    with paper_style():
+        fig = Figure(figsize=(width, height))
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_axis_off()
+        ax.set(xlim=(0, width), ylim=(0, height))
+        box(width / 2, rows_y["input"], width * 0.6, "input maps (previous stage)", "input")
+        box(width / 2, rows_y["concat"], width * 0.9,
+            f"concatenate: {side}{n_out} maps\n({2 + with_5x5} \u00d7 {s2} + {s1})", "inception")
+        for j, steps in enumerate(branches):
+            x = col_w * (j + 0.5)
+            _arrow(ax, (width / 2, rows_y["input"] - box_h / 2), (x, rows_y[0] + box_h / 2))
+            for k, text in enumerate(steps):
+                box(x, rows_y[k], col_w * 0.9, text, "pool" if text.startswith("avg") else "conv")
+                if k:
+                    _arrow(ax, (x, rows_y[k - 1] - box_h / 2), (x, rows_y[k] + box_h / 2))
+            _arrow(ax, (x, rows_y[len(steps) - 1] - box_h / 2), (x, rows_y["concat"] + box_h / 2))
+    return fig

@@ -820,3 +820,17 @@ def test_pit_shapes_one_panel_per_case():
     first = fig.axes[0].patches[0]
     counts = np.histogram(pits["calibrated"], np.linspace(0, 1, 21))[0]
     assert np.allclose(hist_heights(first, 20), counts * 20 / 500)
+
+
+def test_inception_block_branches_and_output_count():
+    fig = plots.inception_block(64, 92, size=32)
+    assert fig.get_size_inches()[0] == pytest.approx(plots.COLUMN_WIDTH)
+    texts = [t.get_text() for t in visible_texts(fig)]
+    assert not [t for t in visible_texts(fig) if t.get_fontsize() < 8]
+    assert texts.count("1\u00d71 conv\n64 maps") == 3 and "1\u00d71 conv\n92 maps" in texts
+    assert {"5\u00d75 conv\n92 maps", "3\u00d73 conv\n92 maps"} <= set(texts)
+    assert "concatenate: 32\u00d732\u00d7340 maps\n(3 \u00d7 92 + 64)" in texts  # Net_P's second block: 340 maps
+    last = [t.get_text() for t in visible_texts(plots.inception_block(92, 128, with_5x5=False))]
+    assert not any("5\u00d75" in t for t in last) and "concatenate: 348 maps\n(2 \u00d7 128 + 92)" in last
+    with pytest.raises(ValueError, match="positive"):
+        plots.inception_block(0, 10)
