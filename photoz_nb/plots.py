@@ -1126,7 +1126,7 @@ def _check_stamps(name: str, stamps) -> np.ndarray:
 def galaxy_anatomy(image, psf, noise, psf_fwhm=None, extinction=None) -> Figure:
     """One galaxy taken apart, one column per band: its stamp, its PSF and the noise in the stamp.
 
-    Rows: the stamp (one asinh scale for all bands, nanomaggies per pixel); the PSF as the
+    Rows: the stamp (one asinh scale for all bands, nanomaggies (nmgy) per pixel); the PSF as the
     fraction of a point source's flux per pixel (log scale); the noise alone (one linear scale,
     nanomaggies per pixel), with its measured standard deviation written in each panel.
 
@@ -1152,9 +1152,9 @@ def galaxy_anatomy(image, psf, noise, psf_fwhm=None, extinction=None) -> Figure:
                                 stretch=AsinhStretch(0.05))
     psf_norm = LogNorm(vmin=1e-4, vmax=float(psf.max()))  # below 1e-4: ringing of the pixel response
     limit = 3 * float(sigma.max())
-    rows = (("stamp", image, image_norm, "gray_r", "flux [nanomaggies/pixel]"),
-            ("PSF", np.clip(psf, 1e-7, None), psf_norm, "magma", "fraction of flux per pixel"),
-            ("noise only", noise, mpl.colors.Normalize(-limit, limit), "RdBu_r", "noise [nanomaggies/pixel]"))
+    rows = (("stamp", image, image_norm, "gray_r", "flux [nmgy/pixel]"),
+            ("PSF", np.clip(psf, 1e-7, None), psf_norm, "magma", "flux fraction/pixel"),
+            ("noise only", noise, mpl.colors.Normalize(-limit, limit), "RdBu_r", "noise [nmgy/pixel]"))
     with paper_style():
         fig, axes = _figure(3, n_bands, height=4.5, width=TEXT_WIDTH, sharex=True, sharey=True)
         fig.get_layout_engine().set(w_pad=0.01, h_pad=0.02, wspace=0.02, hspace=0.02)

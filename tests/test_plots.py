@@ -723,7 +723,7 @@ def test_galaxy_anatomy_rows_bands_and_noise_labels():
     assert panels[0, 0].get_title() == 'u\nA=0.00 mag\nFWHM 1.20"'
     assert panels[0, 0].images[0].norm is panels[0, 4].images[0].norm  # one scale per row: bands compare
     bars = [ax.get_ylabel() for ax in fig.axes if ax.get_subplotspec() is None]
-    assert bars == ["flux [nanomaggies/pixel]", "fraction of flux per pixel", "noise [nanomaggies/pixel]"]
+    assert bars == ["flux [nmgy/pixel]", "flux fraction/pixel", "noise [nmgy/pixel]"]
     with pytest.raises(ValueError, match=r"psf must have shape \(64, 64, 5\)"):
         plots.galaxy_anatomy(image, psf[..., :4], noise)
     with pytest.raises(ValueError, match="extinction must have one value per band"):
