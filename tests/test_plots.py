@@ -699,3 +699,138 @@ def test_figure_matches_baseline_image(name, tmp_path):
         for text in visible_texts(fig):
             text.set_visible(False)
         assert_matches_baseline(fig, name, tmp_path)
+
+
+# ------------------------------------------------------------------ teaching figures of the notebooks
+def _stamps():
+    yy, xx = np.mgrid[:64, :64] - 31.5
+    image = np.exp(-(xx ** 2 + yy ** 2) / 30.0)[..., None] * np.linspace(1, 3, 5) + RNG.normal(0, 0.03, (64, 64, 5))
+    psf = np.exp(-(xx ** 2 + yy ** 2) / 4.0)[..., None] * np.ones(5)
+    noise = RNG.normal(0, 1, (64, 64, 5)) * np.array([0.04, 0.015, 0.02, 0.03, 0.15])
+    return image, psf / psf.sum(axis=(0, 1)), noise
+
+
+def test_galaxy_anatomy_rows_bands_and_noise_labels():
+    image, psf, noise = _stamps()
+    fig = plots.galaxy_anatomy(image, psf, noise, psf_fwhm=np.full(5, 1.2), extinction=np.arange(5) / 10)
+    assert_paper_layout(fig, width=plots.TEXT_WIDTH)
+    panels = np.array([ax for ax in fig.axes if ax.get_subplotspec() is not None]).reshape(3, 5)
+    for b in range(5):
+        assert np.allclose(panels[0, b].images[0].get_array(), image[..., b])
+        assert np.allclose(panels[2, b].images[0].get_array(), noise[..., b])
+        expected = f"$\\sigma$={metrics.sigma_mad(noise[..., b].ravel()):.3f}"
+        assert [t.get_text() for t in panels[2, b].texts] == [expected]
+    assert panels[0, 0].get_title() == 'u\nA=0.00 mag\nFWHM 1.20"'
+    assert panels[0, 0].images[0].norm is panels[0, 4].images[0].norm  # one scale per row: bands compare
+    bars = [ax.get_ylabel() for ax in fig.axes if ax.get_subplotspec() is None]
+    assert bars == ["flux [nmgy/pixel]", "flux fraction/pixel", "noise [nmgy/pixel]"]
+    with pytest.raises(ValueError, match=r"psf must have shape \(64, 64, 5\)"):
+        plots.galaxy_anatomy(image, psf[..., :4], noise)
+    with pytest.raises(ValueError, match="extinction must have one value per band"):
+        plots.galaxy_anatomy(image, psf, noise, extinction=[0.1])
+
+
+def test_pixel_stretch_draws_the_function_and_both_images():
+    from photoz_nb.train import stretch
+    image = _stamps()[0][..., 2] * 20
+    fig = plots.pixel_stretch(image, stretch(image))
+    assert_paper_layout(fig)
+    curve = fig.axes[0].get_lines()[0]
+    x, y = curve.get_data()
+    assert np.allclose(y, np.sign(x) * (np.sqrt(np.abs(x) + 1) - 1), atol=1e-6)  # the paper's stretch
+    assert np.allclose(fig.axes[2].images[0].get_array(), image)
+    assert np.allclose(fig.axes[3].images[0].get_array(), stretch(image))
+    with pytest.raises(ValueError, match=r"\(64, 64\) images"):
+        plots.pixel_stretch(image[:10], image[:10])
+
+
+def test_dihedral_views_shows_each_view_with_its_label():
+    from photoz_nb import tutorial
+    from photoz_nb.train import dihedral
+    image = np.zeros((64, 64, 5), np.float32)
+    image[10:20, 40:60] = 1  # an asymmetric bar: every view differs
+    views = dihedral(np.repeat(image[None], 8, axis=0), np.arange(8))[..., 2]
+    fig = plots.dihedral_views(views, tutorial.DIHEDRAL_LABELS)
+    assert_paper_layout(fig, width=plots.TEXT_WIDTH)
+    assert [ax.get_title() for ax in fig.axes] == list(tutorial.DIHEDRAL_LABELS)
+    shown = [ax.images[0].get_array() for ax in fig.axes]
+    assert all(np.array_equal(s, v) for s, v in zip(shown, views))
+    assert len({s.tobytes() for s in shown}) == 8
+    with pytest.raises(ValueError, match="need 8 labels"):
+        plots.dihedral_views(views, ["a"])
+
+
+def test_pdf_gallery_interval_and_estimates():
+    from photoz_nb import pdf
+    edges = config.redshift_edges()
+    z_spec = np.array([0.1, 0.2])
+    block = gaussian_pdfs(z_spec, edges, width=0.02, shift=0.01)
+    fig = plots.pdf_gallery(block, edges, z_spec, ["narrow", "broad"])
+    assert_paper_layout(fig)
+    for k, ax in enumerate(fig.axes):
+        assert ax.get_title() == ["narrow", "broad"][k]
+        band = ax.patches[0]  # the shaded central 68%
+        lo, hi = band.get_x(), band.get_x() + band.get_width()
+        assert (lo, hi) == pytest.approx(tuple(pdf.quantile(block[k:k + 1], edges, [0.16, 0.84])[0]))
+        lines = {line.get_label(): line.get_xdata()[0] for line in ax.get_lines()}
+        assert lines[r"$z_\mathrm{spec}$"] == z_spec[k]
+        assert lines[r"$z_\mathrm{phot}$ (mean)"] == pytest.approx(pdf.point_estimate(block[k:k + 1], edges)[0])
+    with pytest.raises(ValueError, match="2 titles for 1 PDFs|1 titles for 2 PDFs"):
+        plots.pdf_gallery(block, edges, z_spec, ["one"])
+
+
+def test_pit_crps_illustration_reports_the_package_values():
+    from photoz_nb import pdf
+    edges = config.redshift_edges()
+    block = gaussian_pdfs(np.array([0.2]), edges, width=0.02)
+    fig = plots.pit_crps_illustration(block[0], edges, 0.215)
+    assert_paper_layout(fig)
+    texts = " ".join(t.get_text() for t in visible_texts(fig))
+    assert f"= {pdf.pit(block, edges, [0.215])[0]:.2f}" in texts
+    assert f"= {pdf.crps(block, edges, [0.215])[0]:.4f}" in texts
+    cdf_line = next(line for line in fig.axes[1].get_lines() if line.get_label().startswith("CDF"))
+    assert np.allclose(cdf_line.get_ydata(), pdf.edge_cdf(block)[0])  # piecewise linear through the edges
+    # The shaded area's integral of the squared gap is the CRPS (to the resolution of the drawing grid).
+    fine, f = next(line for line in fig.axes[2].get_lines() if line.get_label() == "F(z)").get_data()
+    gap2 = (f - (fine >= 0.215)) ** 2
+    assert np.trapezoid(gap2, fine) == pytest.approx(pdf.crps(block, edges, [0.215])[0], rel=0.02)
+
+
+def test_calibration_maps_draws_maps_and_pdfs():
+    edges = config.redshift_edges()
+    before = gaussian_pdfs(np.array([0.2]), edges, width=0.01)[0]
+    after = gaussian_pdfs(np.array([0.2]), edges, width=0.02)[0]
+    x = np.linspace(0, 1, 11)
+    fig = plots.calibration_maps({"global": (x, x ** 2)}, {"uncalibrated": before, "remapped": after}, edges, 0.21)
+    assert_paper_layout(fig)
+    maps, pdfs = fig.axes
+    assert np.allclose(maps.get_lines()[1].get_ydata(), x ** 2)
+    assert set(legend_texts(fig)) >= {"global", "uncalibrated", "remapped", "identity (no change)"}
+    assert np.allclose(stairs(pdfs)["remapped"][0], after / np.diff(edges))
+    with pytest.raises(ValueError, match="increasing"):
+        plots.calibration_maps({"bad": (x[::-1], x)}, {"u": before}, edges, 0.2)
+
+
+def test_pit_shapes_one_panel_per_case():
+    from photoz_nb import tutorial
+    pits = tutorial.synthetic_pits(n=500, seed=1)
+    fig = plots.pit_shapes(pits)
+    assert_paper_layout(fig)
+    assert [ax.get_title() for ax in fig.axes] == list(pits)
+    first = fig.axes[0].patches[0]
+    counts = np.histogram(pits["calibrated"], np.linspace(0, 1, 21))[0]
+    assert np.allclose(hist_heights(first, 20), counts * 20 / 500)
+
+
+def test_inception_block_branches_and_output_count():
+    fig = plots.inception_block(64, 92, size=32)
+    assert fig.get_size_inches()[0] == pytest.approx(plots.COLUMN_WIDTH)
+    texts = [t.get_text() for t in visible_texts(fig)]
+    assert not [t for t in visible_texts(fig) if t.get_fontsize() < 8]
+    assert texts.count("1\u00d71 conv\n64 maps") == 3 and "1\u00d71 conv\n92 maps" in texts
+    assert {"5\u00d75 conv\n92 maps", "3\u00d73 conv\n92 maps"} <= set(texts)
+    assert "concatenate: 32\u00d732\u00d7340 maps\n(3 \u00d7 92 + 64)" in texts  # Net_P's second block: 340 maps
+    last = [t.get_text() for t in visible_texts(plots.inception_block(92, 128, with_5x5=False))]
+    assert not any("5\u00d75" in t for t in last) and "concatenate: 348 maps\n(2 \u00d7 128 + 92)" in last
+    with pytest.raises(ValueError, match="positive"):
+        plots.inception_block(0, 10)
