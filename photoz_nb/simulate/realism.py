@@ -76,6 +76,13 @@ FWHM_BOX = 31      # side (native pixels) of the box a star's effective width is
 FWHM_FIT_BOX = 21  # ... and of its central part the Moffat is fitted to
 #: Sources more diffuse than the PSF by this much in r90/r50 are saturated stars (see _measure_rows).
 FLAT_CONCENTRATION_MARGIN, SATURATION_MAG = 0.05, 15.5
+#: Side (native pixels) of the core box, and the number of row-interpolated pixels, of a saturated star.
+SATURATION_BOX, SATURATED_LINEAR_PIXELS = 13, 3
+#: A field is crowded (left out of the report) above this density of sources with 15 < r < 19 (by
+#: segment flux) per arcmin^2.  Measured: 0.29-0.41 on the three high-latitude shared fields (|b| > 45),
+#: 1.29 on 008162-6-0080 (b = -23), where blends and stars pass for galaxies.
+CROWDED_DENSITY = 0.8
+CROWDING_MAG_RANGE = (15.0, 19.0)
 
 FRAME_RE = re.compile(r"frame-r-(\d{6})-(\d)-(\d{4})\.fits(\.bz2)?$")
 
@@ -291,8 +298,9 @@ def curve_of_growth(image, noise: float | None = None, eta: float = 0.2, max_rad
     petroR50 / petroR90.
 
     Returns dict flux, mag (22.5 - 2.5 log10 flux, for nanomaggies), r50, r90,
-    concentration (r90 / r50), r_petro, x, y, ok (a Petrosian radius was found) and capped
-    (2 R_P reaches beyond ``max_radius``: a source larger than the stamp).
+    concentration (r90 / r50), b_over_a (:func:`axis_ratio` within 2 R_P), r_petro, x, y,
+    ok (a Petrosian radius was found) and capped (2 R_P reaches beyond ``max_radius``: a
+    source larger than the stamp).
     """
     image = _check_image(image)
     if noise is None:
@@ -316,11 +324,29 @@ def curve_of_growth(image, noise: float | None = None, eta: float = 0.2, max_rad
     flux = float(np.interp(min(2 * r_petro, max_radius), r_sorted, cumulative))
     growth = np.maximum.accumulate(flux_in)
     if not flux > 0:
-        return dict(flux=flux, mag=np.nan, r50=np.nan, r90=np.nan, concentration=np.nan, r_petro=r_petro,
-                    x=float(x), y=float(y), ok=False, capped=capped)
+        return dict(flux=flux, mag=np.nan, r50=np.nan, r90=np.nan, concentration=np.nan, b_over_a=np.nan,
+                    r_petro=r_petro, x=float(x), y=float(y), ok=False, capped=capped)
     r50, r90 = (_refine(radii, growth, f * flux) for f in (0.5, 0.9))
+    inside = central & (np.hypot(xx - x, yy - y) <= min(2 * r_petro, max_radius))
     return dict(flux=flux, mag=float(22.5 - 2.5 * np.log10(flux)), r50=r50, r90=r90, concentration=r90 / r50,
-                r_petro=float(r_petro), x=float(x), y=float(y), ok=ok, capped=capped)
+                b_over_a=axis_ratio(np.where(inside, clean, 0.0), (x, y)), r_petro=float(r_petro), x=float(x),
+                y=float(y), ok=ok, capped=capped)
+
+
+def axis_ratio(image: np.ndarray, centre) -> float:
+    """b/a from the flux-weighted (unweighted beyond the image's own profile) second moments of
+    the positive pixels of ``image`` about ``centre``: sqrt of the ratio of the eigenvalues.
+    Observed (PSF-convolved) like SDSS's isophotal and moment shapes, and measured the same way on
+    simulated and real stamps; a round PSF pushes small galaxies towards 1."""
+    w = np.maximum(np.asarray(image, float), 0.0)
+    if not w.sum() > 0:
+        return np.nan
+    yy, xx = np.indices(w.shape)
+    dx, dy = xx - centre[0], yy - centre[1]
+    mxx, myy, mxy = ((w * a * b).sum() / w.sum() for a, b in ((dx, dx), (dy, dy), (dx, dy)))
+    root = np.sqrt(((mxx - myy) / 2) ** 2 + mxy ** 2)
+    major, minor = (mxx + myy) / 2 + root, (mxx + myy) / 2 - root
+    return float(np.sqrt(max(minor, 0.0) / major)) if major > 0 else np.nan
 
 
 def _refine(radii: np.ndarray, growth: np.ndarray, level: float) -> float:
@@ -390,6 +416,37 @@ def load_fields(frames_dir=None, progress: bool = True) -> list[RealField]:
     if not fields:
         raise FileNotFoundError(f"{frames_dir}: no complete field (frame-[ugriz]-RRRRRR-C-FFFF.fits.bz2 x 5)")
     return fields
+
+
+def field_crowding(field: RealField) -> dict:
+    """density: sources with CROWDING_MAG_RANGE r magnitudes (segment flux) per arcmin^2 of the r
+    frame; masked: fraction of its pixels under :func:`source_mask`; crowded: density > CROWDED_DENSITY."""
+    image = np.nan_to_num(field.frames["r"].image)
+    src = detect_sources(image)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = 22.5 - 2.5 * np.log10(np.asarray(src["flux"], float))
+    area = image.size * field.pixel_scale["r"] ** 2 / 3600.0
+    n = int(((mag > CROWDING_MAG_RANGE[0]) & (mag < CROWDING_MAG_RANGE[1])).sum())
+    density = n / area
+    return dict(density=density, masked=float(source_mask(image).mean()), n_sources=n,
+                crowded=bool(density > CROWDED_DENSITY))
+
+
+def split_crowded(fields: list[RealField], progress: bool = True) -> tuple[list[RealField], dict]:
+    """(uncrowded fields, {name: field_crowding} of every field); a message names each crowded one."""
+    crowding = {f.name: field_crowding(f) for f in fields}
+    for name, c in crowding.items():
+        if c["crowded"]:
+            msg = (f"field {name} is crowded ({c['density']:.2f} sources with {CROWDING_MAG_RANGE[0]:g} < r < "
+                   f"{CROWDING_MAG_RANGE[1]:g} per arcmin^2 > {CROWDED_DENSITY}, {100 * c['masked']:.0f}% of pixels "
+                   f"masked): left out of the realism report")
+            warnings.warn(msg, stacklevel=2)
+            if progress:
+                print(msg)
+    kept = [f for f in fields if not crowding[f.name]["crowded"]]
+    if not kept:
+        raise ValueError(f"every field is crowded: {sorted(crowding)}; no field to compare with")
+    return kept, crowding
 
 
 def _world_to_pixel(frame, ra, dec):
@@ -758,6 +815,7 @@ def _measure_rows(images, r50_psf, c_psf) -> Table:
     table = Table({"mag": np.array([o["mag"] for o in out], float), "r50": np.array([o["r50"] for o in out]) * pix,
                    "r90": np.array([o["r90"] for o in out]) * pix,
                    "concentration": np.array([o["concentration"] for o in out], float),
+                   "b_over_a": np.array([o["b_over_a"] for o in out], float),
                    "ok": np.array([o["ok"] for o in out], bool), "capped": np.array([o["capped"] for o in out], bool),
                    "r50_psf": np.asarray(r50_psf, float), "c_psf": np.asarray(c_psf, float)})
     mag = np.nan_to_num(table["mag"], nan=99.0)
@@ -789,8 +847,30 @@ def psf_concentration(fwhm_arcsec) -> np.ndarray:
     return np.interp(fwhm_arcsec, fwhm, conc)
 
 
+def saturated_core(image: np.ndarray, x: float, y: float, half: int = SATURATION_BOX // 2) -> bool:
+    """True if the source at native pixel (x, y) has an interpolated (saturated) core.
+
+    SDSS replaces saturated pixels and their bleed trail by a linear interpolation along the row,
+    so such a core holds several bright pixels (> 30 % of the box's peak) whose row second
+    difference vanishes (< 2 % of the pixel); a real core, star or galaxy, is curved.  Measured on
+    the four shared fields: the saturated stars (r < 15, with diffraction spikes and a flat top) have
+    3-7 such pixels, the galaxies 0-2, unsaturated stars 0-2 (one 3).  These cores look extended
+    (r50 up to 6 x the PSF's), and calibObj does not list them.
+    """
+    xi, yi = int(round(float(x))), int(round(float(y)))
+    box = np.asarray(image[max(yi - half, 0):yi + half + 1, max(xi - half, 0):xi + half + 1], float)
+    if box.shape[1] < 3 or not np.isfinite(box).all():
+        return False
+    centre = box[:, 1:-1]
+    curvature = np.abs(box[:, 2:] - 2 * centre + box[:, :-2])
+    linear = (centre > 0.3 * box.max()) & (curvature < 0.02 * np.abs(centre))
+    return int(linear.sum()) >= SATURATED_LINEAR_PIXELS
+
+
 def real_galaxy_candidates(field: RealField) -> Table:
-    """Sources of the r frame brighter than ~18.5 by segment flux, away from calibObj stars."""
+    """Sources of the r frame brighter than ~18.5 by segment flux, away from calibObj stars and
+    without a saturated core (:func:`saturated_core`).  Unsaturated stars are left to the
+    stellar-locus cut of :func:`_measure_rows` (r50 against the PSF's), so no calibObj is needed."""
     frame = field.frames["r"]
     src = detect_sources(frame.image)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -798,6 +878,8 @@ def real_galaxy_candidates(field: RealField) -> Table:
     src = src[(mag < GALAXY_MAG_RANGE[1] + 0.7) & (mag > GALAXY_MAG_RANGE[0] - 1.5)]
     ra, dec = frame.wcs.pixel_to_world_values(np.asarray(src["x"]), np.asarray(src["y"]))
     src["ra"], src["dec"] = np.atleast_1d(ra), np.atleast_1d(dec)
+    src["saturated"] = np.array([saturated_core(frame.image, x, y) for x, y in zip(src["x"], src["y"])], bool)
+    src = src[~src["saturated"]]
     if field.stars is not None:
         src = src[_nearest_arcsec(src["ra"], src["dec"], field.stars["RA"], field.stars["DEC"]) > STAR_MATCH_ARCSEC]
     return src
@@ -919,6 +1001,7 @@ class RealismResults:
     sizes: SizeResult
     colours: ColourResult
     dataset: str
+    crowding: dict = dataclasses.field(default_factory=dict)  # field -> field_crowding (every field)
 
 
 def _as_dataset(dataset) -> catalog.Dataset:
@@ -931,14 +1014,14 @@ def run_comparisons(dataset, frames_dir=None, n_sim: int = 600, seed: int = 0,
                     progress: bool = True) -> RealismResults:
     """All four comparisons of ``dataset`` (path or opened Dataset) with the frames in ``frames_dir``."""
     ds = _as_dataset(dataset)
-    fields = load_fields(frames_dir, progress)
+    fields, crowding = split_crowded(load_fields(frames_dir, progress), progress)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN medians of empty bins
         noise = compare_sky_noise(ds, fields, n_sim=min(n_sim, 300), seed=seed, progress=progress)
         psf = compare_psf(ds, fields, n_sim=min(n_sim, 150), seed=seed, progress=progress)
         sizes = compare_galaxy_sizes(ds, fields, psf, n_sim=n_sim, seed=seed, progress=progress)
         colours = compare_colour_redshift(ds.catalog)
-    return RealismResults(noise, psf, sizes, colours, str(ds.path))
+    return RealismResults(noise, psf, sizes, colours, str(ds.path), crowding)
 
 
 def _row(quantity, band, field, sim, real, statistic, name, threshold, passed, n_sim, n_real, kind="test"):
@@ -988,6 +1071,45 @@ def _psf_rows(psf: PsfResult) -> list[dict]:
     return rows
 
 
+GALAXY_TESTS = (("galaxy r50 [arcsec]", "r50", np.log10), ("galaxy concentration r90/r50", "concentration", None),
+                ("galaxy b/a (moments)", "b_over_a", None))
+
+
+def _galaxy_rows(sizes: SizeResult) -> list[dict]:
+    """KS tests of log r50, r90/r50 and b/a of the selected galaxies, pooled ("both") and per field,
+    and the pooled size offset at fixed magnitude."""
+    sim_g = sizes.sim[sizes.sim["selected"]]
+    real_g = sizes.real[sizes.real["selected"]] if len(sizes.real) else sizes.real
+    groups = [("both", real_g)]
+    if len(real_g):
+        groups += [(f, real_g[real_g["field"] == f]) for f in sorted(set(real_g["field"]))]
+    rows = []
+    for field, real in groups:
+        for name, col, transform in GALAXY_TESTS:
+            if col not in sim_g.colnames:
+                continue
+            a, b_ = (np.asarray(t[col], float) if len(t) else np.array([]) for t in (sim_g, real))
+            a, b_ = a[np.isfinite(a)], b_[np.isfinite(b_)]
+            ta, tb = (a, b_) if transform is None else (transform(a), transform(b_))
+            p = stats.ks_2samp(ta, tb).pvalue if a.size and b_.size else np.nan
+            rows.append(_row(name, "r", field, np.median(a) if a.size else np.nan,
+                             np.median(b_) if b_.size else np.nan, p, "KS p-value",
+                             f"p >= {KS_P_MIN}", p >= KS_P_MIN, a.size, b_.size))
+    offset = size_offset_dex(sizes)
+    rows.append(_row("galaxy size at fixed r mag [dex]", "r", "both", 0.0, offset, offset,
+                     "median log r50 offset real - sim", f"|offset| <= {SIZE_OFFSET_MAX_DEX}",
+                     abs(offset) <= SIZE_OFFSET_MAX_DEX, len(sim_g), len(real_g)))
+    return rows
+
+
+def _crowding_rows(crowding: dict) -> list[dict]:
+    """One informative row per field: its source density, and whether it was left out as crowded."""
+    return [_row("field crowding: sources 15<r<19 per arcmin^2" + (" (crowded: left out)" if c["crowded"] else ""),
+                 "r", field, np.nan, c["density"], c["masked"], "fraction of pixels masked",
+                 f"density <= {CROWDED_DENSITY}", True, 0, c["n_sources"], kind="info")
+            for field, c in crowding.items()]
+
+
 def summary_table(res: RealismResults) -> Table:
     """One row per test: quantity, band, field, simulated, real, statistic, threshold, passed."""
     rows = []
@@ -1001,20 +1123,8 @@ def summary_table(res: RealismResults) -> Table:
     rows += [_percentile_row("sky noise per field [nmgy/pix]", b, field, res.noise.sim[:, j], real[:, j])
              for field, real in res.noise.real.items() for j, b in enumerate(BANDS)]
     rows += _psf_rows(res.psf)
-    sim_g = res.sizes.sim[res.sizes.sim["selected"]]
-    real_g = res.sizes.real[res.sizes.real["selected"]] if len(res.sizes.real) else res.sizes.real
-    for name, col, transform in (("galaxy r50 [arcsec]", "r50", np.log10),
-                                 ("galaxy concentration r90/r50", "concentration", lambda v: v)):
-        a = transform(np.asarray(sim_g[col], float)) if len(sim_g) else np.array([])
-        b_ = transform(np.asarray(real_g[col], float)) if len(real_g) else np.array([])
-        p = stats.ks_2samp(a, b_).pvalue if a.size and b_.size else np.nan
-        rows.append(_row(name, "r", "both", np.median(sim_g[col]) if len(sim_g) else np.nan,
-                         np.median(real_g[col]) if len(real_g) else np.nan, p, "KS p-value",
-                         f"p >= {KS_P_MIN}", p >= KS_P_MIN, len(sim_g), len(real_g)))
-    offset = size_offset_dex(res.sizes)
-    rows.append(_row("galaxy size at fixed r mag [dex]", "r", "both", 0.0, offset, offset,
-                     "median log r50 offset real - sim", f"|offset| <= {SIZE_OFFSET_MAX_DEX}",
-                     abs(offset) <= SIZE_OFFSET_MAX_DEX, len(sim_g), len(real_g)))
+    rows += _galaxy_rows(res.sizes)
+    rows += _crowding_rows(res.crowding)
     c = res.colours
     for name, limit in COLOUR_RMS_MAX.items():
         use = c.usable
