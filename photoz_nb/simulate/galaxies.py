@@ -41,6 +41,12 @@ EARLY_TYPE_U_MINUS_R = 2.22
 #: Shen et al. 2003, Table 1 (r-band Petrosian R50 in kpc, h = 0.7; concentration-selected).
 SHEN_EARLY = dict(a=0.60, b=-4.63, sigma1=0.48, sigma2=0.25, m0=-20.52)
 SHEN_LATE = dict(alpha=0.21, beta=0.53, gamma=-1.31, sigma1=0.48, sigma2=0.25, m0=-20.52)
+#: Intrinsic half-light radius of the main component (bulge of early types, disk of late types)
+#: over the drawn Shen et al. 2003 R50.  Shen's R50 is SDSS's Petrosian petroR50_r of the observed,
+#: seeing-blurred image (their Sersic radii are the seeing-corrected ones), and a Petrosian R50 is
+#: 0.71 x the half-light radius of a de Vaucouleurs profile: using R50 as the intrinsic radius
+#: made the stamps' measured R50 too small.
+HLR_OVER_SHEN_R50 = 1.0
 #: r-band bulge-to-total ratio: Beta distributions for early and late types.
 BULGE_FRAC_BETA = {"early": (6.0, 2.5), "late": (1.3, 5.0)}
 #: Sizes of the second component relative to the first (uniform ranges).
@@ -365,7 +371,7 @@ def draw_morphology(pop: Population, rng: np.random.Generator) -> dict:
     early = (mag[:, 0] - mag[:, R]) > EARLY_TYPE_U_MINUS_R
     abs_mag_r = pop.petro_r - sed.distance_modulus(pop.z) - by_blocks(sed.kcorrection_r, pop.z, pop.coeffs)
     r50_kpc = shen_r50_kpc(abs_mag_r, early, rng)
-    r50_arcsec = r50_kpc / (sed.angular_diameter_distance(pop.z) * 1e3) * 206264.806
+    r50_arcsec = HLR_OVER_SHEN_R50 * r50_kpc / (sed.angular_diameter_distance(pop.z) * 1e3) * 206264.806
     bulge_frac = np.where(early, rng.beta(*BULGE_FRAC_BETA["early"], n), rng.beta(*BULGE_FRAC_BETA["late"], n))
     second = np.where(early, rng.uniform(*DISK_OVER_BULGE_EARLY, n), rng.uniform(*BULGE_OVER_DISK_LATE, n))
     hlr_bulge = np.clip(np.where(early, r50_arcsec, r50_arcsec * second), *HLR_RANGE_ARCSEC)

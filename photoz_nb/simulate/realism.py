@@ -78,6 +78,9 @@ FWHM_FIT_BOX = 21  # ... and of its central part the Moffat is fitted to
 FLAT_CONCENTRATION_MARGIN, SATURATION_MAG = 0.05, 15.5
 #: Side (native pixels) of the core box, and the number of row-interpolated pixels, of a saturated star.
 SATURATION_BOX, SATURATED_LINEAR_PIXELS = 13, 3
+#: ... whose interpolated pixels hold more than this many counts (frame header NMGY: nanomaggies per
+#: count); the interpolated cores measured hold 5,900-16,000, galaxies with r > 14 under ~1,000.
+SATURATION_MIN_DN = 2000.0
 #: A field is crowded (left out of the report) above this density of sources with 15 < r < 19 (by
 #: segment flux) per arcmin^2.  Measured: 0.29-0.41 on the three high-latitude shared fields (|b| > 45),
 #: 1.29 on 008162-6-0080 (b = -23), where blends and stars pass for galaxies.
@@ -676,7 +679,6 @@ def psf_stars(field: RealField):
 def compare_psf(ds: catalog.Dataset, fields: list[RealField], n_sim: int = 150, seed: int = 0,
                 progress: bool = True) -> PsfResult:
     """PSF widths of real stars and of point sources rendered with the simulated PSFs, same code."""
-    from ..sdss.cutouts import CutoutError, cutout
 
     nominal = catalog_psf(ds.catalog)
     rows = _rows(len(nominal), n_sim, seed)
@@ -695,13 +697,7 @@ def compare_psf(ds: catalog.Dataset, fields: list[RealField], n_sim: int = 150, 
             calib[field.name] = calib_fwhm
         w = np.array([_star_widths(field, a, d) for a, d in zip(ra, dec)]).reshape(-1, 2, len(BANDS))
         real[field.name], real_eff[field.name] = w[:, 0], w[:, 1]
-        stamps = []
-        for a, d in zip(ra, dec):
-            try:
-                stamps.append(cutout(field.frames, float(a), float(d), bands=("r",))[:, :, 0].astype(float))
-            except CutoutError:
-                continue
-        real_r[field.name] = _profile_table(stamps)
+        real_r[field.name] = star_profiles(field, ra, dec)
     return PsfResult(widths[..., 0], widths[..., 1], _profile_table(r_images), nominal, real, real_eff, real_r,
                      calib, source)
 
@@ -847,12 +843,13 @@ def psf_concentration(fwhm_arcsec) -> np.ndarray:
     return np.interp(fwhm_arcsec, fwhm, conc)
 
 
-def saturated_core(image: np.ndarray, x: float, y: float, half: int = SATURATION_BOX // 2) -> bool:
+def saturated_core(image: np.ndarray, x: float, y: float, min_value: float, half: int = SATURATION_BOX // 2) -> bool:
     """True if the source at native pixel (x, y) has an interpolated (saturated) core.
 
     SDSS replaces saturated pixels and their bleed trail by a linear interpolation along the row,
     so such a core holds several bright pixels (> 30 % of the box's peak) whose row second
-    difference vanishes (< 2 % of the pixel); a real core, star or galaxy, is curved.  Measured on
+    difference vanishes (< 2 % of the pixel), all above ``min_value`` (so that the noise of a faint,
+    flat galaxy cannot pass: SATURATION_MIN_DN); a real core, star or galaxy, is curved.  Measured on
     the four shared fields: the saturated stars (r < 15, with diffraction spikes and a flat top) have
     3-7 such pixels, the galaxies 0-2, unsaturated stars 0-2 (one 3).  These cores look extended
     (r50 up to 6 x the PSF's), and calibObj does not list them.
@@ -863,11 +860,11 @@ def saturated_core(image: np.ndarray, x: float, y: float, half: int = SATURATION
         return False
     centre = box[:, 1:-1]
     curvature = np.abs(box[:, 2:] - 2 * centre + box[:, :-2])
-    linear = (centre > 0.3 * box.max()) & (curvature < 0.02 * np.abs(centre))
+    linear = (centre > max(0.3 * box.max(), min_value)) & (curvature < 0.02 * np.abs(centre))
     return int(linear.sum()) >= SATURATED_LINEAR_PIXELS
 
 
-def real_galaxy_candidates(field: RealField) -> Table:
+def real_galaxy_candidates(field: RealField, mag_max: float = GALAXY_MAG_RANGE[1] + 0.7) -> Table:
     """Sources of the r frame brighter than ~18.5 by segment flux, away from calibObj stars and
     without a saturated core (:func:`saturated_core`).  Unsaturated stars are left to the
     stellar-locus cut of :func:`_measure_rows` (r50 against the PSF's), so no calibObj is needed."""
@@ -875,10 +872,12 @@ def real_galaxy_candidates(field: RealField) -> Table:
     src = detect_sources(frame.image)
     with np.errstate(divide="ignore", invalid="ignore"):
         mag = 22.5 - 2.5 * np.log10(np.asarray(src["flux"], float))
-    src = src[(mag < GALAXY_MAG_RANGE[1] + 0.7) & (mag > GALAXY_MAG_RANGE[0] - 1.5)]
+    src = src[(mag < mag_max) & (mag > GALAXY_MAG_RANGE[0] - 1.5)]  # segment fluxes miss the faint wings
     ra, dec = frame.wcs.pixel_to_world_values(np.asarray(src["x"]), np.asarray(src["y"]))
     src["ra"], src["dec"] = np.atleast_1d(ra), np.atleast_1d(dec)
-    src["saturated"] = np.array([saturated_core(frame.image, x, y) for x, y in zip(src["x"], src["y"])], bool)
+    min_value = SATURATION_MIN_DN * float(frame.header.get("NMGY", 0.005))
+    src["saturated"] = np.array([saturated_core(frame.image, x, y, min_value) for x, y in zip(src["x"], src["y"])],
+                                bool)
     src = src[~src["saturated"]]
     if field.stars is not None:
         src = src[_nearest_arcsec(src["ra"], src["dec"], field.stars["RA"], field.stars["DEC"]) > STAR_MATCH_ARCSEC]
@@ -890,31 +889,55 @@ def compare_galaxy_sizes(ds: catalog.Dataset, fields: list[RealField], psf: PsfR
     """r50, r90/r50 and Petrosian r of simulated stamps and of cutouts of real galaxies."""
     from astropy.table import vstack
 
-    from ..sdss.cutouts import CutoutError, cutout
-
     rows = _rows(len(ds), n_sim, seed)
     images = (ds.images[i, :, :, R].astype(float) for i in rows)
     images = tqdm(images, total=len(rows), desc="galaxy sizes (sim)", unit="stamp", disable=not progress)
     fwhm_r = ds.column("psf_fwhm_r")[rows]
     sim = _measure_rows(images, psf_r50(fwhm_r), psf_concentration(fwhm_r))
     sim["row"] = rows
-    parts = []
-    for field in tqdm(fields, desc="galaxy sizes (real)", unit="field", disable=not progress):
-        stars = psf.real_r[field.name]
-        cand = real_galaxy_candidates(field)
-        stamps, keep = [], []
-        for k, (ra, dec) in enumerate(zip(cand["ra"], cand["dec"])):
-            try:
-                stamps.append(cutout(field.frames, float(ra), float(dec), bands=("r",))[:, :, 0].astype(float))
-                keep.append(k)
-            except CutoutError:
-                continue
-        n = len(stamps)
-        table = _measure_rows(stamps, np.full(n, np.nanmedian(stars["r50"])),
-                              np.full(n, np.nanmedian(stars["concentration"])))
-        table["field"], table["ra"], table["dec"] = [field.name] * n, cand["ra"][keep], cand["dec"][keep]
-        parts.append(table)
+    parts = [measure_real_galaxies(field, psf.real_r[field.name])
+             for field in tqdm(fields, desc="galaxy sizes (real)", unit="field", disable=not progress)]
     return SizeResult(sim, vstack(parts) if parts else Table())
+
+
+def measure_real_galaxies(field: RealField, stars: Table, bands=("r",), mag_max: float = GALAXY_MAG_RANGE[1] + 0.7) -> Table:
+    """:func:`_measure_rows` of the r cutouts of :func:`real_galaxy_candidates`, the PSF's r50 and
+    r90/r50 being the medians of ``stars`` (a :func:`_profile_table` of the field's stars); with
+    ``mag_<band>`` (Petrosian, :func:`curve_of_growth`) of each other band in ``bands``."""
+    from ..sdss.cutouts import CutoutError, cutout
+
+    bands = tuple(dict.fromkeys(("r", *bands)))
+    cand = real_galaxy_candidates(field, mag_max)
+    stamps, keep = [], []
+    for k, (ra, dec) in enumerate(zip(cand["ra"], cand["dec"])):
+        try:
+            stamps.append(cutout(field.frames, float(ra), float(dec), bands=bands).astype(float))
+            keep.append(k)
+        except CutoutError:
+            continue
+    n = len(stamps)
+    table = _measure_rows([s[:, :, 0] for s in stamps], np.full(n, np.nanmedian(stars["r50"])),
+                          np.full(n, np.nanmedian(stars["concentration"])))
+    for j, b in enumerate(bands[1:], start=1):
+        table[f"mag_{b}"] = np.array([curve_of_growth(s[:, :, j])["mag"] for s in stamps], float)
+    table["field"], table["ra"], table["dec"] = [field.name] * n, cand["ra"][keep], cand["dec"][keep]
+    return table
+
+
+def star_profiles(field: RealField, ra=None, dec=None) -> Table:
+    """r50 (arcsec) and r90/r50 of the r cutouts of the stars at (ra, dec), default the field's
+    :func:`psf_stars`."""
+    from ..sdss.cutouts import CutoutError, cutout
+
+    if ra is None:
+        ra, dec, _, _ = psf_stars(field)
+    stamps = []
+    for a, d in zip(ra, dec):
+        try:
+            stamps.append(cutout(field.frames, float(a), float(d), bands=("r",))[:, :, 0].astype(float))
+        except CutoutError:
+            continue
+    return _profile_table(stamps)
 
 
 def size_offset_dex(sizes: SizeResult, bin_width: float = 0.5) -> float:
