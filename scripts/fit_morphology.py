@@ -198,15 +198,23 @@ def main(argv=None) -> None:
     print(f"  {len(real)} usable real galaxies with {MAG_RANGE[0]} < r < {MAG_RANGE[1]}")
     if args.grid:
         results = []
-        for scale, late, early in itertools.product((1.2, 1.45, 1.7), (0.06, 0.15), (0.5, 0.7)):
-            constants = {"HLR_OVER_SHEN_R50": scale,
+        # early-type sizes already follow Shen et al. 2003 (published_checks): their scale stays 1
+        for scale, late, early in itertools.product((1.25, 1.45), (0.05, 0.12), (0.55, 0.7)):
+            constants = {"HLR_OVER_SHEN_R50": {"early": 1.0, "late": scale},
                          "BULGE_FRAC_BETA": {"early": beta_with_mean(early, 8.5), "late": beta_with_mean(late, 6.3)}}
-            table = binned_table(sim_galaxies(build_with(constants, args.grid_n, args.seed), colour=False), real)
+            sim = sim_galaxies(build_with(constants, args.grid_n, args.seed), colour=False)
+            table = binned_table(sim, real)
+            shen = published_checks(sim)
+            late_ratio = np.median([r["simulated"] / r["published"] for r in shen if "late" in r["check"]
+                                    and "Shen" in r["check"]])
             results.append((chi2(table), scale, late, early))
-            print(f"  scale {scale} late B/T {late} early B/T {early}: chi2 {results[-1][0]:.1f}", flush=True)
+            print(f"  late scale {scale} late B/T {late} early B/T {early}: chi2 {results[-1][0]:.1f}; "
+                  f"late R50 / Shen {late_ratio:.2f}; median R50 {table['r50_sim'][-1]:.2f} C "
+                  f"{table['concentration_sim'][-1]:.2f} (real {table['r50_real'][-1]:.2f}, "
+                  f"{table['concentration_real'][-1]:.2f})", flush=True)
         best = min(results)
-        print(f"\nbest: HLR_OVER_SHEN_R50 = {best[1]}, mean B/T late {best[2]}, early {best[3]} (chi2 {best[0]:.1f}, "
-              f"{2 * (len(R_BINS))} medians)")
+        print(f"\nbest: late HLR_OVER_SHEN_R50 = {best[1]}, mean B/T late {best[2]}, early {best[3]} "
+              f"(chi2 {best[0]:.1f}, {2 * (len(R_BINS))} medians)")
     ds = (catalog.open_dataset(args.dataset, verify_checksums=False) if args.dataset
           else build_with({}, args.n, args.seed))
     sim = sim_galaxies(ds)

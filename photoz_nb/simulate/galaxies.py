@@ -46,7 +46,7 @@ SHEN_LATE = dict(alpha=0.21, beta=0.53, gamma=-1.31, sigma1=0.48, sigma2=0.25, m
 #: seeing-blurred image (their Sersic radii are the seeing-corrected ones), and a Petrosian R50 is
 #: 0.71 x the half-light radius of a de Vaucouleurs profile: using R50 as the intrinsic radius
 #: made the stamps' measured R50 too small.
-HLR_OVER_SHEN_R50 = 1.0
+HLR_OVER_SHEN_R50 = {"early": 1.0, "late": 1.0}
 #: r-band bulge-to-total ratio: Beta distributions for early and late types.
 BULGE_FRAC_BETA = {"early": (6.0, 2.5), "late": (1.3, 5.0)}
 #: Sizes of the second component relative to the first (uniform ranges).
@@ -371,7 +371,8 @@ def draw_morphology(pop: Population, rng: np.random.Generator) -> dict:
     early = (mag[:, 0] - mag[:, R]) > EARLY_TYPE_U_MINUS_R
     abs_mag_r = pop.petro_r - sed.distance_modulus(pop.z) - by_blocks(sed.kcorrection_r, pop.z, pop.coeffs)
     r50_kpc = shen_r50_kpc(abs_mag_r, early, rng)
-    r50_arcsec = HLR_OVER_SHEN_R50 * r50_kpc / (sed.angular_diameter_distance(pop.z) * 1e3) * 206264.806
+    scale = np.where(early, HLR_OVER_SHEN_R50["early"], HLR_OVER_SHEN_R50["late"])
+    r50_arcsec = scale * r50_kpc / (sed.angular_diameter_distance(pop.z) * 1e3) * 206264.806
     bulge_frac = np.where(early, rng.beta(*BULGE_FRAC_BETA["early"], n), rng.beta(*BULGE_FRAC_BETA["late"], n))
     second = np.where(early, rng.uniform(*DISK_OVER_BULGE_EARLY, n), rng.uniform(*BULGE_OVER_DISK_LATE, n))
     hlr_bulge = np.clip(np.where(early, r50_arcsec, r50_arcsec * second), *HLR_RANGE_ARCSEC)
