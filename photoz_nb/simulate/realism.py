@@ -10,10 +10,14 @@ Four comparisons, each measured with ONE function on simulated and real pixels a
    Moffat, free beta) on isolated unsaturated stars in the native real frames, against the same
    fit on point sources rendered with the simulated catalogue's PSF FWHMs.  Stars come from
    calibObj where the field has one, else from a stellar-locus selection of detected sources.
-3. :func:`compare_galaxy_sizes` -- Petrosian r magnitude, half-light radius r50 and
-   concentration r90/r50 from :func:`curve_of_growth` on simulated r stamps and on cutouts of
-   extended sources detected in the real r frames (14 < r < 17.8, calibObj stars removed, the
-   same resolved-source cut applied to both).
+3. :func:`compare_galaxy_sizes` -- Petrosian r magnitude, half-light radius r50, concentration
+   r90/r50 and moment b/a from :func:`curve_of_growth` on simulated r stamps and on cutouts of
+   extended sources detected in the real r frames (14 < r < 17.8, the same resolved-source cut
+   applied to both).  Stars are removed without calibObj: unsaturated stars by the stellar
+   locus in size (r50 within RESOLVED_R50_RATIO of the PSF's, whose spread is 3-5 %),
+   saturated ones, which look extended, by their row-interpolated cores
+   (:func:`saturated_core`) and their flat profiles; calibObj stars, where a field has them,
+   are removed as well.
 4. :func:`compare_colour_redshift` -- median and robust scatter of u-g, g-r, r-i in redshift
    bins: the simulated catalogue against the real kcorrect MGS catalogue.
 
@@ -32,6 +36,11 @@ Pass thresholds (fixed in advance, never tuned to the result):
 * colours: rms over redshift bins of the median colour difference <= 0.03 mag for g-r and r-i,
   <= 0.05 mag for u-g (SDSS colour calibration is good to ~1-2%, u to ~3%), and the mean ratio of
   the robust scatters within [0.8, 1.25].
+
+Every complete field of the frames folder is used, except crowded ones (:func:`field_crowding`:
+more than CROWDED_DENSITY sources with 15 < r < 19 per arcmin^2, where blends of stars pass for
+galaxies), which are left out with a message; one informative row per field gives its density.
+Noise and PSF have rows per field; the galaxy tests are pooled ("both") and per field.
 
 :func:`realism_report` runs all four and returns an astropy Table, one row per test.
 """
