@@ -198,7 +198,8 @@ def main(argv=None) -> None:
     print(f"  {len(real)} usable real galaxies with {MAG_RANGE[0]} < r < {MAG_RANGE[1]}")
     if args.grid:
         results = []
-        # early-type sizes already follow Shen et al. 2003 (published_checks): their scale stays 1
+        # the grid holds early types at 1.0 (11 red real galaxies cannot fix their size); their scale
+        # is then set from Shen et al. 2003 (published_checks): see galaxies.HLR_OVER_SHEN_R50
         for scale, late, early in itertools.product((1.25, 1.45), (0.05, 0.12), (0.55, 0.7)):
             constants = {"HLR_OVER_SHEN_R50": {"early": 1.0, "late": scale},
                          "BULGE_FRAC_BETA": {"early": beta_with_mean(early, 8.5), "late": beta_with_mean(late, 6.3)}}
