@@ -152,6 +152,70 @@ def test_curve_of_growth_noise_neighbour_and_de_vaucouleurs():
     assert 2.9 < bulge["concentration"] < 3.6  # SDSS: ~3.3 for de Vaucouleurs profiles
 
 
+def test_axis_ratio_of_an_inclined_disk():
+    """Moments of a noise-free inclined exponential give its b/a (the circular 2 R_P aperture trims
+    the major axis a little: biased up by 0.03 at q = 0.3); a round PSF pushes it towards 1."""
+    for q in (0.3, 0.6, 1.0):
+        disk = render_stamp([Component("exponential", [1.0], 6.0, q=q, pa=0.7)], None)[0]
+        m = realism.curve_of_growth(disk, noise=0.0)
+        assert q - 0.01 <= m["b_over_a"] <= q + 0.04
+    blurred = render_stamp([Component("exponential", [1.0], 2.0, q=0.3, pa=0.7)], [6.0], bands="r")[0]
+    assert 0.45 < realism.curve_of_growth(blurred, noise=0.0)["b_over_a"] < 1.0
+
+
+def _interpolated_star(saturate: bool) -> np.ndarray:
+    """A bright star (peak 2,000 nmgy, 400,000 counts at 0.005 nmgy/count); saturated above 150 nmgy,
+    SDSS-like: the saturated pixels of each row replaced by the straight line between their neighbours."""
+    star = 2000.0 * pixelised(moffat(3.0, 3.5), 41, 20.0, 20.0) / pixelised(moffat(3.0, 3.5), 41, 20.0, 20.0).max()
+    star += np.random.default_rng(0).normal(0, 0.025, star.shape)
+    if saturate:
+        for y in np.flatnonzero((star > 150).any(axis=1)):
+            cols = np.flatnonzero(star[y] > 150)
+            lo, hi = cols.min() - 1, cols.max() + 1
+            star[y, lo:hi + 1] = np.linspace(star[y, lo], star[y, hi], hi - lo + 1)
+    return star
+
+
+def test_saturated_core_found_without_calibobj():
+    min_value = realism.SATURATION_MIN_DN * 0.005
+    assert realism.saturated_core(_interpolated_star(True), 20, 20, min_value)
+    assert not realism.saturated_core(_interpolated_star(False), 20, 20, min_value)
+    # a faint flat galaxy's noisy core is never taken for an interpolated one
+    rng = np.random.default_rng(1)
+    flat = render_stamp([Component("exponential", [60.0], 12.0)], [3.0], bands="r")[0] + rng.normal(0, 0.025, (64, 64))
+    assert not realism.saturated_core(flat, 31.5, 31.5, min_value)
+
+
+def _fake_field(n_stars: int, size: int = 600, seed: int = 0):
+    """A RealField whose r frame (0.396"/pix, size^2 pixels) holds ``n_stars`` stars with 16 < r < 18."""
+    from astropy.wcs import WCS
+
+    from photoz_nb.sdss.frames import Frame
+
+    rng = np.random.default_rng(seed)
+    image = rng.normal(0, 0.025, (size, size)).astype(np.float32)
+    for x, y, mag in zip(rng.uniform(20, size - 20, n_stars), rng.uniform(20, size - 20, n_stars),
+                         rng.uniform(16, 18, n_stars)):
+        image[int(y) - 10:int(y) + 11, int(x) - 10:int(x) + 11] += (
+            10 ** (-0.4 * (mag - 22.5)) * pixelised(gaussian(3.0), 21, 10 + x % 1, 10 + y % 1))
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.cdelt = [-config.PIXEL_SCALE / 3600, config.PIXEL_SCALE / 3600]
+    return realism.RealField(f"fake-{n_stars}", {"r": Frame(image, w, {"NMGY": 0.005})})
+
+
+def test_crowded_field_is_detected_and_left_out():
+    area = (600 * config.PIXEL_SCALE / 60) ** 2  # arcmin^2
+    sparse, crowded = _fake_field(int(0.3 * area)), _fake_field(int(1.5 * area), seed=1)
+    assert realism.field_crowding(sparse)["density"] == pytest.approx(0.3, rel=0.15)
+    assert realism.field_crowding(crowded)["crowded"] and not realism.field_crowding(sparse)["crowded"]
+    with pytest.warns(UserWarning, match="fake-.*crowded.*left out"):
+        kept, crowding = realism.split_crowded([sparse, crowded], progress=False)
+    assert [f.name for f in kept] == [sparse.name] and set(crowding) == {sparse.name, crowded.name}
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="every field is crowded"):
+        realism.split_crowded([crowded], progress=False)
+
+
 def test_load_fields_names_missing_dir(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such directory"):
         realism.load_fields(tmp_path / "nowhere", progress=False)
@@ -173,20 +237,28 @@ def test_report_end_to_end_on_real_frames(small_build, tmp_path):
     assert list(noise["band"]) == list(config.BANDS)
     for col in ("simulated", "real", "statistic"):
         assert np.isfinite(np.asarray(noise[col], float)).all()
-    # the two real fields have different seeing: both measured, 5 bands each, finite
-    psf = table[np.char.startswith(np.asarray(table["quantity"]).astype(str), "PSF FWHM, effective")]
-    assert len(psf) == 10 and np.isfinite(np.asarray(psf["real"], float)).all()
+    # every field not left out as crowded is measured, 5 bands each, finite
+    quantity = np.asarray(table["quantity"]).astype(str)
+    crowding = table[np.char.startswith(quantity, "field crowding")]
+    used = [f for f, q in zip(crowding["field"], crowding["quantity"]) if "left out" not in q]
+    assert len(used) >= 2 and "004510-4-0030" in used and "007264-3-0111" in used
+    psf = table[np.char.startswith(quantity, "PSF FWHM, effective")]
+    assert len(psf) == 5 * len(used) and np.isfinite(np.asarray(psf["real"], float)).all()
     assert (np.asarray(psf["real"], float) > 0.7).all() and (np.asarray(psf["real"], float) < 3).all()
     colours = table[np.char.endswith(np.asarray(table["quantity"]).astype(str), "median vs z [mag]")]
     assert np.isfinite(np.asarray(colours["statistic"], float)).all()
     per_field = table[table["quantity"] == "sky noise per field [nmgy/pix]"]
-    assert len(per_field) == 10 and set(per_field["field"]) == set(psf["field"])
+    assert len(per_field) == 5 * len(used) and set(per_field["field"]) == set(psf["field"]) == set(used)
     # the reference noise is the mean of the fields' medians, as the simulator's sky noise is
     for j, band in enumerate(config.BANDS):
         assert noise["real"][j] == pytest.approx(np.mean(per_field[per_field["band"] == band]["real"]))
     # rows with no simulated data are information, never counted as tests
     info = table[table["kind"] == "info"]
-    assert len(info) and all(q.startswith("real stars:") for q in info["quantity"]) and info["passed"].all()
+    assert len(info) and all(q.startswith(("real stars:", "field crowding")) for q in info["quantity"])
+    assert info["passed"].all()
+    # galaxy structure: pooled ("both") and per field rows
+    galaxy = table[np.char.startswith(quantity, "galaxy r50")]
+    assert "both" in galaxy["field"] and set(galaxy["field"]) - {"both"} <= set(used)
     tests = table[table["kind"] == "test"]
     assert realism.tally(table) == (f"{int(tests['passed'].sum())}/{len(tests)} tests pass "
                                     f"({len(info)} informative rows)")
