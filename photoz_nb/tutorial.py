@@ -225,6 +225,28 @@ def paired_difference(statistic, a, b, z_spec, n_boot: int = 200, seed: int = 0)
 
 
 # --------------------------------------------------------------------------- numbers read out in words
+def seed_agreement(model_pdfs: dict, edges, z_spec, seed: int = 0) -> dict:
+    """How far each ensemble member ("member ..." keys) lies from the "ensemble mean", at the precision quoted.
+
+    ``sigma``: {member: (sigma_MAD difference from the ensemble's, bootstrap error of the ensemble's sigma_MAD)};
+    ``crps``: (best member, ensemble's mean CRPS minus that member's, bootstrap error of the ensemble's mean CRPS).
+    Errors are those of the quoted numbers, not paired: a paired test flags any true difference between two
+    seeds' models once the test set is large, while the question is whether the seed matters at that precision.
+    """
+    from . import metrics, pdf
+    z_spec = np.asarray(z_spec, float)
+    point = {k: pdf.point_estimate(p, edges, "mean") for k, p in model_pdfs.items()}
+    sigma = {k: metrics.point_metrics(zp, z_spec)["sigma_mad"] for k, zp in point.items()}
+    sigma_err = metrics.bootstrap(lambda zp, zs: metrics.point_metrics(zp, zs)["sigma_mad"],
+                                  point["ensemble mean"], z_spec, seed=seed)
+    members = [k for k in model_pdfs if k.startswith("member")]
+    crps = {k: pdf.crps(model_pdfs[k], edges, z_spec) for k in [*members, "ensemble mean"]}
+    best = min(members, key=lambda k: crps[k].mean())
+    return {"sigma": {k: (sigma[k] - sigma["ensemble mean"], sigma_err) for k in members},
+            "crps": (best, crps["ensemble mean"].mean() - crps[best].mean(),
+                     metrics.bootstrap(np.mean, crps["ensemble mean"], seed=seed))}
+
+
 def significance(value: float, error: float) -> float:
     """``value / error`` (inf for a zero error and a non-zero value)."""
     return float(np.divide(value, error)) if error > 0 else (0.0 if value == 0 else np.inf)

@@ -100,3 +100,15 @@ def test_shipped_expected_values_cover_the_readme_rows():
     assert all(row[f"{s}_err"] >= 0 for row in expected.values() for s in tutorial.EXPECTED_STATS)
     slopes = tutorial.expected_ebv_slopes()
     assert slopes["without"][0] > slopes["with"][0]
+
+
+def test_seed_agreement_measures_each_member_against_the_ensemble():
+    from test_pipeline import gaussian_pdfs
+    z = np.random.default_rng(3).uniform(0.02, 0.35, 400)
+    edges = config.redshift_edges()
+    models = {"member 0": gaussian_pdfs(z, 0.01, 1), "member 1": gaussian_pdfs(z, 0.03, 2),
+              "ensemble mean": gaussian_pdfs(z, 0.01, 1)}
+    out = tutorial.seed_agreement(models, edges, z, seed=0)
+    assert out["sigma"]["member 0"][0] == 0 and out["sigma"]["member 1"][0] > 2 * out["sigma"]["member 1"][1]
+    best, gap, err = out["crps"]
+    assert best == "member 0" and gap == 0 and err > 0
