@@ -40,7 +40,7 @@ def test_missing_column_lists_what_the_file_has(tmp_path, capsys):
     cat = fake_catalog()
     cat.remove_column("mag_i")
     assert run(tmp_path, cat) == 1
-    assert "no column 'mag_i'; the file has" in capsys.readouterr().err
+    assert "no column 'mag_i'; the table has" in capsys.readouterr().err
 
 
 def test_qp_files_and_metrics_table(tmp_path):
