@@ -311,7 +311,8 @@ EXPECTED_PATH = Path(__file__).with_name("expected_small.json")
 EXPECTED_STATS = ("bias", "sigma_mad", "outliers_pct", "crps")
 
 
-def write_expected_summary(table, path=EXPECTED_PATH, note: str = "", ebv_slopes: dict | None = None) -> Path:
+def write_expected_summary(table, simulator: str, path=EXPECTED_PATH, note: str = "",
+                           ebv_slopes: dict | None = None) -> Path:
     """Write the README's expected values from a run's summary table (``pipeline.summary``).
 
     ``ebv_slopes``: {"with": (slope, err), "without": (slope, err)}, the E(B-V) slopes of the CNN
@@ -320,18 +321,24 @@ def write_expected_summary(table, path=EXPECTED_PATH, note: str = "", ebv_slopes
 
         table = pipeline.summary("small", ds, pdfs, size_runs)
         slopes = pipeline.studies(ds, pipeline.ebv_experiment("small", ds), ["ebv"])["ebv"]["slopes"]
-        tutorial.write_expected_summary(table, note="simulator 1.4", ebv_slopes={
+        tutorial.write_expected_summary(table, ds.manifest["version"], ebv_slopes={
             "with": slopes["CNN with E(B-V)"], "without": slopes["CNN without E(B-V)"]})
     """
     rows = {str(row["trial"]): {s: float(row[s]) for s in EXPECTED_STATS}
             | {f"{s}_err": float(row[f"{s}_err"]) for s in EXPECTED_STATS if f"{s}_err" in row.colnames}
             for row in table}
-    content = {"profile": "small", "note": note, "rows": rows}
+    content = {"profile": "small", "simulator": str(simulator), "note": note, "rows": rows}
     if ebv_slopes is not None:
         content["ebv_slopes"] = {k: [float(v) for v in ebv_slopes[k]] for k in ("with", "without")}
     path = Path(path)
     path.write_text(json.dumps(content, indent=1) + "\n")
     return path
+
+
+def expected_simulator(path=EXPECTED_PATH) -> str:
+    """The simulator version of the run whose numbers the README quotes: only a data set of that version
+    can be held to them."""
+    return json.loads(Path(path).read_text())["simulator"]
 
 
 def expected_summary(path=EXPECTED_PATH) -> dict:

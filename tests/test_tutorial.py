@@ -80,9 +80,10 @@ def test_expected_summary_round_trip_and_pulls(tmp_path):
     table = Table(rows=[["CNN: full test sample", 0.001, 0.015, 2.0, 0.011, 0.0004, 0.0004, 0.3, 0.0002]],
                   names=["trial", "bias", "sigma_mad", "outliers_pct", "crps",
                          "bias_err", "sigma_mad_err", "outliers_pct_err", "crps_err"])
-    path = tutorial.write_expected_summary(table, tmp_path / "expected.json", note="test",
+    path = tutorial.write_expected_summary(table, "9.9", tmp_path / "expected.json", note="test",
                                            ebv_slopes={"with": (0.07, 0.03), "without": (0.3, 0.03)})
     expected = tutorial.expected_summary(path)
+    assert tutorial.expected_simulator(path) == "9.9"
     assert tutorial.expected_ebv_slopes(path) == {"with": (0.07, 0.03), "without": (0.3, 0.03)}
     assert expected["CNN: full test sample"]["sigma_mad"] == 0.015
     same = tutorial.compare_with_expected(table, expected)
