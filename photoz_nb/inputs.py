@@ -23,7 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import catalog, config
+from . import catalog, config, safeio
 
 #: Threads preparing training batches (read, stretch, augment) while the model computes: numpy
 #: releases the GIL in that work, and a GPU needs several cores' worth to stay busy.
@@ -276,7 +276,7 @@ def training_batches(dataset, index, batch_size: int, seed: int, train: bool, us
     if source == "device":
         need, free = device_bytes(len(index), dtype), free_device_memory()
         if free is None or need > DEVICE_MEMORY_FRACTION * free:
-            print(f"input: {len(index):,} images need {need / 2**30:.1f} GiB in {dtype}, more than "
+            safeio.announce(f"input: {len(index):,} images need {need / 2**30:.1f} GiB in {dtype}, more than "
                   f"{DEVICE_MEMORY_FRACTION:.0%} of the {'unknown' if free is None else f'{free / 2**30:.1f} GiB'} "
                   "free device memory: streaming them from disk instead")
         else:

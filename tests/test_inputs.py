@@ -72,6 +72,6 @@ def test_batch_source_falls_back_to_streaming_when_the_images_do_not_fit(dataset
     assert type(inputs.training_batches(*args, source="auto")) is inputs.GalaxyBatches  # no GPU here
     monkeypatch.setattr(inputs, "free_device_memory", lambda: inputs.device_bytes(len(index), "float32"))
     assert type(inputs.training_batches(*args, source="device")) is inputs.GalaxyBatches
-    assert "streaming them from disk instead" in capsys.readouterr().out
+    assert "streaming them from disk instead" in capsys.readouterr().err
     with pytest.raises(ValueError, match="input source must be"):
         inputs.training_batches(*args, source="gpu")
