@@ -214,7 +214,8 @@ def device_bytes(n_rows: int, dtype: str) -> int:
 class DeviceBatches(GalaxyBatches):
     """The batches of :class:`GalaxyBatches` (same rows, order and transforms), served from device memory.
 
-    The stretched images of ``index`` are checked for NaN/inf and copied to the device once, in
+    The images of ``index`` are checked for NaN/inf (:func:`catalog.check_finite_pixels`, which skips an
+    array training has already checked), stretched and copied to the device once, in
     chunks of :data:`UPLOAD_ROWS`, as ``dtype`` (``"bfloat16"`` halves the memory and equals what
     a bfloat16 model computes on); E(B-V) and labels go along.  Each batch is then a gather and
     a rotation/flip on the device: only row positions and transform codes leave the host.
@@ -225,13 +226,15 @@ class DeviceBatches(GalaxyBatches):
                  progress: bool = False):
         super().__init__(dataset, index, batch_size, seed, train, use_ebv, labels, transform, workers=1)
         self.dtype = dtype
+        # the shared check remembers a fully checked array: after train()'s check this reads nothing
+        catalog.check_finite_pixels(self.images, self.where, rows=self.index)
         self.device_images = self._upload(progress)
         self.device_ebv = keras.ops.convert_to_tensor(self.ebv[self.index])
         self.device_labels = keras.ops.convert_to_tensor(self.labels if labels else np.zeros(len(self.index), np.int32))
         self._step = _compiled(_gather_and_turn)
 
     def _upload(self, progress: bool, workers: int = INPUT_WORKERS):
-        """Read, check and stretch chunks in ``workers`` threads (a few chunks ahead), copy each to the device."""
+        """Read and stretch chunks in ``workers`` threads (a few chunks ahead), copy each to the device."""
         from tqdm.auto import tqdm
         starts = range(0, len(self.index), UPLOAD_ROWS)
         chunks = []
@@ -248,7 +251,6 @@ class DeviceBatches(GalaxyBatches):
         order = np.argsort(rows, kind="stable")  # sequential reads of the memory map
         x = np.empty((len(rows), *self.images.shape[1:]), np.float32)
         x[order] = self.images[rows[order]]
-        _check_finite(x, rows, self.where)
         return stretch(x)
 
     def _batch(self, epoch: int, i: int):
