@@ -29,10 +29,14 @@ test: test-unit test-notebooks
 # Unit tests under the default backend (tensorflow), then the model and training tests again under torch:
 # the Keras code is backend-agnostic and must stay so.  The data-parallel test runs its own JAX process,
 # whatever the backend: once is enough, so the torch pass leaves it out (rather than skipping it).
+# TEST_WORKERS pytest-xdist processes (CI has 2 cores; each holds a Keras backend, ~1 GiB) take one test file at a
+# time (--dist loadfile), so a file's module fixtures are built once.  TEST_WORKERS=0 runs in this process.
 TORCH_PASS_OMITS := tests/test_train.py::test_data_parallel_over_two_devices_gives_the_single_device_weights
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile
 test-unit: install
-	$(BIN)/python -m pytest tests
-	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/test_model.py tests/test_train.py tests/test_inputs.py --deselect $(TORCH_PASS_OMITS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) tests
+	KERAS_BACKEND=torch $(BIN)/python -m pytest $(PYTEST_PARALLEL) tests/test_model.py tests/test_train.py tests/test_inputs.py --deselect $(TORCH_PASS_OMITS)
 
 # Notebooks run in order (01..05) in the smoke profile; nbval-lax fails on any error or failed assert cell.
 test-notebooks: install
