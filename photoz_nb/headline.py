@@ -8,9 +8,9 @@ of each stage as it ends::
 
 Stages: the 516,525-galaxy data set (built in parallel over all cores, or reused), Net_P at full
 width on the training split (images held on the GPU when they fit), the test split's PDFs with
-8-fold test-time augmentation, then every other estimator of the registry (kNN, RF, constant n(z)), then the summary table,
-the CNN/RF sigma_MAD ratio beside the paper's, and the figures of the test-split PDFs (z_phot-z_spec,
-PIT, ...) with the learning curve.
+8-fold test-time augmentation, every other estimator of the registry (kNN, RF, constant n(z)) on
+the same training galaxies, then the summary table, the CNN/RF sigma_MAD ratio beside the paper's,
+and the figures of the test-split PDFs (z_phot-z_spec, PIT, ...) with the learning curve.
 """
 from __future__ import annotations
 
