@@ -1,6 +1,6 @@
 """Training of Net_P: checkpoints, resumption, caching (inference: :mod:`.predict`).
 
-Batches come from :mod:`photoz_nb.inputs` (streamed from the memory-mapped images, or held in
+Batches come from :mod:`.inputs` (streamed from the memory-mapped images, or held in
 accelerator memory): stretched pixels (:func:`stretch`), a random rotation by a multiple of 90
 degrees and a random flip, the E(B-V) input and the redshift bin as label.  Every random draw
 is a pure function of ``(seed, epoch, batch)``, so an interrupted run resumed from its last
@@ -328,7 +328,7 @@ def train(dataset, profile, out_dir, seed: int | None = None, use_ebv: bool = Tr
         Threads preparing streamed batches (default :data:`INPUT_WORKERS`); results do not depend on it.
     input_source : {"auto", "stream", "device"}
         Stream batches from disk, or hold the images in accelerator memory ("auto": the device
-        when a GPU holds them; see :func:`photoz_nb.inputs.training_batches`).  Same batches either way.
+        when a GPU holds them; see :func:`.inputs.training_batches`).  Same batches either way.
 
     Returns
     -------
