@@ -155,7 +155,7 @@ class TemperatureScaling(_Calibrator):
         """
         p, z = _check_pdfs_z(pdfs_val, z_val, self.edges)
         logits = self._logits(p)
-        true_bin = np.clip(np.searchsorted(self.edges, z, side="right") - 1, 0, p.shape[1] - 1)
+        true_bin = pdfmod.bin_index(z, self.edges)
         true_logit = logits[np.arange(len(p)), true_bin]
 
         def nll(log_t):

@@ -93,15 +93,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="real SDSS frames for --validate (default: the committed sample data/sdss_sample)")
     c = command("validate", _validate, "check a data set directory against the data contract")
     c.add_argument("path", type=Path, nargs="?", default=None, help="data set directory (default: the profile's)")
-    c = command("train", _train, "train the CNN of the profile (reuses a finished model)")
-    c.add_argument("--no-ebv", action="store_true", help="train one model without E(B-V) as an input")
+    c = command("train", _train, "fit every estimator of the profile (CNN ensemble, kNN, RF, constant n(z), "
+                "the E(B-V) twin and the training-size CNNs) and write their PDFs; reuses finished ones")
     c = command("predict", _predict, "PDFs of every galaxy from the CNN and the photometric baselines; with "
                 "--images, PDFs of your own cutouts from a trained model, written as a qp file")
     _userdata_predict_args(c)
-    c = command("evaluate", _evaluate, "write the summary table (paper layout) for the profile")
+    c = command("evaluate", _evaluate, "write the summary table (paper layout) from saved predictions (never trains)")
     c.add_argument("--studies", action="store_true",
                    help="also the bias studies: fitted slopes of the bias vs each property, and the E(B-V) test")
-    command("figures", _figures, "regenerate every figure from saved predictions")
+    command("figures", _figures, "regenerate every figure from saved models and predictions (never trains)")
     c = command("reproduce", _reproduce, "run notebooks 01..05 in order with papermill, writing figures and tables")
     c.add_argument("--data-source", choices=["simulation", "sdss", "cube"], default="simulation",
                    help="the embedded simulation (default), cutouts of SDSS frames, or the authors' public cube")
@@ -243,16 +243,8 @@ def _validate(args):
 def _train(args):
     from . import pipeline
     profile = _profile(args)
-    ds = pipeline.dataset(profile)
-    members = pipeline.train_cnn(profile, ds, name="cnn_no_ebv" if args.no_ebv else "cnn", use_ebv=not args.no_ebv,
-                                 size=1 if args.no_ebv else None)
-    print("models in " + ", ".join(str(m.path) for m in members))
-
-
-def _all_pdfs(profile):
-    from . import pipeline
-    ds = pipeline.dataset(profile)
-    return ds, pipeline.all_pdfs(profile, ds)
+    members = pipeline.train(profile, pipeline.dataset(profile))
+    print("models in " + ", ".join(str(m.path) for m in members) + f"; predictions in {profile.predictions_dir}")
 
 
 def _userdata_predict_args(c) -> None:
@@ -296,15 +288,17 @@ def _predict_user_images(args):
 def _predict(args):
     if args.images is not None:
         return _predict_user_images(args)
+    from . import pipeline
     profile = _profile(args)
-    _all_pdfs(profile)
+    pipeline.all_pdfs(profile, pipeline.dataset(profile), fit=True)
     print(f"predictions in {profile.predictions_dir}")
 
 
 def _evaluate(args):
     from . import metrics, pipeline
     profile = _profile(args)
-    ds, pdfs = _all_pdfs(profile)
+    ds = pipeline.dataset(profile)
+    pdfs = pipeline.all_pdfs(profile, ds)  # saved predictions only: NotTrained names `photoz-nb train`
     table = pipeline.summary(profile, ds, pdfs, pipeline.training_size_runs(profile, ds))
     stem = profile.figures_dir / "summary_table"
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -324,8 +318,8 @@ def _figures(args):
     from . import pipeline
     profile = _profile(args)
     ds = pipeline.dataset(profile)
-    members = pipeline.train_cnn(profile, ds)
-    pdfs = pipeline.all_pdfs(profile, ds, members)
+    members = pipeline.cnn_members(profile, ds)  # saved models and predictions only, like evaluate
+    pdfs = pipeline.all_pdfs(profile, ds)
     paths = pipeline.figures(profile, ds, pdfs, members, pipeline.ebv_experiment(profile, ds),
                              pipeline.training_size_runs(profile, ds))
     print(f"{len(paths)} files written to {profile.figures_dir}")

@@ -8,16 +8,16 @@ of each stage as it ends::
 
 Stages: the 516,525-galaxy data set (built in parallel over all cores, or reused), Net_P at full
 width on the training split (images held on the GPU when they fit), the test split's PDFs with
-8-fold test-time augmentation, kNN and RF on the same training galaxies, then the summary table,
-the CNN/RF sigma_MAD ratio beside the paper's, and the figures of the test-split PDFs (z_phot-z_spec,
-PIT, ...) with the learning curve.
+8-fold test-time augmentation, every other estimator of the registry (kNN, RF, constant n(z)) on
+the same training galaxies, then the summary table, the CNN/RF sigma_MAD ratio beside the paper's,
+and the figures of the test-split PDFs (z_phot-z_spec, PIT, ...) with the learning curve.
 """
 from __future__ import annotations
 
 import dataclasses
 import time
 
-from . import config, metrics, pipeline, plots
+from . import config, estimators, metrics, pipeline, plots
 
 #: Pasquet et al. 2019, Table 1: CNN and B16 sigma_MAD on the full test sample.
 PAPER_SIGMA_MAD = {"CNN": 0.00912, "B16": 0.01350}
@@ -52,11 +52,11 @@ def run(epochs: int, members: int = 1, base: str = "paper") -> dict:
     stages.done(f"data set ({len(ds):,} galaxies)")
     trained = pipeline.train_cnn(profile, ds)
     stages.done(f"training ({members} x Net_P, {epochs} epochs, {len(ds.split('train')):,} galaxies)")
-    pdfs = {"CNN": pipeline.cnn_pdfs(profile, ds, trained)}
-    stages.done(f"CNN PDFs ({'8-fold TTA' if profile.tta else 'no TTA'})")
-    for method, label in pipeline.BASELINES.items():
-        pdfs[label] = pipeline.baseline_pdfs(profile, ds, method)
-        stages.done(f"{label} fit and PDFs")
+    pdfs = {}
+    for label, estimator in estimators.registry(profile).items():  # the CNN's models are trained: it predicts
+        pdfs[label] = pipeline.predictions(profile, ds, estimator, fit=True)
+        stages.done(f"{label} PDFs ({'8-fold TTA' if profile.tta else 'no TTA'})" if label == "CNN"
+                    else f"{label} fit and PDFs")
     table = pipeline.summary(profile, ds, pdfs)
     metrics.write_summary(table, profile.figures_dir / "summary_table")
     full = {row["trial"].split(":")[0]: row for row in table if row["trial"].endswith("full test sample")}

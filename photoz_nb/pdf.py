@@ -26,7 +26,7 @@ CHUNK = 1 << 14
 POINT_KINDS = ("mean", "median", "mode")
 WIDTH_KINDS = ("central68", "hpd68")
 
-__all__ = ["validate_pdfs", "centres", "point_estimate", "cdf", "pit", "quantile",
+__all__ = ["validate_pdfs", "bin_index", "centres", "point_estimate", "cdf", "pit", "quantile",
            "width", "crps", "stack", "to_qp", "from_qp"]
 
 
@@ -120,6 +120,17 @@ def validate_pdfs(pdfs, edges, z=None, atol: float = 1e-3):
     return p, edges, _validate_z(z, len(p), edges)
 
 
+def bin_index(z, edges) -> np.ndarray:
+    """The bin of each redshift: ``k`` with ``edges[k] <= z < edges[k + 1]``, the last bin closed at ``edges[-1]``.
+
+    The one convention of the package (training labels, PIT/CRPS, calibration, n(z)): np.histogram's
+    and ``np.digitize(z, edges) - 1``'s, so a redshift on an inner edge opens the bin above it.  The
+    caller checks that ``z`` lies on the grid (:func:`validate_pdfs`, the label checks of the CNN).
+    """
+    edges = np.asarray(edges, dtype=float)
+    return np.clip(np.searchsorted(edges, np.asarray(z, dtype=float), side="right") - 1, 0, len(edges) - 2)
+
+
 def centres(edges) -> np.ndarray:
     """Bin centres, ``(edges[:-1] + edges[1:]) / 2``."""
     edges = _validate_edges(edges)
@@ -159,7 +170,7 @@ def cdf(pdfs, edges, z) -> np.ndarray:
 
 
 def _cdf_at(p: np.ndarray, edges: np.ndarray, z: np.ndarray) -> np.ndarray:
-    k = np.clip(np.searchsorted(edges, z, side="right") - 1, 0, len(edges) - 2)
+    k = bin_index(z, edges)
     rows = np.arange(len(p))
     below = np.zeros(len(p))
     for start in range(0, len(p), CHUNK):  # mass of the bins left of bin k, without an (N, n_bins) cumsum
@@ -278,7 +289,7 @@ def _sq_mean(a, b):
 def _crps_block(p: np.ndarray, edges: np.ndarray, z: np.ndarray) -> np.ndarray:
     c = edge_cdf(p)
     a, b, w = c[:, :-1], c[:, 1:], np.diff(edges)
-    k = np.clip(np.searchsorted(edges, z, side="right") - 1, 0, len(w) - 1)  # bin holding z
+    k = bin_index(z, edges)
     bins = np.arange(len(w))[None, :]
     left = w * _sq_mean(a, b)            # F^2, for bins entirely below z
     right = w * _sq_mean(1 - a, 1 - b)   # (1 - F)^2, for bins entirely above z

@@ -1,7 +1,9 @@
-"""The chain end to end, one cached step each: data -> CNN -> baselines -> evaluation -> figures.
+"""The chain end to end, one cached step each: data -> estimators -> evaluation -> figures.
 
-Notebooks and the CLI call these steps; each returns quickly when its inputs have not changed
-(data sets are validated, models and predictions are keyed by what produced them).
+Notebooks and the CLI call these steps.  Only the training step (:func:`train`; ``photoz-nb train``,
+notebook 02) fits models; every later step reads the saved models and predictions and, when one is
+missing or made from other inputs, raises :class:`~photoz_nb.estimators.NotTrained` naming that step.
+Data sets are validated; models are keyed by their run identity, predictions by :func:`prediction_key`.
 """
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from . import catalog, config
+from .estimators import ConstantNZ, NotTrained, registry, rows_digest
 
-BASELINES = {"knn": "kNN", "rf": "RF"}  # method -> label in tables and figures
+#: Labels of reference predictors: summary-table rows only (see :func:`compared`).
+REFERENCES = (ConstantNZ.label,)
 #: The bias studies: catalogue column (or "z_phot", each method's own estimate) -> axis label and
 #: bins (a number of equal-count bins, or explicit edges for discrete properties).
 PROPERTIES = {
@@ -73,56 +77,88 @@ def dataset(profile, source: str = "simulation", **options) -> catalog.Dataset:
     return catalog.open_dataset(path, verify_checksums=profile.verify_checksums)
 
 
-def train_cnn(profile, ds: catalog.Dataset, name: str = "cnn", use_ebv: bool = True, size: int | None = None):
-    """Train (or reload) the profile's ensemble of CNNs on the training split: a list of TrainResult.
+def train(profile, ds: catalog.Dataset, studies: bool = True) -> list:
+    """The training step (``photoz-nb train``, notebook 02): fit every estimator of the registry and write
+    its PDFs; with ``studies``, also the E(B-V) twin and the training-size CNNs of notebooks 04-05.
 
-    Member ``k`` (of ``size``, default ``profile.ensemble_size``) has seed ``profile.seed + k`` and
-    lives in ``models/<name>`` (k = 0) or ``models/<name>_member<k>``.
+    Each fit is cached (models by their run identity, PDFs by :func:`prediction_key`), so a second call
+    only reads.  Returns the CNN ensemble's members (TrainResults: model, history, path).
     """
-    from .train import ensure_trained
+    members = cnn_members(profile, ds, fit=True)
+    all_pdfs(profile, ds, fit=True)
+    if studies:
+        ebv_experiment(profile, ds, fit=True)
+        training_size_runs(profile, ds, fit=True)
+    return members
+
+
+def cnn_members(profile, ds: catalog.Dataset, name: str = "cnn", use_ebv: bool = True, size: int | None = None,
+                fit: bool = False) -> list:
+    """The CNN ensemble's trained members (TrainResults), reloaded; ``fit=True`` trains the missing ones,
+    else a missing or stale model raises :class:`NotTrained` naming the training step."""
+    from .estimators.cnn import CNNEnsemble
+    ensemble = CNNEnsemble(profile, name, use_ebv, size).fit(ds, ds.split("train"), ds.split("val"), retrain=fit)
+    return [m.result for m in ensemble.members]
+
+
+def train_cnn(profile, ds: catalog.Dataset, name: str = "cnn", use_ebv: bool = True, size: int | None = None):
+    """Train (or reload) the profile's ensemble of CNNs: :func:`cnn_members` with ``fit=True``."""
+    return cnn_members(profile, ds, name, use_ebv, size, fit=True)
+
+
+def member_pdfs(profile, ds: catalog.Dataset, name: str = "cnn", fit: bool = False) -> list[np.ndarray]:
+    """PDFs of every galaxy from each member of the CNN ensemble ``name`` (each cached on its own)."""
+    from .estimators.cnn import CNNEnsemble
+    return [predictions(profile, ds, m, fit=fit) for m in CNNEnsemble(profile, name).members]
+
+
+def prediction_key(ds: catalog.Dataset, estimator, train, val) -> str:
+    """The cache key of an estimator's PDFs: the data set's checksums, ``estimator.params()`` and the
+    digests of the rows it is fitted on (train) and tuned or early-stopped on (val)."""
+    return _key(ds.manifest["files"], estimator.params(), rows_digest(train), rows_digest(val))
+
+
+def predictions(profile, ds: catalog.Dataset, estimator, train=None, val=None, fit: bool = False) -> np.ndarray:
+    """PDFs of every galaxy from ``estimator`` fitted on ``train`` (default the train split), tuned on ``val``.
+
+    Read from ``predictions/<name>.npz`` when its key (:func:`prediction_key`) matches; otherwise, with
+    ``fit``, fitted, predicted and saved; without, :class:`NotTrained` names the step to run.  An
+    ensemble (an estimator with ``members``) caches each member and averages them.
+    """
+    from .estimators.cnn import ensemble_mean
+    from .estimators.cnn.predict import load_predictions, save_predictions
     profile = config.get_profile(profile)
-    size = profile.ensemble_size if size is None else size
-    return [ensure_trained(profile, ds, name=_member_name(name, k), use_ebv=use_ebv, seed=profile.seed + k)
-            for k in range(size)]
+    train = ds.split("train") if train is None else np.asarray(train)
+    val = ds.split("val") if val is None else np.asarray(val)
+    if hasattr(estimator, "members"):
+        return ensemble_mean([predictions(profile, ds, m, train, val, fit) for m in estimator.members])
+    key = prediction_key(ds, estimator, train, val)
+    path = profile.predictions_dir / f"{estimator.name}.npz"
+    if path.exists():
+        saved = load_predictions(path)
+        if saved.meta.get("key") == key:
+            return saved.pdfs
+    if not fit:
+        why = "made from other inputs" if path.exists() else "missing"
+        raise NotTrained(f"{path}: PDFs of {estimator.label} {why}; make them first: "
+                         f"photoz-nb train --profile {profile.name} (or notebook 02)")
+    pdfs = estimator.fit(ds, train, val).predict_pdfs(ds, np.arange(len(ds)))
+    save_predictions(path, pdfs, config.redshift_edges(), np.arange(len(pdfs)), meta={"key": key})
+    return pdfs
 
 
-def _member_name(name: str, k: int) -> str:
-    return name if k == 0 else f"{name}_member{k}"
+def all_pdfs(profile, ds: catalog.Dataset, fit: bool = False) -> dict[str, np.ndarray]:
+    """PDFs of every galaxy from each estimator of the registry, by label (CNN, kNN, RF, constant n(z)).
+
+    Read from the saved predictions; ``fit=True`` fits what is missing (the training step does).
+    """
+    return {label: predictions(profile, ds, est, fit=fit) for label, est in registry(profile).items()}
 
 
-def member_pdfs(profile, ds: catalog.Dataset, members, name: str = "cnn") -> list[np.ndarray]:
-    """PDFs of every galaxy from each ensemble member (each cached beside its model)."""
-    from .train import predict
-    profile = config.get_profile(profile)
-    return [_cached_pdfs(profile, _member_name(name, k),
-                         _key(ds.manifest["files"], _file_digest(Path(member.path)), profile.tta),
-                         lambda member=member: predict(member.model, ds, tta=profile.tta))
-            for k, member in enumerate(members)]
-
-
-def cnn_pdfs(profile, ds: catalog.Dataset, members, name: str = "cnn") -> np.ndarray:
-    """PDFs of every galaxy from a CNN ensemble: the mean of its members' PDFs."""
-    return np.mean(member_pdfs(profile, ds, members, name), axis=0, dtype=np.float64).astype(np.float32)
-
-
-def baseline_pdfs(profile, ds: catalog.Dataset, method: str) -> np.ndarray:
-    """PDFs of every galaxy from a photometry-only baseline fitted on the training split."""
-    from .baselines import PhotometricBaseline
-
-    def fit_and_predict():
-        cat = ds.catalog
-        model = PhotometricBaseline(method, seed=profile.seed).fit(cat[ds.split("train")], cat[ds.split("val")])
-        return model.predict_pdfs(cat)
-
-    return _cached_pdfs(profile, method, _key(ds.manifest["files"], method, profile.seed), fit_and_predict)
-
-
-def all_pdfs(profile, ds: catalog.Dataset, members=None) -> dict[str, np.ndarray]:
-    """PDFs of every galaxy by label: the CNN ensemble (trained or reloaded unless ``members`` is given)
-    and each baseline."""
-    members = members or train_cnn(profile, ds)
-    return {"CNN": cnn_pdfs(profile, ds, members),
-            **{label: baseline_pdfs(profile, ds, method) for method, label in BASELINES.items()}}
+def compared(pdfs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The methods under study: ``pdfs`` without reference predictors (the constant n(z)), which are
+    rows of the summary table but not lines of the comparison figures and bias studies."""
+    return {label: p for label, p in pdfs.items() if label not in REFERENCES}
 
 
 def summary(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], size_runs: dict | None = None,
@@ -142,13 +178,15 @@ def summary(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], size_runs
     for name, p in pdfs.items():
         p = p[test]
         zp, crps = pdf.point_estimate(p, edges, kind), pdf.crps(p, edges, z)
-        keep = metrics.widest_removed(p, edges)
+        # a reference's PDFs are all alike: its "widest 20%" would be ties broken by row order
+        keep = None if name in REFERENCES else metrics.widest_removed(p, edges)
         subsets = {"full test sample": np.ones(len(z), bool), "widest 20% of PDFs removed": keep}
         if s82.sum() >= 20:
-            subsets.update({"testing on Stripe 82": s82, "Stripe 82, widest 20% removed": s82 & keep})
+            subsets.update({"testing on Stripe 82": s82, "Stripe 82, widest 20% removed": None if keep is None else s82 & keep})
         for trial, m in subsets.items():
-            rows.append(metrics.summary_row(f"{name}: {trial}", n_train, zp[m], z[m], crps[m],
-                                            n_boot=n_boot, seed=profile.seed))
+            if m is not None:
+                rows.append(metrics.summary_row(f"{name}: {trial}", n_train, zp[m], z[m], crps[m],
+                                                n_boot=n_boot, seed=profile.seed))
     for size, p in (size_runs or {}).items():
         p = p[test]
         rows.append(metrics.summary_row(f"CNN: {100 * size / n_train:.0f}% of the training pool", size,
@@ -159,23 +197,6 @@ def summary(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], size_runs
 
 def _key(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _file_digest(path: Path) -> str:
-    files = sorted(p for p in (path.rglob("*") if path.is_dir() else [path]) if p.is_file())
-    return _key(*[catalog.sha256(p) for p in files])
-
-
-def _cached_pdfs(profile, name: str, key: str, compute) -> np.ndarray:
-    from .train import load_predictions, save_predictions
-    path = profile.predictions_dir / f"{name}.npz"
-    if path.exists():
-        saved = load_predictions(path)
-        if saved.meta.get("key") == key:
-            return saved.pdfs
-    pdfs = compute()
-    save_predictions(path, pdfs, config.redshift_edges(), np.arange(len(pdfs)), meta={"key": key})
-    return pdfs
 
 
 def point_estimates(pdfs: dict[str, np.ndarray], kind: str = "mean") -> dict[str, np.ndarray]:
@@ -205,11 +226,12 @@ def calibrated_test_pdfs(ds: catalog.Dataset, pdfs: np.ndarray, cross_fit: bool 
 
 
 def studies(ds: catalog.Dataset, pdfs: dict[str, np.ndarray], properties=None, split: str = "test") -> dict:
-    """Bias, sigma_MAD and outliers in bins of each property, per method, with fitted slopes.
+    """Bias, sigma_MAD and outliers in bins of each property, per method (references left out), with fitted slopes.
 
     Returns {property: {"tables": {method: Table}, "slopes": {method: (slope, err)}}}.
     """
     from . import metrics
+    pdfs = compared(pdfs)
     rows = ds.split(split)
     z = ds.column("z_spec", split)
     zp = {name: v[rows] for name, v in point_estimates(pdfs).items()}
@@ -240,28 +262,28 @@ def markdown(table) -> str:
     return "\n".join(lines)
 
 
-def ebv_experiment(profile, ds: catalog.Dataset) -> dict[str, np.ndarray]:
+def ebv_experiment(profile, ds: catalog.Dataset, fit: bool = False) -> dict[str, np.ndarray]:
     """The paper's reddening test: one CNN with E(B-V) as an input beside one trained without it.
 
     Both are single models with the same seed (the first ensemble member and its twin), so the
-    only difference between them is the input.
+    only difference between them is the input.  Read from saved predictions unless ``fit``.
     """
-    with_ebv, without = (train_cnn(profile, ds, name, use_ebv, size=1)
-                         for name, use_ebv in (("cnn", True), ("cnn_no_ebv", False)))
-    return {"CNN with E(B-V)": cnn_pdfs(profile, ds, with_ebv),
-            "CNN without E(B-V)": cnn_pdfs(profile, ds, without, name="cnn_no_ebv")}
+    from .estimators.cnn import CNNEnsemble
+    return {label: predictions(profile, ds, CNNEnsemble(profile, name, use_ebv, size=1), fit=fit)
+            for label, name, use_ebv in (("CNN with E(B-V)", "cnn", True), ("CNN without E(B-V)", "cnn_no_ebv", False))}
 
 
-def training_size_runs(profile, ds: catalog.Dataset, fractions=TRAINING_FRACTIONS) -> dict[int, np.ndarray]:
+def training_size_runs(profile, ds: catalog.Dataset, fractions=TRAINING_FRACTIONS, fit: bool = False) -> dict[int, np.ndarray]:
     """CNNs trained on seeded random fractions of the training pool: {training size: PDFs of every galaxy}."""
-    from .train import ensure_trained
+    from .estimators.cnn import CNNEnsemble
+    profile = config.get_profile(profile)
     pool = ds.split("train")
     runs = {}
     for fraction in fractions:
         size = max(1, round(fraction * len(pool)))
         index = np.sort(np.random.default_rng(profile.seed).choice(pool, size, replace=False))
-        name = f"cnn_train{round(100 * fraction):02d}pct"
-        runs[size] = cnn_pdfs(profile, ds, [ensure_trained(profile, ds, name=name, train_index=index)], name=name)
+        cnn = CNNEnsemble(profile, f"cnn_train{round(100 * fraction):02d}pct", size=1)
+        runs[size] = predictions(profile, ds, cnn, train=index, fit=fit)
     return runs
 
 
@@ -269,11 +291,12 @@ def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], members=N
             ebv_pdfs: dict[str, np.ndarray] | None = None, size_runs: dict | None = None) -> list[Path]:
     """Write every figure family to ``figures/<profile>/`` (PDF + PNG) and the index ``figures/README.md``.
 
-    ``members`` (the CNN ensemble from :func:`train_cnn`), ``ebv_pdfs`` (:func:`ebv_experiment`) and ``size_runs``
+    Reference predictors are left out (:func:`compared`).  ``members`` (the CNN ensemble from :func:`cnn_members`), ``ebv_pdfs`` (:func:`ebv_experiment`) and ``size_runs``
     (:func:`training_size_runs`) add the architecture and learning curves, the E(B-V)-input study and
     the training-size figure.
     """
     from . import plots
+    pdfs = compared(pdfs)
     made = {"redshift_magnitude_distributions": plots.redshift_magnitude_distributions(ds.catalog),
             "example_cutouts": plots.example_cutouts(ds.images, ds.catalog, seed=profile.seed),
             **prediction_figures(profile, ds, pdfs)}
@@ -299,9 +322,9 @@ def prediction_figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray]
     from . import metrics, pdf, plots
     edges, test = config.redshift_edges(), ds.split("test")
     z = ds.column("z_spec", "test")
-    p = {name: v[test] for name, v in pdfs.items()}
+    p = {name: v[test] for name, v in compared(pdfs).items()}
     zp = point_estimates(p)
-    baseline = next(n for n in pdfs if n != "CNN")
+    baseline = next(n for n in p if n != "CNN")
     pit = {name: pdf.pit(v, edges, z) for name, v in p.items()}
     s82 = ds.column("stripe82", "test", bool)
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import config
 
-#: The 8 views of :func:`photoz_nb.train.dihedral`, by transform number (``np.rot90`` turns of the pixel
+#: The 8 views of :func:`photoz_nb.estimators.cnn.inputs.dihedral`, by transform number (``np.rot90`` turns of the pixel
 #: array, then a left-right mirror; drawn with the origin at the bottom, the turns look clockwise).
 DIHEDRAL_LABELS = ("identity", "rot 90°", "rot 180°", "rot 270°",
                    "mirror", "rot 90° + mirror", "rot 180° + mirror", "rot 270° + mirror")

@@ -346,9 +346,10 @@ class ArrayDataset:
 
 def predict_pdfs(images: Images, ebv, model_path, tta: bool = False, batch_size: int = 256,
                  progress: bool = True) -> tuple[np.ndarray, int]:
-    """PDFs of the cutouts from the ensemble at ``model_path``: the mean of its members' PDFs, as
-    :func:`photoz_nb.pipeline.cnn_pdfs` averages them.  Returns (pdfs float32 (N, n_bins), n_members)."""
-    from .train import predict
+    """PDFs of the cutouts from the ensemble at ``model_path``: the mean of its members' PDFs
+    (:func:`photoz_nb.estimators.cnn.ensemble_mean`).  Returns (pdfs float32 (N, n_bins), n_members)."""
+    from .estimators.cnn import ensemble_mean
+    from .estimators.cnn.predict import predict
     members = model_members(model_path)
     n = len(images.pixels)
     ds = ArrayDataset(images.pixels, {"ebv": np.zeros(n, np.float32) if ebv is None else np.asarray(ebv, np.float32)},
@@ -361,7 +362,7 @@ def predict_pdfs(images: Images, ebv, model_path, tta: bool = False, batch_size:
             raise UserDataError(f"{path} ({_describe(path)}) needs E(B-V): give a catalogue with an 'ebv' column "
                                 "or ra/dec (looked up in the SFD map)")
         out.append(predict(model, ds, batch_size=batch_size, tta=tta, progress=progress))
-    return np.mean(out, axis=0, dtype=np.float64).astype(np.float32), len(members)
+    return ensemble_mean(out), len(members)
 
 
 def summary_columns(pdfs: np.ndarray, edges=None) -> dict:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from photoz_nb import config
-from photoz_nb.baselines import PhotometricBaseline, photometric_features, samples_to_pdfs
+from photoz_nb.estimators.photometric import PhotometricBaseline, photometric_features, samples_to_pdfs
 from conftest import make_catalog
 
 
@@ -96,7 +96,6 @@ def _reference_samples_to_pdfs(samples, edges, bandwidth, chunk=1024):
 @pytest.mark.parametrize("pool, bandwidth", [(300, 0.006), (None, 0.002), (None, 0.024)])
 def test_samples_to_pdfs_is_bitwise_the_direct_evaluation(pool, bandwidth):
     """Shared samples (a kNN-like pool of 300 training redshifts) or all distinct (tree leaves), any width."""
-    from photoz_nb.baselines import samples_to_pdfs
     rng = np.random.default_rng(11)
     shape = (1500, 24)
     samples = (rng.choice(rng.uniform(0.01, 0.39, pool), shape) if pool else rng.uniform(0.0, 0.4, shape))
@@ -106,7 +105,7 @@ def test_samples_to_pdfs_is_bitwise_the_direct_evaluation(pool, bandwidth):
 
 def test_samples_to_pdfs_splits_a_large_table_without_changing_the_pdfs(monkeypatch):
     """More distinct samples than the table bound: the galaxies are halved, the PDFs stay bitwise equal."""
-    from photoz_nb import baselines
+    from photoz_nb.estimators import photometric as baselines
     rng = np.random.default_rng(12)
     samples, edges = rng.uniform(0.0, 0.4, (301, 10)), config.redshift_edges()
     monkeypatch.setattr(baselines, "MAX_TABLE_ROWS", 64)  # 3010 distinct values: split down to 8-galaxy blocks

@@ -53,10 +53,11 @@ def test_stretch_is_odd_monotonic_and_sqrt_like():
     np.testing.assert_allclose(T.stretch(1e-4), 0.5e-4, rtol=1e-4)  # slope 1/2 at 0: noise not amplified
 
 
-def test_redshift_bins_use_half_open_bins_on_0_to_0p4():
+def test_redshift_bins_are_the_pdf_bins_on_0_to_0p4():
+    """Labels use pdf.bin_index: [e_k, e_k+1), the last bin closed (a z on an edge opens the bin above)."""
     edges = config.redshift_edges()
     z = np.array([1e-6, edges[1], edges[1] + 1e-9, 0.2 + 1e-9, 0.4])
-    np.testing.assert_array_equal(T.redshift_bins(z), [0, 0, 1, 90, 179])
+    np.testing.assert_array_equal(T.redshift_bins(z), [0, 1, 1, 90, 179])
     centres = 0.5 * (edges[1:] + edges[:-1])
     np.testing.assert_array_equal(T.redshift_bins(centres), np.arange(180))
     for bad in (0.0, 0.41, np.nan):
