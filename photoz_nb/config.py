@@ -31,6 +31,14 @@ R_PETRO_MAX = 17.8
 DEFAULT_BACKEND = "tensorflow"
 
 
+def band_index(band: str) -> int:
+    """Position of ``band`` in :data:`BANDS`; a clear error for anything else."""
+    try:
+        return BANDS.index(band)
+    except ValueError:
+        raise ValueError(f"unknown band {band!r}; expected one of {', '.join(BANDS)}") from None
+
+
 def redshift_edges(n_bins: int = N_BINS, z_min: float = Z_MIN, z_max: float = Z_MAX) -> np.ndarray:
     """Bin edges of the PDF grid (length ``n_bins + 1``)."""
     return np.linspace(z_min, z_max, n_bins + 1)

@@ -21,14 +21,14 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from . import config
-from .metrics import sigma_mad
+from .stats import OUTLIER_CUT, sigma_mad
 
 #: Width of one column of A&A (inches); every figure is drawn at this width except
 #: the side-by-side comparison of :func:`zphot_vs_zspec`, which spans the page.
 COLUMN_WIDTH = 3.5
 TEXT_WIDTH = 6.7
 #: Outlier threshold of the paper on |dz| = |z_phot - z_spec| / (1 + z_spec).
-OUTLIER_DZ = 0.05
+OUTLIER_DZ = OUTLIER_CUT  # the outlier lines drawn are the cut the metrics count
 #: Okabe-Ito colours: distinguishable with colour-blindness and in greyscale print.
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 Z_LABEL = r"spectroscopic redshift $z_\mathrm{spec}$"

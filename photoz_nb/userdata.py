@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config
+from .stats import MAD_TO_SIGMA, markdown_table
 from .checks import InputError as UserDataError  # noqa: F401 (the error users catch)
 from .checks import check_ebv, check_labels, check_photometry, column, first_bad
 
@@ -161,7 +162,6 @@ def sky_statistics(pixels: np.ndarray, max_stamps: int = 2000) -> tuple[np.ndarr
 
     Up to ``max_stamps`` evenly spread stamps are used (the statistics are medians over stamps).
     """
-    from .metrics import MAD_TO_SIGMA
     b = SKY_BORDER
     mask = np.ones(pixels.shape[1:3], bool)
     mask[b:-b, b:-b] = False
@@ -473,7 +473,7 @@ def baselines_on_catalog(cat, out_dir, methods=("knn", "rf"), seed: int = 0, n_b
 def metrics_markdown(table) -> str:
     """The benchmark table as Markdown: ``value ± error`` where there is an error column."""
     cols = [c for c in table.colnames if not c.endswith("_err")]
-    lines = ["| " + " | ".join(cols) + " |", "|---|" + "---:|" * (len(cols) - 1)]
+    rows = []
     for row in table:
         cells = []
         for c in cols:
@@ -486,5 +486,5 @@ def metrics_markdown(table) -> str:
                 err = row[f"{c}_err"] if f"{c}_err" in table.colnames else np.nan
                 fmt = "{:.2f}" if c == "outliers_pct" else "{:.5f}"
                 cells.append("" if not np.isfinite(v) else fmt.format(v) + (" ± " + fmt.format(err) if np.isfinite(err) else ""))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return markdown_table(rows, headers=cols, align=["---"] + ["---:"] * (len(cols) - 1))

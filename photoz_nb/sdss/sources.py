@@ -26,7 +26,7 @@ from astropy.table import Table, vstack
 from scipy import ndimage
 
 from .. import config
-from ..metrics import sigma_mad
+from ..stats import nanomaggies_to_mag, sigma_mad
 from .cutouts import OutsideFrameError, cutout
 from .frames import Frame, read_frame
 
@@ -50,7 +50,7 @@ def detect_sources(frame: Frame, threshold: float = 5.0, smooth_px: float = 1.5,
     # The smoothed peak, not the segment's centroid: a segment may hold neighbours too.
     cy, cx = np.array(ndimage.maximum_position(smooth, labels, index), dtype=float).reshape(-1, 2).T
     ra, dec = frame.wcs.pixel_to_world_values(cx, cy)
-    table = Table({"x": cx, "y": cy, "ra": ra, "dec": dec, "flux": flux, "mag": 22.5 - 2.5 * np.log10(flux),
+    table = Table({"x": cx, "y": cy, "ra": ra, "dec": dec, "flux": flux, "mag": nanomaggies_to_mag(flux),
                    "peak_dn": peak / float(frame.header.get("NMGY", 1.0)), "area": area,
                    "concentration": [concentration(image, x, y) for x, y in zip(cx, cy)]})
     table.sort("flux", reverse=True)

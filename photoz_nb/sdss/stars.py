@@ -14,7 +14,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from .. import config
-from ..metrics import sigma_mad
+from ..stats import nanomaggies_to_mag, sigma_mad
 from .cutouts import cutout
 
 #: calibObj FLAGS bit for saturated pixels (photo flag SATURATED).
@@ -35,7 +35,7 @@ def select_stars(stars: Table, frames_by_band: Mapping, r_mag=(14.0, 20.0), marg
     """Indices of unsaturated stars with r PSF mag in ``r_mag``, ``margin`` px inside every frame."""
     flux_r = np.asarray(stars["PSFFLUX"])[:, config.BANDS.index("r")]
     with np.errstate(divide="ignore", invalid="ignore"):
-        mag_r = 22.5 - 2.5 * np.log10(flux_r)
+        mag_r = nanomaggies_to_mag(flux_r)
     keep = (mag_r > r_mag[0]) & (mag_r < r_mag[1])
     keep &= ~(np.asarray(stars["FLAGS"]) & SATURATED).any(axis=1)
     for frame in frames_by_band.values():

@@ -25,14 +25,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
-from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 from scipy.special import ndtr, ndtri
 
-from .. import catalog, config, datafiles
-from ..metrics import sigma_mad
+from .. import catalog, config, mgs
+from ..mgs import ASINH_SOFTENING, MGS_SHA256, POGSON, asinh_mag, asinh_mag_error, mgs_path  # noqa: F401 (re-exported)
+from ..stats import nanomaggies_to_mag, sigma_mad
 from . import observe, render, sed
 
 BANDS = config.BANDS
@@ -79,10 +79,6 @@ INCLINATION_RHO_MAX = 0.9
 BULGE_Q_RANGE = (0.55, 1.0)
 #: Streams of the one seed (numpy SeedSequence spawn keys).
 STREAM_SAMPLE, STREAM_MORPHOLOGY, STREAM_OBSERVING, STREAM_NEIGHBOURS, STREAM_NOISE, STREAM_PHOTOMETRY = range(6)
-#: SDSS asinh-magnitude softening b per band, in maggies (Lupton, Gunn & Szalay 1999; SDSS DR7).
-ASINH_SOFTENING = {"u": 1.4e-10, "g": 0.9e-10, "r": 1.2e-10, "i": 1.8e-10, "z": 7.4e-10}
-#: 2.5 / ln 10: magnitude error per unit relative flux error.
-POGSON = 2.5 / np.log(10)
 #: objid of simulated galaxies: this plus the row number (never a row of the kcorrect file).
 SIMULATED_OBJID_OFFSET = 10_000_000
 #: Rows per call of kcorrect and of the spline weights, whose temporaries take 1-4 kB per row.
@@ -100,43 +96,9 @@ def by_blocks(fn, *arrays) -> np.ndarray:
     return np.concatenate([fn(*(a[i:i + ROW_BLOCK] for a in arrays)) for i in range(0, n, ROW_BLOCK)])
 
 
-#: sha256 of kcorrect 5.1.9's ``data/test/gst_tests_small.fits``: every simulated galaxy descends from it.
-MGS_SHA256 = "d7e87e8abc45167e48889a0e824870760a2e6dde20650a6e41a72164859bf578"
-
-
-def mgs_path() -> Path:
-    """kcorrect's test catalogue of SDSS MGS galaxies (10,000 rows), checked against :data:`MGS_SHA256`."""
-    import kcorrect
-
-    path = Path(kcorrect.__file__).parent / "data" / "test" / "gst_tests_small.fits"
-    return datafiles.verify(path, MGS_SHA256, f"kcorrect {kcorrect.__version__}'s MGS catalogue, which drives the "
-                            "simulator", fix="This kcorrect release changed the file, so the simulated data sets "
-                            "would change: install the pinned release (pip install -c constraints.txt kcorrect)")
-
-
 def stream(seed: int, key: int) -> np.random.Generator:
     """Independent random stream ``key`` of ``seed``."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(key,)))
-
-
-def nanomaggies_to_mag(flux) -> np.ndarray:
-    return 22.5 - 2.5 * np.log10(flux)
-
-
-def asinh_mag(flux, band: str, softening: float | None = None) -> np.ndarray:
-    """SDSS asinh magnitude of ``flux`` (nanomaggies; finite for flux <= 0 too).
-
-    Equal to the Pogson magnitude to < 0.001 mag for fluxes above ~10 b (0.9-7.4 nmgy).
-    ``softening``: b in maggies, if not SDSS's for the band.
-    """
-    b = softening or ASINH_SOFTENING[BANDS[observe.band_index(band)]]
-    return -POGSON * (np.arcsinh(np.asarray(flux, dtype=float) * 1e-9 / (2 * b)) + np.log(b))
-
-
-def asinh_mag_error(flux, flux_error, band: str, softening: float | None = None) -> np.ndarray:
-    """1-sigma error of :func:`asinh_mag` (flux and its error in nanomaggies)."""
-    b = (softening or ASINH_SOFTENING[BANDS[observe.band_index(band)]]) * 1e9
-    return POGSON * np.asarray(flux_error, float) / np.sqrt(np.asarray(flux, float) ** 2 + 4 * b ** 2)
 
 
 # -- real galaxies --------------------------------------------------------------------
@@ -182,29 +144,18 @@ def load_real_galaxies(path=None) -> Population:
 
 @functools.lru_cache(maxsize=2)
 def _load_real_galaxies(path: str) -> Population:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: kcorrect's test catalogue is missing (is kcorrect installed?)")
-    t = Table.read(path)
-    ext = np.asarray(t["EXTINCTION"], dtype=float)
-    deredden = 10 ** (0.4 * ext)
-    petro_r = nanomaggies_to_mag(np.clip(np.asarray(t["PETROFLUX"][:, R], float), 1e-9, None)) - ext[:, R]
-    z = np.asarray(t["Z"], dtype=float)
-    keep = (petro_r <= config.R_PETRO_MAX) & (z > config.Z_MIN) & (z <= config.Z_MAX)
-    flux = np.asarray(t["MODELFLUX"], float)[keep] * deredden[keep]
-    ivar = np.asarray(t["MODELFLUX_IVAR"], float)[keep] / deredden[keep] ** 2
+    m = mgs.read_mgs(path)
     with np.errstate(divide="ignore"):
-        flux_error = 1.0 / np.sqrt(ivar)  # ivar 0 (none in the file): infinite, so no noise is added
-    coeffs = sed.fit_coeffs(z[keep], flux, ivar)
+        flux_error = 1.0 / np.sqrt(m.ivar)  # ivar 0 (none in the file): infinite, so no noise is added
+    coeffs = sed.fit_coeffs(m.z, m.flux, m.ivar)
     # a few u fluxes are <= 0 (noise): the SED fit gives the galaxy's expected flux there
+    flux = m.flux
     bad = flux <= 0
     if bad.any():
-        flux[bad] = sed.model_flux(z[keep], coeffs)[bad]
-    objid = np.flatnonzero(keep).astype(np.int64) + 1  # row number in the kcorrect file
-    return Population(objid=objid, parent_objid=objid.copy(), is_real=np.ones(len(objid), bool),
-                      ra=np.asarray(t["RA"], float)[keep], dec=np.asarray(t["DEC"], float)[keep],
-                      ebv=ext[keep, R] / config.EXTINCTION_COEFF["r"], z=z[keep], flux=flux,
-                      flux_error=flux_error, petro_r=petro_r[keep], coeffs=coeffs)
+        flux[bad] = sed.model_flux(m.z, coeffs)[bad]
+    return Population(objid=m.objid, parent_objid=m.objid.copy(), is_real=np.ones(len(m.objid), bool),
+                      ra=m.ra, dec=m.dec, ebv=m.ebv, z=m.z, flux=flux,
+                      flux_error=flux_error, petro_r=m.petro_r, coeffs=coeffs)
 
 
 def sample_population(n: int | None, rng: np.random.Generator) -> Population:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage, optimize
 
-from ..metrics import sigma_mad
+from ..stats import nanomaggies_to_mag, sigma_mad
 from . import render
 
 
@@ -254,7 +254,7 @@ def curve_of_growth(image, noise: float | None = None, eta: float = 0.2, max_rad
                     r_petro=r_petro, x=float(x), y=float(y), ok=False, capped=capped)
     r50, r90 = (_refine(radii, growth, f * flux) for f in (0.5, 0.9))
     inside = central & (np.hypot(xx - x, yy - y) <= min(2 * r_petro, max_radius))
-    return dict(flux=flux, mag=float(22.5 - 2.5 * np.log10(flux)), r50=r50, r90=r90, concentration=r90 / r50,
+    return dict(flux=flux, mag=float(nanomaggies_to_mag(flux)), r50=r50, r90=r90, concentration=r90 / r50,
                 b_over_a=axis_ratio(np.where(inside, clean, 0.0), (x, y)), r_petro=float(r_petro), x=float(x),
                 y=float(y), ok=ok, capped=capped)
 

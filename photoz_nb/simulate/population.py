@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from .. import config
-from ..metrics import sigma_mad
+from .. import config, mgs
+from ..stats import sigma_mad
 from . import galaxies
 
 BANDS = config.BANDS
@@ -49,7 +49,7 @@ DIMENSIONS = ("z", "r_petro", "r_model-r_petro", "u-g", "g-r", "r-i", "i-z")
 #: asinh softening b (maggies) of the XD magnitudes: SDSS's, but ~the median u error for u,
 #: so that u is nearly linear in flux where its noise is large, and its errors nearly Gaussian
 #: (XD assumes Gaussian errors; a Pogson u of a galaxy at S/N ~ 3-5 has skewed ones).
-XD_SOFTENING = {**galaxies.ASINH_SOFTENING, "u": 1.0e-9}
+XD_SOFTENING = {**mgs.ASINH_SOFTENING, "u": 1.0e-9}
 #: Colours (and r_model - r_petro) are fitted minus a cubic trend in z (:func:`fit_trend`):
 #: an exact change of coordinates that leaves the mixture the scatter about the trend, not
 #: the curved colour-redshift relations, to model.
@@ -79,7 +79,7 @@ def real_measurements(path: str | None = None) -> dict:
     Rows are those of :func:`galaxies.load_real_galaxies` (same selection, same order).
     Fluxes are as measured (not dereddened; u may be <= 0), in nanomaggies.
     """
-    path = Path(path or galaxies.mgs_path())
+    path = Path(path or mgs.mgs_path())
     real = galaxies.load_real_galaxies(path)
     rows = real.objid - 1  # objid is the row number in the kcorrect file, from 1
     t = Table.read(path)
@@ -97,15 +97,15 @@ def real_measurements(path: str | None = None) -> dict:
 def dereddened_mags(flux, error, extinction) -> tuple[np.ndarray, np.ndarray]:
     """SDSS asinh magnitudes of fluxes (n, 5) minus the extinction, and their linearised errors
     (the catalogue's magnitudes)."""
-    mags = np.column_stack([galaxies.asinh_mag(flux[:, j], b) for j, b in enumerate(BANDS)]) - extinction
-    errs = np.column_stack([galaxies.asinh_mag_error(flux[:, j], error[:, j], b) for j, b in enumerate(BANDS)])
+    mags = np.column_stack([mgs.asinh_mag(flux[:, j], b) for j, b in enumerate(BANDS)]) - extinction
+    errs = np.column_stack([mgs.asinh_mag_error(flux[:, j], error[:, j], b) for j, b in enumerate(BANDS)])
     return mags, errs
 
 
 def xd_mags(flux, error) -> tuple[np.ndarray, np.ndarray]:
     """XD magnitudes (asinh, XD_SOFTENING) of dereddened fluxes (n, 5), and their linearised errors."""
-    mags = np.column_stack([galaxies.asinh_mag(flux[:, j], b, XD_SOFTENING[b]) for j, b in enumerate(BANDS)])
-    errs = np.column_stack([galaxies.asinh_mag_error(flux[:, j], error[:, j], b, XD_SOFTENING[b])
+    mags = np.column_stack([mgs.asinh_mag(flux[:, j], b, XD_SOFTENING[b]) for j, b in enumerate(BANDS)])
+    errs = np.column_stack([mgs.asinh_mag_error(flux[:, j], error[:, j], b, XD_SOFTENING[b])
                             for j, b in enumerate(BANDS)])
     return mags, errs
 
@@ -136,8 +136,8 @@ def xd_data(meas: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     reference = model * np.median(meas["flux"] * deredden / model, axis=0)
     errs = xd_mags(reference, deredden / np.sqrt(meas["ivar"]))[1]
     ext_r = meas["extinction"][:, galaxies.R]
-    petro = galaxies.asinh_mag(meas["petro_flux"], "r") - ext_r
-    petro_err = galaxies.asinh_mag_error(meas["petro_flux"], 1 / np.sqrt(meas["petro_ivar"]), "r")
+    petro = mgs.asinh_mag(meas["petro_flux"], "r") - ext_r
+    petro_err = mgs.asinh_mag_error(meas["petro_flux"], 1 / np.sqrt(meas["petro_ivar"]), "r")
     m = np.column_stack([mags, petro])
     var = np.column_stack([errs, petro_err]) ** 2
     n, d = len(m), len(DIMENSIONS)
@@ -259,7 +259,7 @@ def bic(fit: dict, n: int) -> float:
 
 
 def catalogue_sha256(path=None) -> str:
-    return hashlib.sha256(Path(path or galaxies.mgs_path()).read_bytes()).hexdigest()
+    return hashlib.sha256(Path(path or mgs.mgs_path()).read_bytes()).hexdigest()
 
 
 def save_model(fit: dict, trend: np.ndarray, path: Path, **provenance) -> None:
@@ -296,7 +296,7 @@ def mags_from_x(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def flux_from_asinh_mag(mag, band: str) -> np.ndarray:
     """Inverse of :func:`xd_mags`: nanomaggies (negative beyond the zero-flux magnitude)."""
     b = XD_SOFTENING[band]
-    return 2 * b * np.sinh(-np.asarray(mag, float) / galaxies.POGSON - np.log(b)) * 1e9
+    return 2 * b * np.sinh(-np.asarray(mag, float) / mgs.POGSON - np.log(b)) * 1e9
 
 
 def _draw_block(model: dict, m: int, rng: np.random.Generator) -> np.ndarray:

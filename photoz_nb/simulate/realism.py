@@ -62,7 +62,7 @@ from scipy import ndimage, stats
 from tqdm.auto import tqdm
 
 from .. import catalog, config
-from ..metrics import sigma_mad
+from ..stats import nanomaggies_to_mag, sigma_mad
 from . import galaxies, render
 # Measurement primitives live in .measure; re-exported here, where the comparisons use them.
 from .measure import (  # noqa: F401
@@ -155,7 +155,7 @@ def field_crowding(field: RealField) -> dict:
     image = np.nan_to_num(field.frames["r"].image)
     src = detect_sources(image)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mag = 22.5 - 2.5 * np.log10(np.asarray(src["flux"], float))
+        mag = nanomaggies_to_mag(np.asarray(src["flux"], float))
     area = image.size * field.pixel_scale["r"] ** 2 / 3600.0
     n = int(((mag > CROWDING_MAG_RANGE[0]) & (mag < CROWDING_MAG_RANGE[1])).sum())
     density = n / area
@@ -348,7 +348,7 @@ def calib_star_positions(field: RealField, max_stars: int = 40) -> tuple[np.ndar
 
     s = field.stars
     with np.errstate(divide="ignore", invalid="ignore"):
-        mag_r = 22.5 - 2.5 * np.log10(np.asarray(s["PSFFLUX"], float)[:, R])
+        mag_r = nanomaggies_to_mag(np.asarray(s["PSFFLUX"], float)[:, R])
     keep = (mag_r > STAR_MAG_RANGE[0]) & (mag_r < STAR_MAG_RANGE[1])
     keep &= ~(np.asarray(s["FLAGS"]) & SATURATED).any(axis=1)
     ra, dec = np.asarray(s["RA"], float), np.asarray(s["DEC"], float)
@@ -380,7 +380,7 @@ def locus_star_positions(field: RealField, max_stars: int = 40) -> tuple[np.ndar
     frame = field.frames["r"]
     src = detect_sources(frame.image)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mag = 22.5 - 2.5 * np.log10(np.asarray(src["flux"], float))
+        mag = nanomaggies_to_mag(np.asarray(src["flux"], float))
     cand = src[(mag > STAR_MAG_RANGE[0]) & (mag < STAR_MAG_RANGE[1]) & (src["nearest"] > 25)]
     fwhm = np.array([_psf_widths(_box(frame.image, x, y, FWHM_BOX), 1.0)[0] for x, y in zip(cand["x"], cand["y"])])
     good = np.isfinite(fwhm)
@@ -599,7 +599,7 @@ def real_galaxy_candidates(field: RealField, mag_max: float = GALAXY_MAG_RANGE[1
     frame = field.frames["r"]
     src = detect_sources(frame.image)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mag = 22.5 - 2.5 * np.log10(np.asarray(src["flux"], float))
+        mag = nanomaggies_to_mag(np.asarray(src["flux"], float))
     src = src[(mag < mag_max) & (mag > GALAXY_MAG_RANGE[0] - 1.5)]  # segment fluxes miss the faint wings
     ra, dec = frame.wcs.pixel_to_world_values(np.asarray(src["x"]), np.asarray(src["y"]))
     src["ra"], src["dec"] = np.atleast_1d(ra), np.atleast_1d(dec)
