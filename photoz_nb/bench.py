@@ -136,7 +136,7 @@ def peak_memory_of_training(n_galaxies: int, width: float = 0.125, batch_size: i
     from . import catalog, config
     from .train import train
     with tempfile.TemporaryDirectory(dir=workdir) as tmp, PeakMemory(interval_s=0.05) as memory:
-        ds = catalog.open_dataset(catalog.write_synthetic_dataset(f"{tmp}/data", n_galaxies), verify_checksums=False)
+        ds = catalog.open_dataset(fixtures.write_synthetic_dataset(f"{tmp}/data", n_galaxies), verify_checksums=False)
         profile = dataclasses.replace(config.get_profile("smoke"), model_width=width, epochs=1, batch_size=batch_size)
         start = time.perf_counter()
         train(ds, profile, f"{tmp}/run", progress=False)
@@ -216,7 +216,7 @@ def measure_fit(profile="paper", n_galaxies: int = 30_000, epochs: int = 4, mixe
     train_flops, peak = 3 * forward_flops(build_net_p(profile.model_width)), gpu_bf16_peak()
     rows = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        ds = catalog.open_dataset(catalog.write_synthetic_dataset(f"{tmp}/data", n_galaxies), verify_checksums=False)
+        ds = catalog.open_dataset(fixtures.write_synthetic_dataset(f"{tmp}/data", n_galaxies), verify_checksums=False)
         if len(ds.split("train")) // profile.batch_size < warmup_batches + 2:
             raise ValueError(f"{n_galaxies} galaxies give under {warmup_batches + 2} training batches of "
                              f"{profile.batch_size} per epoch: nothing to time; use more galaxies")
