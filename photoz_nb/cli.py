@@ -359,7 +359,7 @@ def _headline(epochs: int, members: int):
 def _bench(args):
     from . import bench
     if args.what == "simulate":
-        from .simulate.build import benchmark
+        from .bench.simulate import benchmark
         r = benchmark(n=args.n)
         print(bench.markdown_table([{
             "galaxies": r["n"], "workers": r["workers"], "catalogue s": round(r["catalog_s"], 1),
@@ -367,7 +367,7 @@ def _bench(args):
             "peak RSS MiB, all processes": round(r["peak_rss_mib"]), "of it private": round(r["peak_anon_mib"]),
             "of it file-backed": round(r["peak_file_mib"])}]))
     elif args.what == "cutouts":
-        from .sdss.bench import bench_cutouts
+        from .bench.cutouts import bench_cutouts
         bench_cutouts(n=args.n)
     elif args.what == "baselines":
         bench.bench_baselines()

@@ -278,7 +278,7 @@ def test_bright_galaxies_plot_rejects_bad_input():
 
 @pytest.mark.filterwarnings("ignore::astropy.wcs.FITSFixedWarning")
 def test_bench_catalogue_is_inside_the_fields():
-    from photoz_nb.sdss.bench import bench_catalog, frame_header
+    from photoz_nb.bench.cutouts import bench_catalog, frame_header
 
     cat = bench_catalog(9, SAMPLE, seed=3)
     contract.validate_catalog(cat)
