@@ -168,6 +168,20 @@ def _why_missing(path: Path) -> str:
     return ""
 
 
+def stale_keys(manifest: dict, expected: dict) -> list[str]:
+    """``"key old -> new"`` for each key whose value in ``manifest`` is not the ``expected`` one (empty: current)."""
+    return [f"{k} {manifest.get(k)!r} -> {v!r}" for k, v in expected.items() if manifest.get(k) != v]
+
+
+def is_current(path, expected: dict, verify_checksums: bool = True) -> bool:
+    """True when ``path`` is a valid data set whose manifest holds every ``expected`` key and value."""
+    try:
+        manifest = validate_dataset(path, verify_checksums=verify_checksums)
+    except ContractError:
+        return False
+    return not stale_keys(manifest, expected)
+
+
 def read_manifest(path) -> dict:
     """The manifest of the data set folder ``path``, checked for shape: errors name the field."""
     where = Path(path) / MANIFEST

@@ -221,9 +221,10 @@ def test_prepare_real_dataset_cube_and_errors(tmp_path):
 
 def test_prepare_subsamples_to_the_profile_size(monkeypatch, tmp_path):
     from photoz_nb import sdss
+    from photoz_nb.sdss import prepare
 
     seen = {}
-    monkeypatch.setattr(sdss, "build_cutout_dataset", lambda cat, *a, **k: seen.setdefault("cat", cat))
+    monkeypatch.setattr(prepare, "build_cutout_dataset", lambda cat, *a, **k: seen.setdefault("cat", cat))
     small = config.Profile("tiny", n_galaxies=4, split_fractions=(0.5, 0.25, 0.25), model_width=0.1, epochs=1,
                            batch_size=2, learning_rate=1e-3, seed=7)
     cat = galaxies()

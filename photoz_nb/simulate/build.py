@@ -263,7 +263,7 @@ def ensure_dataset(profile, rebuild_invalid: bool = False) -> Path:
                                         f"{profile.name} --validate` rebuilds it (replacing it)") from None
         safeio.announce(f"rebuilding {path}: {err}")
         return build_dataset(profile)
-    stale = [f"{k} {manifest.get(k)!r} -> {v!r}" for k, v in expected.items() if manifest.get(k) != v]
+    stale = catalog.stale_keys(manifest, expected)
     if stale:
         safeio.announce(f"rebuilding {path}: made by another build ({'; '.join(stale)})")
         return build_dataset(profile)
