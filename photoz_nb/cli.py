@@ -227,7 +227,7 @@ def _simulate(args):
                              scheduler=args.scheduler)
     print(f"data set written to {path}")
     if args.validate:
-        from .simulate.realism import realism_report, tally
+        from .validation import realism_report, tally
         table = realism_report(path, args.frames_dir, figures_dir=profile.figures_dir)
         table.pprint_all()
         print(f"{tally(table)}; figures: {', '.join(table.meta['figures'][::2])}")

@@ -116,7 +116,7 @@ def test_measured_sizes_follow_shen_and_concentration_follows_colour():
     included) follows the Shen relation per type, and red (early, u-r > 2.22) galaxies are the
     concentrated ones (Strateva et al. 2001: C = R90/R50 = 2.6 separates early from late types).
     The real shared fields show red galaxies 0.4 more concentrated than blue ones (11 and 9 galaxies)."""
-    from photoz_nb.simulate import realism
+    from photoz_nb import measure as realism
 
     draws = galaxies.draw_galaxies(400, seed=5)
     params, morph, pop = draws.params, draws.morph, draws.pop

@@ -26,7 +26,10 @@ from astropy.table import Table, vstack
 from scipy import ndimage
 
 from .. import config
-from ..stats import nanomaggies_to_mag, sigma_mad
+from ..measure.detect import segment
+from ..measure.photometry import concentration
+from ..measure.sky import nearest_arcsec
+from ..stats import nanomaggies_to_mag
 from .cutouts import OutsideFrameError, cutout
 from .frames import Frame, read_frame
 
@@ -39,8 +42,7 @@ def detect_sources(frame: Frame, threshold: float = 5.0, smooth_px: float = 1.5,
     """Sources of one frame: ``x``, ``y`` (0-based px of the smoothed peak), ``ra``, ``dec``, ``flux`` (nanomaggies in
     the segment), ``mag``, ``peak_dn``, ``area`` (px), ``concentration``; brightest first."""
     image = np.nan_to_num(frame.image)
-    smooth = ndimage.gaussian_filter(image, smooth_px)
-    labels, n = ndimage.label(smooth > threshold * sigma_mad(smooth))
+    labels, n, smooth = segment(image, threshold, smooth_px, noise="global")
     index = np.arange(1, n + 1)
     area = ndimage.sum_labels(np.ones_like(image), labels, index)
     flux = ndimage.sum_labels(image, labels, index)
@@ -57,26 +59,10 @@ def detect_sources(frame: Frame, threshold: float = 5.0, smooth_px: float = 1.5,
     return table
 
 
-def concentration(image: np.ndarray, x: float, y: float, inner: float = 3.0, outer: float = 10.0) -> float:
-    """Flux within ``inner`` px of (x, y) over flux within ``outer`` px (no sky: frames are sky-subtracted)."""
-    r0 = int(np.ceil(outer)) + 1
-    y0, x0 = max(int(y) - r0, 0), max(int(x) - r0, 0)
-    sub = image[y0:int(y) + r0 + 1, x0:int(x) + r0 + 1]
-    yy, xx = np.mgrid[:sub.shape[0], :sub.shape[1]]
-    r = np.hypot(xx + x0 - x, yy + y0 - y)
-    total = sub[r < outer].sum()
-    return float(sub[r < inner].sum() / total) if total > 0 else np.nan
-
-
 def _star_distance_arcsec(sources: Table, stars: Table | None) -> np.ndarray:
     if stars is None or not len(stars):
         return np.full(len(sources), np.inf)
-    ra_s, dec_s = np.radians(np.asarray(stars["RA"])), np.radians(np.asarray(stars["DEC"]))
-    out = np.empty(len(sources))
-    for i, (ra, dec) in enumerate(zip(np.radians(sources["ra"]), np.radians(sources["dec"]))):
-        cos_d = np.sin(dec) * np.sin(dec_s) + np.cos(dec) * np.cos(dec_s) * np.cos(ra - ra_s)
-        out[i] = np.degrees(np.arccos(np.clip(cos_d.max(), -1, 1))) * 3600
-    return out
+    return nearest_arcsec(sources["ra"], sources["dec"], stars["RA"], stars["DEC"])
 
 
 def extended_sources(frames_by_band: Mapping, stars: Table | None = None, n: int = 3, band: str = "r",
