@@ -202,7 +202,7 @@ class _DebugSubparsers:
 
 
 def _sdss_figure(args):
-    from .sdss.sources import bright_galaxies_figure
+    from .plots import bright_galaxies_figure
     paths = bright_galaxies_figure(profile=args.profile, frames_dir=args.frames_dir)
     print("written: " + ", ".join(map(str, paths)))
 

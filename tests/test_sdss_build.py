@@ -245,7 +245,7 @@ def test_bright_galaxies_figure_on_real_frames(tmp_path, fields):
     # Independent size check: the r-band light of each source is more spread than a calibObj star's.
     star = _star_stamp(fields[FIELD])
     assert all(_radius(s[..., 2]) > 1.3 * _radius(star) for s in stamps)
-    paths = Src.bright_galaxies_figure(tmp_path, SAMPLE, n_per_field=2, fields=fields)
+    paths = plots.bright_galaxies_figure(tmp_path, SAMPLE, n_per_field=2, fields=fields)
     assert [p.name for p in paths] == ["sdss_bright_galaxies.pdf", "sdss_bright_galaxies.png"]
     assert paths[0].read_bytes()[:4] == b"%PDF" and paths[1].stat().st_size > 10_000
 

@@ -120,19 +120,3 @@ def bright_galaxy_stamps(frames_dir=None, fields=FIELDS, n_per_field: int = 3,
     if not stamps:
         raise ValueError(f"no extended source found in fields {list(fields)} of {frames_dir}")
     return np.stack(stamps), vstack(tables)
-
-
-def bright_galaxies_figure(figures_dir=None, frames_dir=None, profile=None, n_per_field: int = 3,
-                           fields=FIELDS) -> list[Path]:
-    """Write ``sdss_bright_galaxies.{pdf,png}`` (ugriz + Lupton irg of each source) and return the paths.
-
-    Default directory: ``figures/<profile>/``; ``frames_dir`` and ``fields`` as in
-    :func:`bright_galaxy_stamps`.
-    """
-    from .. import plots
-
-    stamps, sources = bright_galaxy_stamps(frames_dir, fields, n_per_field=n_per_field)
-    labels = [f"{s['field']}\nr={s['mag']:.1f}" for s in sources]
-    fig = plots.sdss_bright_galaxies(stamps, labels)
-    figures_dir = Path(figures_dir) if figures_dir is not None else config.get_profile(profile).figures_dir
-    return plots.save_figure(fig, figures_dir, "sdss_bright_galaxies")
