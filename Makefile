@@ -31,6 +31,7 @@ test: test-unit test-notebooks
 # whatever the backend: once is enough, so the torch pass leaves it out (rather than skipping it).
 TORCH_PASS_OMITS := tests/test_train.py::test_data_parallel_over_two_devices_gives_the_single_device_weights
 test-unit: install
+	$(BIN)/lint-imports  # the layers and no-cycles contracts of pyproject.toml [tool.importlinter]
 	$(BIN)/python -m pytest tests
 	KERAS_BACKEND=torch $(BIN)/python -m pytest tests/test_model.py tests/test_train.py tests/test_inputs.py --deselect $(TORCH_PASS_OMITS)
 

@@ -111,6 +111,8 @@ def _mirror_url(mirror) -> str:
 
 def _download(url: str, path: Path, sha: str) -> Path:
     """``url`` to ``path`` through pooch, kept only if its sha256 is ``sha``."""
+    # lazy (pooch, requests): network code, needed only to fetch a missing file, and every process imports
+    # this module through photoz_nb.config
     import pooch
     import requests
 
@@ -131,7 +133,7 @@ def _download(url: str, path: Path, sha: str) -> Path:
 def _downloader(url: str):
     if url.startswith("file://"):
         return _copy_file_url
-    import pooch
+    import pooch  # lazy: see _download
 
     return pooch.HTTPDownloader(progressbar=False, timeout=120)
 

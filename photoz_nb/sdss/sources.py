@@ -31,7 +31,8 @@ from ..measure.photometry import concentration
 from ..measure.sky import nearest_arcsec
 from ..stats import nanomaggies_to_mag
 from .cutouts import OutsideFrameError, cutout
-from .frames import Frame, read_frame
+from .frames import Frame, frame_name, read_frame
+from .stars import read_calib_stars
 
 #: Peak counts (frame value / NMGY) above which a source may be an interpolated saturated star.
 SATURATION_SUSPECT_DN = 5000.0
@@ -101,9 +102,6 @@ def bright_galaxy_stamps(frames_dir=None, fields=FIELDS, n_per_field: int = 3,
     (band -> Frame); ``calib_stars`` maps a key to a calibObj star table (default: the
     ``calibObj-RRRRRR-C-star.fits.gz`` of its run and camcol in ``frames_dir``, if there).
     """
-    from .frames import frame_name
-    from .stars import read_calib_stars
-
     frames_dir = Path(frames_dir) if frames_dir is not None else config.sample_frames_dir()
     tables, stamps = [], []
     for key in fields:

@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .. import catalog, config, parallel, safeio
 from . import galaxies, observe
@@ -204,8 +205,6 @@ def _build(profile, out_dir: Path, seed: int, n, workers: int, scheduler, progre
 
 def _write_images(writer: _SimulationWriter, param_files: dict[str, Path], seed: int, workers: int,
                   scheduler: str | None, progress: bool, name: str) -> None:
-    from tqdm.auto import tqdm
-
     _release_freed_memory()  # of writing the provisional catalogue
     chunks = writer.pending_chunks(CHUNK_SIZE)
     done = writer.n - sum(stop - start for start, stop in chunks)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
+from tqdm.auto import tqdm
 from astropy.table import Table
 
 from .. import config
@@ -61,8 +62,6 @@ def profile_sums(params: dict, progress: bool = False) -> tuple[np.ndarray, np.n
     *total* flux (so a profile cut by the stamp edge sums to a little less than 1).
     1 / sum P^2 is the effective (matched-filter) area A_eff in native pixels.
     """
-    from tqdm.auto import tqdm
-
     n = len(params["pa"])
     total = params["bulge_flux"] + params["disk_flux"]
     sums = np.empty((n, 2, len(BANDS)))

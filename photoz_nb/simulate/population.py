@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
+from scipy.spatial import cKDTree
 
 from .. import config, mgs
 from ..stats import nanomaggies_to_mag, sigma_mad
@@ -216,7 +217,7 @@ def xd_fit(x: np.ndarray, cov: np.ndarray, n_components: int, seed: int = 0, max
     log-likelihood per point rises by less than ``tol``.  Returns the mixture, its mean
     log-likelihood per point and the number of iterations.
     """
-    from sklearn.mixture import GaussianMixture
+    from sklearn.mixture import GaussianMixture  # lazy: ~1 s of import in every simulator worker; only the offline fit
 
     x, cov = np.asarray(x, float), np.asarray(cov, float)
     n, d = x.shape
@@ -333,8 +334,6 @@ def _colours(flux: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1)
 def _sed_tree():
-    from scipy.spatial import cKDTree
-
     real = load_real_galaxies()
     features = np.column_stack([real.z, _colours(real.flux)]) / SED_NEIGHBOUR_SCALE
     return cKDTree(features), real.objid, real.coeffs
@@ -433,7 +432,7 @@ def reobservation_table(n_sim: int = 10_000, seed: int = 0, z_edges=REOBSERVATIO
     Gaussian), ks_p (two-sample Kolmogorov-Smirnov).  A last row per colour pools all
     redshifts (z_lo, z_hi = the full range).
     """
-    from scipy.stats import ks_2samp
+    from scipy.stats import ks_2samp  # lazy: scipy.stats costs every simulator worker ~0.3 s; only this check
 
     meas = real_measurements()
     real_mags = dereddened_mags(meas["flux"], 1 / np.sqrt(meas["ivar"]), meas["extinction"])[0]
