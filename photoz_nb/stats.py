@@ -1,9 +1,9 @@
 """Generic statistics and conversions every layer may use: the bottom of the import order.
 
 Robust scatter (:func:`sigma_mad`), bootstrap errors, a weighted slope fit, the nanomaggy
-magnitude and the one Markdown table writer.  Nothing here knows about photo-z, data sets or
-plots, so the simulator, the SDSS path and the evaluation all import it without importing each
-other.
+magnitude, the one Markdown table writer and the shared input check :func:`finite_vector`.
+Nothing here knows about photo-z, data sets or plots, so the simulator, the SDSS path and the
+evaluation all import it without importing each other.
 """
 from __future__ import annotations
 
@@ -18,6 +18,17 @@ OUTLIER_CUT = 0.05
 PROGRESS_THRESHOLD = 50_000_000
 #: AB magnitude of a flux of 1 nanomaggy (SDSS's flux unit: 3.631e-6 Jy).
 NANOMAGGY_ZERO_POINT = 22.5
+
+
+def finite_vector(values, name: str) -> np.ndarray:
+    """``values`` as a non-empty, finite 1-D float array, else a ValueError naming it and the first bad index."""
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{name} has {bad.sum()} non-finite value(s), first at index {int(np.argmax(bad))}")
+    return arr
 
 
 def sigma_mad(x) -> float:

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from .. import config
 from ..stats import OUTLIER_CUT
+from ..stats import finite_vector as _vector
 
 #: Width of one column of A&A (inches); every figure is drawn at this width except
 #: the side-by-side comparison of :func:`zphot_vs_zspec`, which spans the page.
@@ -90,17 +91,6 @@ def save_figure(fig: Figure, directory, name: str) -> list[Path]:
 
 
 # --------------------------------------------------------------------------- validation
-def _vector(values, name: str) -> np.ndarray:
-    """``values`` as a non-empty, finite 1-D float array, else a ValueError naming it."""
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        raise ValueError(f"{name} has {bad.sum()} non-finite value(s), first at index {int(np.argmax(bad))}")
-    return arr
-
-
 def _same_length(**arrays) -> None:
     lengths = {k: len(v) for k, v in arrays.items()}
     if len(set(lengths.values())) > 1:
