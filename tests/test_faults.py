@@ -103,7 +103,7 @@ def test_a_foreign_partial_folder_is_not_deleted(tmp_path):
 # --------------------------------------------------------------------------- a kill at every publish step
 KILL_AT = """
     import os, sys
-    from photoz_nb import catalog, safeio
+    from photoz_nb import fixtures, safeio
     out, step, exchange = sys.argv[1], sys.argv[2], sys.argv[3] == "exchange"
     safeio._fault_hook = lambda name: os._exit(9) if name == step else None
     if not exchange:
