@@ -35,6 +35,7 @@ TORCH_PASS_OMITS := tests/test_train.py::test_data_parallel_over_two_devices_giv
 TEST_WORKERS ?= 2
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile
 test-unit: install
+	$(BIN)/lint-imports  # the layers and no-cycles contracts of pyproject.toml [tool.importlinter]
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) tests
 	KERAS_BACKEND=torch $(BIN)/python -m pytest $(PYTEST_PARALLEL) tests/test_model.py tests/test_train.py tests/test_inputs.py --deselect $(TORCH_PASS_OMITS)
 

@@ -39,18 +39,17 @@ def real_catalog(n_galaxies: int | None = None, seed: int = 0,
     """
     from astropy.table import Table
 
-    from . import catalog
-    from .simulate import galaxies
+    from . import catalog, mgs
 
-    real = galaxies.load_real_galaxies()
-    t = Table.read(galaxies.mgs_path())
+    real = mgs.read_mgs()
+    t = Table.read(mgs.mgs_path())
     rows = real.objid - 1  # objid is the row number in the kcorrect file, from 1
     if n_galaxies is not None:
         if not 10 <= n_galaxies <= len(rows):
             raise ValueError(f"n_galaxies must be in [10, {len(rows)}] (galaxies passing the cuts), got {n_galaxies}")
         rows = np.sort(np.random.default_rng(seed).choice(rows, n_galaxies, replace=False))
     flux, ext = np.asarray(t["MODELFLUX"], float)[rows], np.asarray(t["EXTINCTION"], float)[rows]
-    mags = {f"mag_{b}": galaxies.asinh_mag(flux[:, i], b) - ext[:, i] for i, b in enumerate(config.BANDS)}
+    mags = {f"mag_{b}": mgs.asinh_mag(flux[:, i], b) - ext[:, i] for i, b in enumerate(config.BANDS)}
     keep = np.isin(real.objid, rows + 1)
     return Table({"objid": rows + 1, "z_spec": real.z[keep], "ebv": real.ebv[keep], **mags,
                   "petro_r": real.petro_r[keep],

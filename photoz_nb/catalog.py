@@ -23,6 +23,7 @@ from astropy.table import Table
 from tqdm.auto import tqdm
 
 from . import config, safeio
+from .safeio import sha256  # noqa: F401 (catalog.sha256 still works)
 
 CATALOG, IMAGES, MANIFEST = "catalog.fits", "images.npy", "manifest.json"
 PROGRESS = "progress.json"
@@ -48,18 +49,6 @@ class ContractError(ValueError):
 
 def image_shape(n: int) -> tuple[int, int, int, int]:
     return (n, config.STAMP, config.STAMP, len(config.BANDS))
-
-
-def sha256(path: Path, chunk: int = 1 << 24) -> str:
-    """Hex sha256 of a file, with a progress bar from 1 GiB (the paper set's images are 42 GB)."""
-    h = hashlib.sha256()
-    size = Path(path).stat().st_size
-    with open(path, "rb") as f, tqdm(total=size, unit="B", unit_scale=True, desc=f"sha256 {Path(path).name}",
-                                     disable=size < 2 ** 30) as bar:
-        while block := f.read(chunk):
-            h.update(block)
-            bar.update(len(block))
-    return h.hexdigest()
 
 
 def assign_splits(n: int, fractions=(0.72, 0.08, 0.2), seed: int = 0) -> np.ndarray:
@@ -177,6 +166,20 @@ def _why_missing(path: Path) -> str:
     if path.with_name(path.name + ".partial").exists():
         return " (an interrupted build is left as .partial)"
     return ""
+
+
+def stale_keys(manifest: dict, expected: dict) -> list[str]:
+    """``"key old -> new"`` for each key whose value in ``manifest`` is not the ``expected`` one (empty: current)."""
+    return [f"{k} {manifest.get(k)!r} -> {v!r}" for k, v in expected.items() if manifest.get(k) != v]
+
+
+def is_current(path, expected: dict, verify_checksums: bool = True) -> bool:
+    """True when ``path`` is a valid data set whose manifest holds every ``expected`` key and value."""
+    try:
+        manifest = validate_dataset(path, verify_checksums=verify_checksums)
+    except ContractError:
+        return False
+    return not stale_keys(manifest, expected)
 
 
 def read_manifest(path) -> dict:
@@ -477,41 +480,3 @@ def _reserve_disk_space(path: Path) -> None:
     missing = size - getattr(path.stat(), "st_blocks", 0) * 512
     if shutil.disk_usage(path.parent).free < missing:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-
-
-# --------------------------------------------------------------------------- synthetic data sets
-def synthetic_catalog(n: int, seed: int = 0, split_fractions=(0.6, 0.2, 0.2)) -> Table:
-    """A contract-valid catalogue of ``n`` made-up galaxies with plausible values (tests, benchmarks)."""
-    rng = np.random.default_rng(seed)
-    z = rng.uniform(0.02, 0.35, n)
-    mags = {f"mag_{b}": 17.0 + rng.normal(0, 0.5, n) + i * -0.3 for i, b in enumerate(config.BANDS)}
-    return Table({
-        "objid": np.arange(1, n + 1, dtype=np.int64),
-        "ra": rng.uniform(0, 360, n), "dec": rng.uniform(-10, 60, n),
-        "z_spec": z, "ebv": rng.exponential(0.03, n),
-        **mags,
-        "petro_r": mags["mag_r"] + 0.1, "b_over_a": rng.uniform(0.2, 1, n),
-        "psf_fwhm_r": rng.uniform(0.9, 1.8, n), "n_neighbours": rng.poisson(0.3, n),
-        "snr_r": rng.uniform(20, 200, n), "stripe82": rng.random(n) < 0.05,
-        "split": assign_splits(n, split_fractions, seed),
-    })
-
-
-def write_synthetic_dataset(path, n: int = 64, seed: int = 0, chunk: int = 256) -> Path:
-    """A contract-valid data set of round blobs whose colours grow redder with redshift.
-
-    A network can learn redshift from these images, so they make quick end-to-end tests and
-    memory benchmarks; they are not galaxies (use :mod:`photoz_nb.simulate` for those).
-    """
-    cat = synthetic_catalog(n, seed)
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:config.STAMP, :config.STAMP] - (config.STAMP - 1) / 2
-    blob = np.exp(-(xx**2 + yy**2) / (2 * 3.0**2))
-    colour = np.linspace(1, 2, len(config.BANDS))
-    with DatasetWriter(path, cat, {"generator": "photoz_nb.catalog.synthetic", "seed": seed}) as writer:
-        for start, stop in writer.pending_chunks(chunk):
-            z = np.asarray(cat["z_spec"][start:stop])[:, None, None, None]
-            images = blob[None, :, :, None] * (colour ** (1 + 10 * z)) * 5
-            images = images + rng.normal(0, 0.05, images.shape)
-            writer.write(start, images.astype(np.float32))
-    return Path(path)

@@ -202,7 +202,7 @@ class _DebugSubparsers:
 
 
 def _sdss_figure(args):
-    from .sdss.sources import bright_galaxies_figure
+    from .plots import bright_galaxies_figure
     paths = bright_galaxies_figure(profile=args.profile, frames_dir=args.frames_dir)
     print("written: " + ", ".join(map(str, paths)))
 
@@ -227,7 +227,7 @@ def _simulate(args):
                              scheduler=args.scheduler)
     print(f"data set written to {path}")
     if args.validate:
-        from .simulate.realism import realism_report, tally
+        from .validation import realism_report, tally
         table = realism_report(path, args.frames_dir, figures_dir=profile.figures_dir)
         table.pprint_all()
         print(f"{tally(table)}; figures: {', '.join(table.meta['figures'][::2])}")
@@ -353,7 +353,7 @@ def _headline(epochs: int, members: int):
 def _bench(args):
     from . import bench
     if args.what == "simulate":
-        from .simulate.build import benchmark
+        from .bench.simulate import benchmark
         r = benchmark(n=args.n)
         print(bench.markdown_table([{
             "galaxies": r["n"], "workers": r["workers"], "catalogue s": round(r["catalog_s"], 1),
@@ -361,7 +361,7 @@ def _bench(args):
             "peak RSS MiB, all processes": round(r["peak_rss_mib"]), "of it private": round(r["peak_anon_mib"]),
             "of it file-backed": round(r["peak_file_mib"])}]))
     elif args.what == "cutouts":
-        from .sdss.bench import bench_cutouts
+        from .bench.cutouts import bench_cutouts
         bench_cutouts(n=args.n)
     elif args.what == "baselines":
         bench.bench_baselines()

@@ -1,4 +1,4 @@
-"""Profiles, paths, the redshift grid and seeds: every tunable number lives here.
+"""Profiles, the redshift grid and seeds: every tunable number lives here (folders: :mod:`photoz_nb.paths`).
 
 One switch selects a profile: the environment variable ``PHOTOZ_PROFILE`` (also a
 papermill parameter of every notebook).  ``smoke`` is for tests and CI, ``small`` is the
@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 
 import numpy as np
+
+from .paths import data_root, project_root, sample_frames_dir, shared_dir  # noqa: F401 (config.X still works)
 
 #: Redshift grid of the paper: 180 bins of equal width on [0, 0.4].
 N_BINS = 180
@@ -29,6 +31,14 @@ R_PETRO_MAX = 17.8
 #: TensorFlow trains ~1.9x faster than JAX and ~2.4x faster than torch (train img/s
 #: 423 / 212 / 169, predict 1337 / 648 / 423).  ``KERAS_BACKEND`` overrides it.
 DEFAULT_BACKEND = "tensorflow"
+
+
+def band_index(band: str) -> int:
+    """Position of ``band`` in :data:`BANDS`; a clear error for anything else."""
+    try:
+        return BANDS.index(band)
+    except ValueError:
+        raise ValueError(f"unknown band {band!r}; expected one of {', '.join(BANDS)}") from None
 
 
 def redshift_edges(n_bins: int = N_BINS, z_min: float = Z_MIN, z_max: float = Z_MAX) -> np.ndarray:
@@ -99,32 +109,3 @@ def get_profile(name: "str | Profile | None" = None) -> Profile:
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; expected one of {sorted(PROFILES)} "
                          "(set PHOTOZ_PROFILE or pass profile=...)") from None
-
-
-def project_root() -> Path:
-    """``$PHOTOZ_HOME`` if set, else the checkout holding this package, else the cwd."""
-    if os.environ.get("PHOTOZ_HOME"):
-        return Path(os.environ["PHOTOZ_HOME"]).resolve()
-    checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "pyproject.toml").exists():
-        return checkout
-    return Path.cwd()
-
-
-def data_root() -> Path:
-    return project_root() / "data"
-
-
-def shared_dir() -> Path:
-    """A developer's ``shared/`` folder beside the checkout (more SDSS fields, for calibration scripts
-    only: the tests and notebooks read :func:`sample_frames_dir`)."""
-    return Path(os.environ.get("PHOTOZ_SHARED", project_root().parent / "shared"))
-
-
-def sample_frames_dir() -> Path:
-    """The real SDSS sample committed in ``data/sdss_sample`` (fields 004510-4-0030 and 007264-3-0111 in
-    ugriz, a calibObj star list, a photoField table), every file checked against its sha256 registry;
-    a missing file is downloaded from the SDSS archive first (see :mod:`photoz_nb.datafiles`)."""
-    from . import datafiles
-
-    return datafiles.verified_sample_dir()

@@ -10,7 +10,7 @@ file whose sha256 differs is an error, never silently replaced: it is a corrupt 
 a committed file.
 
 :func:`verify` is the one checksum check of pinned inputs (also kcorrect's catalogue, see
-``photoz_nb.simulate.galaxies.mgs_path``).
+``photoz_nb.mgs.mgs_path``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from . import catalog
+from . import safeio
 
 #: The sample lives in the checkout (it is committed), whatever ``PHOTOZ_HOME`` says.
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sdss_sample"
@@ -48,7 +48,7 @@ def verify(path, expected: str, what: str = "", fix: str = "") -> Path:
         raise FileNotFoundError(f"{path}: file not found{f' ({what})' if what else ''}")
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    actual = _VERIFIED.get(key) or catalog.sha256(path)
+    actual = _VERIFIED.get(key) or safeio.sha256(path)
     if actual != expected:
         raise ChecksumError(f"{path}{f' ({what})' if what else ''}: sha256 is {actual}, but the pinned sha256 is "
                             f"{expected}{f'. {fix}' if fix else ''}")
@@ -111,6 +111,8 @@ def _mirror_url(mirror) -> str:
 
 def _download(url: str, path: Path, sha: str) -> Path:
     """``url`` to ``path`` through pooch, kept only if its sha256 is ``sha``."""
+    # lazy (pooch, requests): network code, needed only to fetch a missing file, and every process imports
+    # this module through photoz_nb.config
     import pooch
     import requests
 
@@ -131,7 +133,7 @@ def _download(url: str, path: Path, sha: str) -> Path:
 def _downloader(url: str):
     if url.startswith("file://"):
         return _copy_file_url
-    import pooch
+    import pooch  # lazy: see _download
 
     return pooch.HTTPDownloader(progressbar=False, timeout=120)
 

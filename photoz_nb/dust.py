@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
+from astropy.coordinates import SkyCoord
 
 MAP_FILES = ("SFD_dust_4096_ngp.fits", "SFD_dust_4096_sgp.fits")
 
 
 def _import_dustmaps():
     try:
-        from dustmaps.sfd import SFDQuery
+        from dustmaps.sfd import SFDQuery  # optional extra [userdata]
     except ImportError as exc:
         raise ImportError("looking up E(B-V) needs the optional package dustmaps: "
                           "pip install 'photoz-nb[userdata]' (or pip install dustmaps)") from exc
@@ -28,7 +30,7 @@ def _import_dustmaps():
 def map_dir(sfd_dir=None) -> Path:
     """The folder holding the two SFD files: ``sfd_dir``, else dustmaps' configured ``<data_dir>/sfd``."""
     if sfd_dir is None:
-        from dustmaps.std_paths import data_dir
+        from dustmaps.std_paths import data_dir  # optional extra [userdata]
         sfd_dir = Path(data_dir()) / "sfd"
     sfd_dir = Path(sfd_dir)
     missing = [name for name in MAP_FILES if not (sfd_dir / name).exists()]
@@ -40,8 +42,6 @@ def map_dir(sfd_dir=None) -> Path:
 
 def sfd_ebv(ra, dec, sfd_dir=None) -> np.ndarray:
     """SFD E(B-V) (mag) at ICRS ``ra``, ``dec`` (degrees), bilinear between map pixels."""
-    from astropy.coordinates import SkyCoord
-    import astropy.units as u
     ra, dec = np.atleast_1d(np.asarray(ra, float)), np.atleast_1d(np.asarray(dec, float))
     bad = ~(np.isfinite(ra) & np.isfinite(dec) & (np.abs(dec) <= 90))
     if bad.any():

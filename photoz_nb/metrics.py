@@ -15,14 +15,10 @@ from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
-from tqdm.auto import tqdm
 
 from . import pdf as pdf_mod
+from .stats import MAD_TO_SIGMA, OUTLIER_CUT, PROGRESS_THRESHOLD, bootstrap, fit_slope, sigma_mad  # noqa: F401 (re-exported)
 
-MAD_TO_SIGMA = 1.4826
-OUTLIER_CUT = 0.05
-#: Bootstraps with more resampled values than this show a progress bar by default.
-PROGRESS_THRESHOLD = 50_000_000
 #: The paper's table: column name -> (header, format of one value).
 SUMMARY_COLUMNS = {
     "trial": ("trial", "{}"),
@@ -72,14 +68,6 @@ def dz(z_phot, z_spec) -> np.ndarray:
     return (zp - zs) / (1 + zs)
 
 
-def sigma_mad(x) -> float:
-    """``1.4826 * median(|x - median(x)|)``: the Gaussian sigma of a robust spread (of any shape)."""
-    x = np.asarray(x, dtype=float)
-    if x.size == 0:
-        raise ValueError("sigma_mad of an empty array is undefined")
-    return float(MAD_TO_SIGMA * np.median(np.abs(x - np.median(x))))
-
-
 def point_metrics(z_phot, z_spec, outlier_cut: float = OUTLIER_CUT) -> dict:
     """The paper's statistics of ``dz``: ``bias``, ``sigma_mad``, ``outlier_frac`` (|dz| > cut), ``n``."""
     check_cut(outlier_cut, "outlier_cut")
@@ -88,44 +76,6 @@ def point_metrics(z_phot, z_spec, outlier_cut: float = OUTLIER_CUT) -> dict:
         raise ValueError("point_metrics needs at least one galaxy, got empty arrays")
     return {"bias": float(d.mean()), "sigma_mad": sigma_mad(d),
             "outlier_frac": float(np.mean(np.abs(d) > outlier_cut)), "n": len(d)}
-
-
-def bootstrap(statistic_fn, *arrays, n_boot: int = 200, seed: int = 0, progress: bool | None = None):
-    """Bootstrap standard errors of a statistic of paired arrays.
-
-    Parameters
-    ----------
-    statistic_fn : callable
-        ``statistic_fn(*resampled_arrays)`` returning a dict of numbers (or one number).
-    *arrays : array_like
-        Same length; resampled together (the same rows in each).
-    n_boot, seed : int
-        Number of resamples; the seed makes the errors reproducible.
-    progress : bool, optional
-        Show a progress bar; by default only for large jobs.
-
-    Returns
-    -------
-    dict of key -> standard deviation over resamples (ddof=1), or a float for a scalar statistic.
-    """
-    if not arrays:
-        raise ValueError("bootstrap needs at least one array")
-    arrays = [np.asarray(a) for a in arrays]
-    n = len(arrays[0])
-    if any(len(a) != n for a in arrays):
-        raise ValueError(f"bootstrap arrays differ in length: {[len(a) for a in arrays]}")
-    if n == 0 or n_boot < 2:
-        raise ValueError(f"bootstrap needs non-empty arrays and n_boot >= 2 (got n={n}, n_boot={n_boot})")
-    rng = np.random.default_rng(seed)
-    show = progress if progress is not None else n * n_boot > PROGRESS_THRESHOLD
-    draws = []
-    for _ in tqdm(range(n_boot), desc="bootstrap", disable=not show, leave=False):
-        idx = rng.integers(0, n, n)
-        draws.append(statistic_fn(*(a[idx] for a in arrays)))
-    if not isinstance(draws[0], dict):
-        return float(np.std(np.asarray(draws, float), ddof=1))
-    return {key: float(np.std([d[key] for d in draws], ddof=1)) for key in draws[0]
-            if np.isscalar(draws[0][key]) and not isinstance(draws[0][key], str)}
 
 
 def pdf_metrics(pdfs, edges, z_spec, kind: str = "mean") -> dict:
@@ -205,27 +155,6 @@ def binned_metrics(values, z_phot, z_spec, bins, crps=None, n_boot: int = 200, s
     names = ["lo", "hi", "centre", "n"] + [c for s in stats for c in (s, f"{s}_err")]
     return Table(rows=[[r[c] for c in names] for r in rows], names=names,
                  dtype=[float, float, float, int] + [float] * (2 * len(stats)))
-
-
-def fit_slope(table: Table, stat: str = "bias") -> tuple[float, float]:
-    """Weighted least-squares slope of ``table[stat]`` against ``table['centre']``.
-
-    Weights are ``1 / table[stat + '_err']**2``; rows with NaN or zero errors are skipped.
-    Returns ``(slope, slope_err)``, the error from the weights alone (not rescaled by chi^2).
-    """
-    err_col = f"{stat}_err"
-    for col in ("centre", stat, err_col):
-        if col not in table.colnames:
-            raise ValueError(f"table has no column {col!r}; columns are {table.colnames}")
-    x, y, e = (np.asarray(table[c], float) for c in ("centre", stat, err_col))
-    ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(e) & (e > 0)
-    if ok.sum() < 2 or np.ptp(x[ok]) == 0:
-        raise ValueError(f"fit_slope needs at least 2 bins with distinct centres and positive finite "
-                         f"{err_col}; got {int(ok.sum())}")
-    x, y, w = x[ok], y[ok], 1 / e[ok] ** 2
-    s, sx, sxx, sy, sxy = w.sum(), (w * x).sum(), (w * x * x).sum(), (w * y).sum(), (w * x * y).sum()
-    det = s * sxx - sx * sx
-    return float((s * sxy - sx * sy) / det), float(np.sqrt(s / det))
 
 
 #: Summary statistics that get a bootstrap error (column ``<name>_err``).

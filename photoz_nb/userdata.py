@@ -24,7 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
+from astropy.io import fits
+from astropy.table import Table
+
+from . import catalog, config, pdf
+from .dust import sfd_ebv
+from .stats import MAD_TO_SIGMA, markdown_table
 from .checks import InputError as UserDataError  # noqa: F401 (the error users catch)
 from .checks import check_ebv, check_labels, check_photometry, column, first_bad
 
@@ -53,7 +58,6 @@ def _suffix(path: Path) -> str:
 
 def read_table(path):
     """An astropy Table from FITS, CSV, ECSV or Parquet (picked by the suffix)."""
-    from astropy.table import Table
     path = Path(path)
     fmt = TABLE_SUFFIXES.get(_suffix(path))
     if fmt is None:
@@ -62,7 +66,7 @@ def read_table(path):
         raise FileNotFoundError(f"{path}: no such catalogue")
     if fmt == "parquet":
         try:
-            import pyarrow  # noqa: F401
+            import pyarrow  # noqa: F401  (optional extra [userdata]: only Parquet needs it)
         except ImportError as exc:
             raise ImportError("reading Parquet needs pyarrow: pip install 'photoz-nb[userdata]'") from exc
     return Table.read(path, format=fmt)
@@ -90,7 +94,6 @@ def parse_bands(text) -> tuple[str, ...] | None:
 
 def _fits_cube(path: Path):
     """(array, band labels or None, BUNIT or None) of a FITS file of cutouts."""
-    from astropy.io import fits
     with fits.open(path, memmap=False) as hdul:
         images = [h for h in hdul if h.data is not None and getattr(h, "is_image", True) and h.data.ndim >= 2]
         if not images:
@@ -161,7 +164,6 @@ def sky_statistics(pixels: np.ndarray, max_stamps: int = 2000) -> tuple[np.ndarr
 
     Up to ``max_stamps`` evenly spread stamps are used (the statistics are medians over stamps).
     """
-    from .metrics import MAD_TO_SIGMA
     b = SKY_BORDER
     mask = np.ones(pixels.shape[1:3], bool)
     mask[b:-b, b:-b] = False
@@ -267,7 +269,6 @@ def image_catalog(path, n: int, id_column: str | None = None, ebv_column: str = 
     if ebv_column in table.colnames:
         ebv = column(table, ebv_column, path)
     elif ra_column in table.colnames and dec_column in table.colnames:
-        from .dust import sfd_ebv
         ebv = sfd_ebv(column(table, ra_column, path), column(table, dec_column, path), sfd_dir)
         if notes is not None:
             notes.append(f"E(B-V) looked up in the SFD map at ({ra_column}, {dec_column})")
@@ -319,7 +320,7 @@ def _describe(path: Path) -> str:
 
 def load_member(path: Path, image_shape: tuple, n_bins: int):
     """A Keras model, checked to take ``image_shape`` stamps and output ``n_bins`` probabilities."""
-    import keras
+    import keras  # lazy: importing Keras starts a backend (seconds); only model files need it
     model = keras.models.load_model(path)
     inputs = {t.name.split(":")[0]: tuple(t.shape[1:]) for t in model.inputs}
     expected = inputs.get("image", tuple(model.inputs[0].shape[1:]))
@@ -367,7 +368,6 @@ def predict_pdfs(images: Images, ebv, model_path, tta: bool = False, batch_size:
 
 def summary_columns(pdfs: np.ndarray, edges=None) -> dict:
     """Point estimates (mean, median, mode) and 68% widths (central, HPD) of each PDF."""
-    from . import pdf
     edges = config.redshift_edges() if edges is None else edges
     out = {f"z_{k}": pdf.point_estimate(pdfs, edges, k) for k in pdf.POINT_KINDS}
     out.update({k: pdf.width(pdfs, edges, k) for k in pdf.WIDTH_KINDS})
@@ -376,7 +376,6 @@ def summary_columns(pdfs: np.ndarray, edges=None) -> dict:
 
 def write_qp(path, pdfs: np.ndarray, ancil: dict, edges=None):
     """The PDFs as a qp ``hist`` ensemble on our bin edges, with ``ancil`` and the summary columns."""
-    from . import pdf
     edges = config.redshift_edges() if edges is None else edges
     ancil = {k: (v.astype("S") if np.asarray(v).dtype.kind == "U" else v) for k, v in ancil.items()}
     path = Path(path)
@@ -417,9 +416,6 @@ def photometry_table(path, target: str = "z_spec", mags=None, colours=None, r_co
     Every used column is checked: NaN/inf and sentinels (99, -9999, ...) in the photometry, and
     redshifts outside the PDF grid, raise an error naming the first bad row and its id.
     """
-    from astropy.table import Table
-
-    from . import catalog
     table = read_table(path)
     if not len(table):
         raise UserDataError(f"{path}: the catalogue is empty")
@@ -456,7 +452,7 @@ def baselines_on_catalog(cat, out_dir, methods=("knn", "rf"), seed: int = 0, n_b
     """:func:`photoz_nb.baselines.benchmark` on a :func:`photometry_table`; writes to ``out_dir``:
     ``<method>.hdf5`` (qp hist ensembles of the test galaxies, ancil ``id, z_spec`` and the summary
     columns) and ``metrics.md`` / ``metrics.ecsv``.  Returns (table, paths)."""
-    from .baselines import benchmark
+    from .baselines import benchmark  # lazy: baselines imports scikit-learn's ensembles (~1-3 s)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table, pdfs = benchmark(cat, methods, seed=seed, n_boot=n_boot, kind=kind)
@@ -474,7 +470,7 @@ def baselines_on_catalog(cat, out_dir, methods=("knn", "rf"), seed: int = 0, n_b
 def metrics_markdown(table) -> str:
     """The benchmark table as Markdown: ``value ± error`` where there is an error column."""
     cols = [c for c in table.colnames if not c.endswith("_err")]
-    lines = ["| " + " | ".join(cols) + " |", "|---|" + "---:|" * (len(cols) - 1)]
+    rows = []
     for row in table:
         cells = []
         for c in cols:
@@ -487,5 +483,5 @@ def metrics_markdown(table) -> str:
                 err = row[f"{c}_err"] if f"{c}_err" in table.colnames else np.nan
                 fmt = "{:.2f}" if c == "outliers_pct" else "{:.5f}"
                 cells.append("" if not np.isfinite(v) else fmt.format(v) + (" ± " + fmt.format(err) if np.isfinite(err) else ""))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return markdown_table(rows, headers=cols, align=["---"] + ["---:"] * (len(cols) - 1))

@@ -2,8 +2,8 @@
 
 Measures Petrosian R50, R90/R50 (C), moment b/a and g-r of the galaxies in the real frames of
 ``../shared/sdss_frames`` (crowded fields left out, stars removed without calibObj, see
-:mod:`photoz_nb.simulate.realism`) and of simulated stamps, with ONE code
-(:func:`photoz_nb.simulate.realism._measure_rows`), then
+:mod:`photoz_nb.validation`) and of simulated stamps, with ONE code
+(:func:`photoz_nb.validation._measure_rows`), then
 
 * ``--grid``: builds small data sets (``--n`` galaxies) over a grid of the morphology constants
   of :mod:`photoz_nb.simulate.galaxies` (HLR_OVER_SHEN_R50, BULGE_FRAC_BETA) and ranks them by the
@@ -28,7 +28,8 @@ from astropy.table import Table, vstack
 from scipy import stats
 
 from photoz_nb import catalog, config
-from photoz_nb.simulate import build, galaxies, realism, sed
+from photoz_nb import validation as realism
+from photoz_nb.simulate import build, galaxies, sed
 
 R_BINS = ((16.0, 17.0), (17.0, 17.8), (17.8, 18.5))
 MAG_RANGE = (14.0, 18.5)

@@ -28,7 +28,8 @@ from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
 from photoz_nb import config
-from photoz_nb.simulate import observe, realism
+from photoz_nb import validation as realism
+from photoz_nb.simulate import observe
 
 BANDS = config.BANDS
 R = BANDS.index("r")

@@ -9,7 +9,7 @@ other sources masked).
 import sys
 import warnings
 
-from photoz_nb.simulate import realism
+from photoz_nb import validation as realism
 
 
 def main(frames_dir=None):

@@ -96,6 +96,6 @@ def test_kcorrect_catalogue_is_pinned(monkeypatch, tmp_path):
     shutil.copyfile(real, changed)
     flip_one_byte(changed)
     monkeypatch.setattr(kcorrect, "__file__", str(tmp_path / "kcorrect" / "__init__.py"))
-    actual = datafiles.catalog.sha256(changed)
+    actual = datafiles.safeio.sha256(changed)
     with pytest.raises(datafiles.ChecksumError, match=rf"{changed}.*kcorrect.*{actual}.*{galaxies.MGS_SHA256}"):
         galaxies.mgs_path()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photoz_nb import baselines, catalog, cli, config, metrics, parallel, safeio
+from photoz_nb import baselines, catalog, cli, config, fixtures, metrics, parallel, safeio
 from photoz_nb.simulate import build
 from conftest import make_catalog, write_tiny_dataset
 
@@ -81,14 +81,14 @@ def test_out_pointing_at_a_file_fails_before_rendering(tmp_path, capsys, no_rend
 
 def test_a_data_set_is_replaced_only_by_a_complete_one(tmp_path):
     out = write_tiny_dataset(tmp_path / "ds", n=16, seed=1)
-    catalog.write_synthetic_dataset(out, n=16, seed=2, chunk=8)
+    fixtures.write_synthetic_dataset(out, n=16, seed=2, chunk=8)
     assert seed_of(out) == 2 and catalog.validate_dataset(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no partial, aside or lock file left
 
 
 def test_an_empty_folder_may_be_the_output(tmp_path):
     (tmp_path / "empty").mkdir()
-    catalog.write_synthetic_dataset(tmp_path / "empty", n=8, seed=1, chunk=8)
+    fixtures.write_synthetic_dataset(tmp_path / "empty", n=8, seed=1, chunk=8)
     assert seed_of(tmp_path / "empty") == 1
 
 
@@ -96,19 +96,19 @@ def test_a_foreign_partial_folder_is_not_deleted(tmp_path):
     (tmp_path / "ds.partial").mkdir()
     (tmp_path / "ds.partial" / "mine.txt").write_text("not a build's")
     with pytest.raises(FileExistsError, match="not left by a photoz-nb build"):
-        catalog.write_synthetic_dataset(tmp_path / "ds", n=8, seed=1, chunk=8)
+        fixtures.write_synthetic_dataset(tmp_path / "ds", n=8, seed=1, chunk=8)
     assert (tmp_path / "ds.partial" / "mine.txt").exists()
 
 
 # --------------------------------------------------------------------------- a kill at every publish step
 KILL_AT = """
     import os, sys
-    from photoz_nb import catalog, safeio
+    from photoz_nb import fixtures, safeio
     out, step, exchange = sys.argv[1], sys.argv[2], sys.argv[3] == "exchange"
     safeio._fault_hook = lambda name: os._exit(9) if name == step else None
     if not exchange:
         safeio._exchange = lambda a, b: False
-    catalog.write_synthetic_dataset(out, n=16, seed=2, chunk=8)
+    fixtures.write_synthetic_dataset(out, n=16, seed=2, chunk=8)
 """
 
 
@@ -137,10 +137,10 @@ def test_a_kill_at_every_publish_step_loses_nothing(tmp_path, step, exchange):
         original = catalog.DatasetWriter.write
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(catalog.DatasetWriter, "write", lambda self, *a: writes.append(a) or original(self, *a))
-            catalog.write_synthetic_dataset(out, n=16, seed=2, chunk=8)
+            fixtures.write_synthetic_dataset(out, n=16, seed=2, chunk=8)
         assert writes == []
     else:
-        catalog.write_synthetic_dataset(out, n=16, seed=2, chunk=8)
+        fixtures.write_synthetic_dataset(out, n=16, seed=2, chunk=8)
     assert seed_of(out) == 2 and catalog.validate_dataset(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
 
@@ -161,7 +161,7 @@ def test_two_writers_of_one_folder(tmp_path, capsys):
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(safeio.FolderInUse, match=rf"{out} is in use by PID {holder.pid}"):
-            catalog.write_synthetic_dataset(out, n=8, seed=1, chunk=8)
+            fixtures.write_synthetic_dataset(out, n=8, seed=1, chunk=8)
         rc, err = run_cli(capsys, "simulate", "--profile", "smoke", "--n", 8, "--workers", 1, "--out", out)
         assert rc == 1 and f"in use by PID {holder.pid}" in err
         assert not out.with_name("ds.partial").exists()  # the second writer touched nothing
@@ -169,7 +169,7 @@ def test_two_writers_of_one_folder(tmp_path, capsys):
         holder.kill()  # SIGKILL: the lock file stays, with a dead PID in it
         holder.communicate()
     assert safeio.lock_path(out).exists()
-    catalog.write_synthetic_dataset(out, n=8, seed=1, chunk=8)  # a stale lock is taken over
+    fixtures.write_synthetic_dataset(out, n=8, seed=1, chunk=8)  # a stale lock is taken over
     assert f"taking over the lock of PID {holder.pid}" in capsys.readouterr().err
     assert not safeio.lock_path(out).exists() and seed_of(out) == 1
 

@@ -5,7 +5,8 @@ import pytest
 from scipy.optimize import brentq
 
 from photoz_nb import config
-from photoz_nb.simulate import build, realism, render
+from photoz_nb import validation as realism
+from photoz_nb.simulate import build, render
 from photoz_nb.simulate.render import Component, render_stamp
 
 SAMPLE = config.sample_frames_dir()  # checked against its sha256 registry

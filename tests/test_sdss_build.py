@@ -221,9 +221,10 @@ def test_prepare_real_dataset_cube_and_errors(tmp_path):
 
 def test_prepare_subsamples_to_the_profile_size(monkeypatch, tmp_path):
     from photoz_nb import sdss
+    from photoz_nb.sdss import prepare
 
     seen = {}
-    monkeypatch.setattr(sdss, "build_cutout_dataset", lambda cat, *a, **k: seen.setdefault("cat", cat))
+    monkeypatch.setattr(prepare, "build_cutout_dataset", lambda cat, *a, **k: seen.setdefault("cat", cat))
     small = config.Profile("tiny", n_galaxies=4, split_fractions=(0.5, 0.25, 0.25), model_width=0.1, epochs=1,
                            batch_size=2, learning_rate=1e-3, seed=7)
     cat = galaxies()
@@ -244,7 +245,7 @@ def test_bright_galaxies_figure_on_real_frames(tmp_path, fields):
     # Independent size check: the r-band light of each source is more spread than a calibObj star's.
     star = _star_stamp(fields[FIELD])
     assert all(_radius(s[..., 2]) > 1.3 * _radius(star) for s in stamps)
-    paths = Src.bright_galaxies_figure(tmp_path, SAMPLE, n_per_field=2, fields=fields)
+    paths = plots.bright_galaxies_figure(tmp_path, SAMPLE, n_per_field=2, fields=fields)
     assert [p.name for p in paths] == ["sdss_bright_galaxies.pdf", "sdss_bright_galaxies.png"]
     assert paths[0].read_bytes()[:4] == b"%PDF" and paths[1].stat().st_size > 10_000
 
@@ -278,7 +279,7 @@ def test_bright_galaxies_plot_rejects_bad_input():
 
 @pytest.mark.filterwarnings("ignore::astropy.wcs.FITSFixedWarning")
 def test_bench_catalogue_is_inside_the_fields():
-    from photoz_nb.sdss.bench import bench_catalog, frame_header
+    from photoz_nb.bench.cutouts import bench_catalog, frame_header
 
     cat = bench_catalog(9, SAMPLE, seed=3)
     contract.validate_catalog(cat)

@@ -8,7 +8,7 @@ from scipy import integrate
 from scipy.special import gamma, gammaincinv, j0
 
 from photoz_nb import catalog, config
-from photoz_nb.simulate import build, galaxies, observe, render, sed
+from photoz_nb.simulate import build, galaxies, observe, real, render, sed
 from photoz_nb.simulate.render import Component, half_light_radius, render_stamp
 
 
@@ -73,9 +73,9 @@ def test_same_seed_same_catalog_of_new_galaxies(cat150):
 def test_drawing_in_blocks_gives_the_same_sample(monkeypatch):
     """kcorrect and the spline weights get blocks of rows (bounded memory) and give one call's numbers."""
     n = len(galaxies.load_real_galaxies()) + 300
-    monkeypatch.setattr(galaxies, "ROW_BLOCK", 10 ** 9)
+    monkeypatch.setattr(real, "ROW_BLOCK", 10 ** 9)
     whole = galaxies.draw_galaxies(n, seed=4)
-    monkeypatch.setattr(galaxies, "ROW_BLOCK", 999)
+    monkeypatch.setattr(real, "ROW_BLOCK", 999)
     blocks = galaxies.draw_galaxies(n, seed=4)
     for key, values in whole.params.items():
         np.testing.assert_array_equal(blocks.params[key], values, err_msg=key)
@@ -116,7 +116,7 @@ def test_measured_sizes_follow_shen_and_concentration_follows_colour():
     included) follows the Shen relation per type, and red (early, u-r > 2.22) galaxies are the
     concentrated ones (Strateva et al. 2001: C = R90/R50 = 2.6 separates early from late types).
     The real shared fields show red galaxies 0.4 more concentrated than blue ones (11 and 9 galaxies)."""
-    from photoz_nb.simulate import realism
+    from photoz_nb import measure as realism
 
     draws = galaxies.draw_galaxies(400, seed=5)
     params, morph, pop = draws.params, draws.morph, draws.pop

@@ -26,9 +26,13 @@ from astropy.table import Table, vstack
 from scipy import ndimage
 
 from .. import config
-from ..metrics import sigma_mad
+from ..measure.detect import segment
+from ..measure.photometry import concentration
+from ..measure.sky import nearest_arcsec
+from ..stats import nanomaggies_to_mag
 from .cutouts import OutsideFrameError, cutout
-from .frames import Frame, read_frame
+from .frames import Frame, frame_name, read_frame
+from .stars import read_calib_stars
 
 #: Peak counts (frame value / NMGY) above which a source may be an interpolated saturated star.
 SATURATION_SUSPECT_DN = 5000.0
@@ -39,8 +43,7 @@ def detect_sources(frame: Frame, threshold: float = 5.0, smooth_px: float = 1.5,
     """Sources of one frame: ``x``, ``y`` (0-based px of the smoothed peak), ``ra``, ``dec``, ``flux`` (nanomaggies in
     the segment), ``mag``, ``peak_dn``, ``area`` (px), ``concentration``; brightest first."""
     image = np.nan_to_num(frame.image)
-    smooth = ndimage.gaussian_filter(image, smooth_px)
-    labels, n = ndimage.label(smooth > threshold * sigma_mad(smooth))
+    labels, n, smooth = segment(image, threshold, smooth_px, noise="global")
     index = np.arange(1, n + 1)
     area = ndimage.sum_labels(np.ones_like(image), labels, index)
     flux = ndimage.sum_labels(image, labels, index)
@@ -50,33 +53,17 @@ def detect_sources(frame: Frame, threshold: float = 5.0, smooth_px: float = 1.5,
     # The smoothed peak, not the segment's centroid: a segment may hold neighbours too.
     cy, cx = np.array(ndimage.maximum_position(smooth, labels, index), dtype=float).reshape(-1, 2).T
     ra, dec = frame.wcs.pixel_to_world_values(cx, cy)
-    table = Table({"x": cx, "y": cy, "ra": ra, "dec": dec, "flux": flux, "mag": 22.5 - 2.5 * np.log10(flux),
+    table = Table({"x": cx, "y": cy, "ra": ra, "dec": dec, "flux": flux, "mag": nanomaggies_to_mag(flux),
                    "peak_dn": peak / float(frame.header.get("NMGY", 1.0)), "area": area,
                    "concentration": [concentration(image, x, y) for x, y in zip(cx, cy)]})
     table.sort("flux", reverse=True)
     return table
 
 
-def concentration(image: np.ndarray, x: float, y: float, inner: float = 3.0, outer: float = 10.0) -> float:
-    """Flux within ``inner`` px of (x, y) over flux within ``outer`` px (no sky: frames are sky-subtracted)."""
-    r0 = int(np.ceil(outer)) + 1
-    y0, x0 = max(int(y) - r0, 0), max(int(x) - r0, 0)
-    sub = image[y0:int(y) + r0 + 1, x0:int(x) + r0 + 1]
-    yy, xx = np.mgrid[:sub.shape[0], :sub.shape[1]]
-    r = np.hypot(xx + x0 - x, yy + y0 - y)
-    total = sub[r < outer].sum()
-    return float(sub[r < inner].sum() / total) if total > 0 else np.nan
-
-
 def _star_distance_arcsec(sources: Table, stars: Table | None) -> np.ndarray:
     if stars is None or not len(stars):
         return np.full(len(sources), np.inf)
-    ra_s, dec_s = np.radians(np.asarray(stars["RA"])), np.radians(np.asarray(stars["DEC"]))
-    out = np.empty(len(sources))
-    for i, (ra, dec) in enumerate(zip(np.radians(sources["ra"]), np.radians(sources["dec"]))):
-        cos_d = np.sin(dec) * np.sin(dec_s) + np.cos(dec) * np.cos(dec_s) * np.cos(ra - ra_s)
-        out[i] = np.degrees(np.arccos(np.clip(cos_d.max(), -1, 1))) * 3600
-    return out
+    return nearest_arcsec(sources["ra"], sources["dec"], stars["RA"], stars["DEC"])
 
 
 def extended_sources(frames_by_band: Mapping, stars: Table | None = None, n: int = 3, band: str = "r",
@@ -115,9 +102,6 @@ def bright_galaxy_stamps(frames_dir=None, fields=FIELDS, n_per_field: int = 3,
     (band -> Frame); ``calib_stars`` maps a key to a calibObj star table (default: the
     ``calibObj-RRRRRR-C-star.fits.gz`` of its run and camcol in ``frames_dir``, if there).
     """
-    from .frames import frame_name
-    from .stars import read_calib_stars
-
     frames_dir = Path(frames_dir) if frames_dir is not None else config.sample_frames_dir()
     tables, stamps = [], []
     for key in fields:
@@ -134,19 +118,3 @@ def bright_galaxy_stamps(frames_dir=None, fields=FIELDS, n_per_field: int = 3,
     if not stamps:
         raise ValueError(f"no extended source found in fields {list(fields)} of {frames_dir}")
     return np.stack(stamps), vstack(tables)
-
-
-def bright_galaxies_figure(figures_dir=None, frames_dir=None, profile=None, n_per_field: int = 3,
-                           fields=FIELDS) -> list[Path]:
-    """Write ``sdss_bright_galaxies.{pdf,png}`` (ugriz + Lupton irg of each source) and return the paths.
-
-    Default directory: ``figures/<profile>/``; ``frames_dir`` and ``fields`` as in
-    :func:`bright_galaxy_stamps`.
-    """
-    from .. import plots
-
-    stamps, sources = bright_galaxy_stamps(frames_dir, fields, n_per_field=n_per_field)
-    labels = [f"{s['field']}\nr={s['mag']:.1f}" for s in sources]
-    fig = plots.sdss_bright_galaxies(stamps, labels)
-    figures_dir = Path(figures_dir) if figures_dir is not None else config.get_profile(profile).figures_dir
-    return plots.save_figure(fig, figures_dir, "sdss_bright_galaxies")

@@ -14,7 +14,8 @@ from astropy.io import fits
 from astropy.table import Table
 
 from .. import config
-from ..metrics import sigma_mad
+from ..measure.photometry import aperture_flux, windowed_centroid
+from ..stats import nanomaggies_to_mag, sigma_mad
 from .cutouts import cutout
 
 #: calibObj FLAGS bit for saturated pixels (photo flag SATURATED).
@@ -35,7 +36,7 @@ def select_stars(stars: Table, frames_by_band: Mapping, r_mag=(14.0, 20.0), marg
     """Indices of unsaturated stars with r PSF mag in ``r_mag``, ``margin`` px inside every frame."""
     flux_r = np.asarray(stars["PSFFLUX"])[:, config.BANDS.index("r")]
     with np.errstate(divide="ignore", invalid="ignore"):
-        mag_r = 22.5 - 2.5 * np.log10(flux_r)
+        mag_r = nanomaggies_to_mag(flux_r)
     keep = (mag_r > r_mag[0]) & (mag_r < r_mag[1])
     keep &= ~(np.asarray(stars["FLAGS"]) & SATURATED).any(axis=1)
     for frame in frames_by_band.values():
@@ -43,42 +44,6 @@ def select_stars(stars: Table, frames_by_band: Mapping, r_mag=(14.0, 20.0), marg
         ny, nx = frame.image.shape
         keep &= (x > margin) & (x < nx - 1 - margin) & (y > margin) & (y < ny - 1 - margin)
     return np.flatnonzero(keep)
-
-
-def windowed_centroid(image: np.ndarray, sigma: float, x: float | None = None, y: float | None = None,
-                      max_iter: int = 100, tol: float = 1e-6) -> tuple[float, float]:
-    """Gaussian-windowed first moment (SExtractor XWIN/YWIN iteration), 0-based pixels.
-
-    For a symmetric source the iteration converges to its centre; ``sigma`` should be
-    close to the PSF's Gaussian sigma in pixels.
-    """
-    ny, nx = image.shape
-    yy, xx = np.mgrid[:ny, :nx]
-    x = (nx - 1) / 2 if x is None else x
-    y = (ny - 1) / 2 if y is None else y
-    for _ in range(max_iter):
-        w = image * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
-        total = w.sum()
-        if not total > 0:
-            return np.nan, np.nan
-        dx, dy = 2 * ((w * xx).sum() / total - x), 2 * ((w * yy).sum() / total - y)
-        x, y = x + dx, y + dy
-        if abs(dx) < tol and abs(dy) < tol:
-            break
-    return float(x), float(y)
-
-
-def aperture_flux(image: np.ndarray, radius: float, annulus=(20.0, 30.0), x=None, y=None) -> tuple[float, float]:
-    """Sum within ``radius`` px around (x, y) (default the image centre), minus the annulus
-    median per pixel unless ``annulus`` is None; returns (flux, robust noise per pixel)."""
-    ny, nx = image.shape
-    yy, xx = np.mgrid[:ny, :nx]
-    r = np.hypot(xx - ((nx - 1) / 2 if x is None else x), yy - ((ny - 1) / 2 if y is None else y))
-    ring = image[(r >= (annulus or (20.0, 30.0))[0]) & (r <= (annulus or (20.0, 30.0))[1])]
-    sky = np.median(ring)
-    noise = sigma_mad(ring)
-    inside = r <= radius
-    return float((image[inside] - (sky if annulus is not None else 0.0)).sum()), float(noise)
 
 
 def star_check(stars: Table, frames_by_band: Mapping, indices=None, aperture_arcsec: float = 7.0,

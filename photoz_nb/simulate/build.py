@@ -22,12 +22,12 @@ from __future__ import annotations
 import ctypes
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from .. import bench, catalog, config, parallel, safeio
+from .. import catalog, config, parallel, safeio
 from . import galaxies, observe
 
 GENERATOR = "photoz_nb.simulate"
@@ -205,8 +205,6 @@ def _build(profile, out_dir: Path, seed: int, n, workers: int, scheduler, progre
 
 def _write_images(writer: _SimulationWriter, param_files: dict[str, Path], seed: int, workers: int,
                   scheduler: str | None, progress: bool, name: str) -> None:
-    from tqdm.auto import tqdm
-
     _release_freed_memory()  # of writing the provisional catalogue
     chunks = writer.pending_chunks(CHUNK_SIZE)
     done = writer.n - sum(stop - start for start, stop in chunks)
@@ -264,31 +262,8 @@ def ensure_dataset(profile, rebuild_invalid: bool = False) -> Path:
                                         f"{profile.name} --validate` rebuilds it (replacing it)") from None
         safeio.announce(f"rebuilding {path}: {err}")
         return build_dataset(profile)
-    stale = [f"{k} {manifest.get(k)!r} -> {v!r}" for k, v in expected.items() if manifest.get(k) != v]
+    stale = catalog.stale_keys(manifest, expected)
     if stale:
         safeio.announce(f"rebuilding {path}: made by another build ({'; '.join(stale)})")
         return build_dataset(profile)
     return path
-
-
-def benchmark(n: int = 1000, workers=None, seed: int = 0, out_dir=None) -> dict:
-    """Throughput and peak memory of a throw-away build of ``n`` galaxies, end to end.
-
-    Returns n, workers, ``catalog_s`` (drawing the galaxies and the provisional catalogue,
-    part of the build), ``build_s`` (the whole build: catalogue, rendering, writing,
-    publishing), ``galaxies_per_s`` = n / build_s, and the peak resident memory summed over
-    this process and its workers (``peak_rss_mib``), of which ``peak_file_mib`` is
-    file-backed (pages of the memory-mapped output and shared libraries, which the kernel
-    can drop) and ``peak_anon_mib`` private.  ``out_dir``: where to put the temporary data
-    set (default: the system's temporary directory; it needs n x 80 kB).
-    """
-    workers = parallel.default_workers() if workers is None else parallel.check_workers(workers)
-    t0 = time.perf_counter()
-    galaxies.catalog_table(galaxies.draw_galaxies(n, seed), seed)
-    t1 = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp, bench.PeakMemory() as memory:
-        t2 = time.perf_counter()
-        build_dataset("smoke", out_dir=Path(tmp) / "bench", seed=seed, n=n, workers=workers, progress=False)
-        t3 = time.perf_counter()
-    return {"n": n, "workers": workers, "catalog_s": t1 - t0, "build_s": t3 - t2,
-            "galaxies_per_s": n / (t3 - t2), **memory.peaks()}

@@ -25,15 +25,22 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
-from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 from scipy.special import ndtr, ndtri
 
-from .. import catalog, config, datafiles
-from ..metrics import sigma_mad
-from . import observe, render, sed
+from .. import catalog, config
+from ..mgs import ASINH_SOFTENING, MGS_SHA256, POGSON, asinh_mag, asinh_mag_error, mgs_path  # noqa: F401 (re-exported)
+from ..stats import nanomaggies_to_mag, sigma_mad
+from . import observe, population, sed
+from .photometry import (image_profile_sums, model_flux_error, neighbour_components,  # noqa: F401 (galaxies.X)
+                         own_components, photometry_columns, photometry_from_sums, photometry_noise, profile_sums,
+                         render_galaxy, set_photometry)
+from .real import (ROW_BLOCK, SIMULATED_OBJID_OFFSET, Population, by_blocks,  # noqa: F401 (galaxies.X)
+                   load_real_galaxies)
+from .streams import (STREAM_MORPHOLOGY, STREAM_NEIGHBOURS, STREAM_NOISE, STREAM_OBSERVING,  # noqa: F401 (galaxies.X)
+                      STREAM_PHOTOMETRY, STREAM_SAMPLE, stream)
 
 BANDS = config.BANDS
 R = BANDS.index("r")
@@ -77,143 +84,11 @@ INCLINATION_GROUP, INCLINATION_MIN_GROUP = 250, 20
 #: Largest copula correlation (a colour never fixes the inclination).
 INCLINATION_RHO_MAX = 0.9
 BULGE_Q_RANGE = (0.55, 1.0)
-#: Streams of the one seed (numpy SeedSequence spawn keys).
-STREAM_SAMPLE, STREAM_MORPHOLOGY, STREAM_OBSERVING, STREAM_NEIGHBOURS, STREAM_NOISE, STREAM_PHOTOMETRY = range(6)
-#: SDSS asinh-magnitude softening b per band, in maggies (Lupton, Gunn & Szalay 1999; SDSS DR7).
-ASINH_SOFTENING = {"u": 1.4e-10, "g": 0.9e-10, "r": 1.2e-10, "i": 1.8e-10, "z": 7.4e-10}
-#: 2.5 / ln 10: magnitude error per unit relative flux error.
-POGSON = 2.5 / np.log(10)
-#: objid of simulated galaxies: this plus the row number (never a row of the kcorrect file).
-SIMULATED_OBJID_OFFSET = 10_000_000
-#: Rows per call of kcorrect and of the spline weights, whose temporaries take 1-4 kB per row.
-ROW_BLOCK = 8192
-
-
-def by_blocks(fn, *arrays) -> np.ndarray:
-    """``fn(*arrays)`` on blocks of ROW_BLOCK rows, concatenated: one call's numbers, bounded memory.
-
-    For row-wise functions only (each output row depends on the same input row alone).
-    """
-    n = len(arrays[0])
-    if n <= ROW_BLOCK:
-        return fn(*arrays)
-    return np.concatenate([fn(*(a[i:i + ROW_BLOCK] for a in arrays)) for i in range(0, n, ROW_BLOCK)])
-
-
-#: sha256 of kcorrect 5.1.9's ``data/test/gst_tests_small.fits``: every simulated galaxy descends from it.
-MGS_SHA256 = "d7e87e8abc45167e48889a0e824870760a2e6dde20650a6e41a72164859bf578"
-
-
-def mgs_path() -> Path:
-    """kcorrect's test catalogue of SDSS MGS galaxies (10,000 rows), checked against :data:`MGS_SHA256`."""
-    import kcorrect
-
-    path = Path(kcorrect.__file__).parent / "data" / "test" / "gst_tests_small.fits"
-    return datafiles.verify(path, MGS_SHA256, f"kcorrect {kcorrect.__version__}'s MGS catalogue, which drives the "
-                            "simulator", fix="This kcorrect release changed the file, so the simulated data sets "
-                            "would change: install the pinned release (pip install -c constraints.txt kcorrect)")
-
-
-def stream(seed: int, key: int) -> np.random.Generator:
-    """Independent random stream ``key`` of ``seed``."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(key,)))
-
-
-def nanomaggies_to_mag(flux) -> np.ndarray:
-    return 22.5 - 2.5 * np.log10(flux)
-
-
-def asinh_mag(flux, band: str, softening: float | None = None) -> np.ndarray:
-    """SDSS asinh magnitude of ``flux`` (nanomaggies; finite for flux <= 0 too).
-
-    Equal to the Pogson magnitude to < 0.001 mag for fluxes above ~10 b (0.9-7.4 nmgy).
-    ``softening``: b in maggies, if not SDSS's for the band.
-    """
-    b = softening or ASINH_SOFTENING[BANDS[observe.band_index(band)]]
-    return -POGSON * (np.arcsinh(np.asarray(flux, dtype=float) * 1e-9 / (2 * b)) + np.log(b))
-
-
-def asinh_mag_error(flux, flux_error, band: str, softening: float | None = None) -> np.ndarray:
-    """1-sigma error of :func:`asinh_mag` (flux and its error in nanomaggies)."""
-    b = (softening or ASINH_SOFTENING[BANDS[observe.band_index(band)]]) * 1e9
-    return POGSON * np.asarray(flux_error, float) / np.sqrt(np.asarray(flux, float) ** 2 + 4 * b ** 2)
-
-
-# -- real galaxies --------------------------------------------------------------------
-@dataclasses.dataclass
-class Population:
-    """One row per galaxy; fluxes are dereddened model fluxes in nanomaggies.
-
-    Real galaxies (:func:`load_real_galaxies`): SDSS measurements, ``flux_error`` their errors.
-    Simulated ones (:func:`sample_population`): noise-free true fluxes, ``flux_error`` the median
-    error SDSS would give such a flux (no noise is in ``flux``); ``parent_objid`` is the real
-    galaxy whose kcorrect SED ``coeffs`` (rescaled) they borrow.
-    """
-
-    objid: np.ndarray
-    parent_objid: np.ndarray
-    is_real: np.ndarray
-    ra: np.ndarray
-    dec: np.ndarray
-    ebv: np.ndarray
-    z: np.ndarray
-    flux: np.ndarray      # (n, 5)
-    flux_error: np.ndarray  # (n, 5) SDSS's 1-sigma error of flux
-    petro_r: np.ndarray
-    coeffs: np.ndarray    # (n, 5) kcorrect template coefficients
-
-    def __len__(self):
-        return len(self.z)
-
-    def take(self, rows) -> "Population":
-        return Population(**{f.name: getattr(self, f.name)[rows] for f in dataclasses.fields(self)})
-
-    @staticmethod
-    def concatenate(parts) -> "Population":
-        return Population(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                             for f in dataclasses.fields(Population)})
-
-
-def load_real_galaxies(path=None) -> Population:
-    """The MGS galaxies passing the paper's cuts, with kcorrect fits (9,811 rows; a copy)."""
-    real = _load_real_galaxies(str(path or mgs_path()))
-    return real.take(np.arange(len(real)))
-
-
-@functools.lru_cache(maxsize=2)
-def _load_real_galaxies(path: str) -> Population:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: kcorrect's test catalogue is missing (is kcorrect installed?)")
-    t = Table.read(path)
-    ext = np.asarray(t["EXTINCTION"], dtype=float)
-    deredden = 10 ** (0.4 * ext)
-    petro_r = nanomaggies_to_mag(np.clip(np.asarray(t["PETROFLUX"][:, R], float), 1e-9, None)) - ext[:, R]
-    z = np.asarray(t["Z"], dtype=float)
-    keep = (petro_r <= config.R_PETRO_MAX) & (z > config.Z_MIN) & (z <= config.Z_MAX)
-    flux = np.asarray(t["MODELFLUX"], float)[keep] * deredden[keep]
-    ivar = np.asarray(t["MODELFLUX_IVAR"], float)[keep] / deredden[keep] ** 2
-    with np.errstate(divide="ignore"):
-        flux_error = 1.0 / np.sqrt(ivar)  # ivar 0 (none in the file): infinite, so no noise is added
-    coeffs = sed.fit_coeffs(z[keep], flux, ivar)
-    # a few u fluxes are <= 0 (noise): the SED fit gives the galaxy's expected flux there
-    bad = flux <= 0
-    if bad.any():
-        flux[bad] = sed.model_flux(z[keep], coeffs)[bad]
-    objid = np.flatnonzero(keep).astype(np.int64) + 1  # row number in the kcorrect file
-    return Population(objid=objid, parent_objid=objid.copy(), is_real=np.ones(len(objid), bool),
-                      ra=np.asarray(t["RA"], float)[keep], dec=np.asarray(t["DEC"], float)[keep],
-                      ebv=ext[keep, R] / config.EXTINCTION_COEFF["r"], z=z[keep], flux=flux,
-                      flux_error=flux_error, petro_r=petro_r[keep], coeffs=coeffs)
-
-
 def sample_population(n: int | None, rng: np.random.Generator) -> Population:
     """``n`` new noise-free galaxies (None: as many as the real sample, 9,811), drawn with ``rng``.
 
     See :func:`photoz_nb.simulate.population.draw_population`.
     """
-    from . import population
-
     if n is None:
         n = len(load_real_galaxies())
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
@@ -492,121 +367,6 @@ def render_parameters(morph: dict, obs: dict, nb: dict, transmission: np.ndarray
     )
 
 
-# -- measured photometry ----------------------------------------------------------------------
-def own_components(params: dict, i: int) -> list:
-    """Bulge and disk of row ``i`` of the render parameters (no neighbours: SDSS deblends them)."""
-    common = dict(pa=params["pa"][i], dx=params["dx"][i], dy=params["dy"][i])
-    return [render.Component("devaucouleurs", params["bulge_flux"][i], params["hlr_bulge"][i],
-                             params["q_bulge"][i], **common),
-            render.Component("exponential", params["disk_flux"][i], params["hlr_disk"][i],
-                             params["q_disk"][i], **common)]
-
-
-def neighbour_components(params: dict, i: int) -> list:
-    """The neighbour galaxies in row ``i``'s stamp (possibly none)."""
-    dx, dy = params["dx"][i], params["dy"][i]
-    parts = []
-    for j in np.flatnonzero(params["nb_flux"][i].sum(axis=1) > 0):
-        profile = "devaucouleurs" if params["nb_devaucouleurs"][i, j] else "exponential"
-        parts.append(render.Component(profile, params["nb_flux"][i, j], params["nb_hlr"][i, j],
-                                      params["nb_q"][i, j], params["nb_pa"][i, j],
-                                      dx + params["nb_x"][i, j], dy + params["nb_y"][i, j]))
-    return parts
-
-
-def render_galaxy(params: dict, i: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Noise-free (galaxy, neighbours) images of row ``i``, (n_bands, 64, 64) float32 each.
-
-    Rendered together (one grid, one FFT size) so that the galaxy's own image, hence its
-    photometry, is the same in :func:`make_catalog` and in a build.  Neighbours: None if none.
-    """
-    neighbours = neighbour_components(params, i)
-    groups = [own_components(params, i)] + ([neighbours] if neighbours else [])
-    images = render.render_groups(groups, params["psf"][i])
-    return images[0], (images[1] if neighbours else None)
-
-
-def image_profile_sums(own: np.ndarray, total_flux: np.ndarray) -> np.ndarray:
-    """(sum P^2, sum P^3) per band, shape (2, n_bands), of a galaxy's noise-free image ``own``."""
-    p = own.astype(float) / np.asarray(total_flux, float)[:, None, None]
-    p2 = p * p
-    return np.stack([p2.sum(axis=(1, 2)), (p2 * p).sum(axis=(1, 2))])
-
-
-def profile_sums(params: dict, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Sums over the stamp of P^2 and P^3, shape (n, n_bands) each.
-
-    P is the galaxy's noiseless, PSF-convolved, pixel-integrated image normalised to unit
-    *total* flux (so a profile cut by the stamp edge sums to a little less than 1).
-    1 / sum P^2 is the effective (matched-filter) area A_eff in native pixels.
-    """
-    from tqdm.auto import tqdm
-
-    n = len(params["pa"])
-    total = params["bulge_flux"] + params["disk_flux"]
-    sums = np.empty((n, 2, len(BANDS)))
-    for i in tqdm(range(n), desc="model profiles", unit="gal", disable=not progress, leave=False):
-        sums[i] = image_profile_sums(render_galaxy(params, i)[0], total[i])
-    return sums[:, 0], sums[:, 1]
-
-
-def model_flux_error(sum_p2, sum_p3, noise_native, electrons_per_nmgy, flux) -> np.ndarray:
-    """1-sigma error of a matched-filter (model-fit) flux, in the unit of ``flux``.
-
-    The estimate F = F_true sum(P I) / sum(P^2) of an image I with independent pixel
-    variances v = sigma^2 + F P / e (sky plus the source's photon noise, native pixels) has
-    Var F = sigma^2 / sum P^2 + (F / e) sum P^3 / (sum P^2)^2.  Spline resampling of the
-    cutouts correlates pixels but hardly changes this (the tests measure it on images).
-    """
-    flux = np.maximum(np.asarray(flux, float), 0.0)
-    variance = noise_native ** 2 / sum_p2 + flux / electrons_per_nmgy * sum_p3 / sum_p2 ** 2
-    return np.sqrt(variance)
-
-
-def photometry_noise(seed: int, n: int, start: int = 0) -> np.ndarray:
-    """Standard normal deviates (n, n_bands) of rows start..start+n-1; row i from stream (seed, STREAM_PHOTOMETRY, i)."""
-    return np.stack([np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(STREAM_PHOTOMETRY, i)))
-                     .standard_normal(len(BANDS)) for i in range(start, start + n)]).reshape(n, len(BANDS))
-
-
-def photometry_from_sums(params: dict, seed: int, sum_p2: np.ndarray, sum_p3: np.ndarray, start: int = 0) -> dict:
-    """Measured (noisy) observed fluxes, their errors and effective areas, shape (n, n_bands) each.
-
-    The true fluxes are noise free: the whole model-fit error is drawn.  ``params`` and the
-    sums are rows start.. of the sample: row by row, so a build's workers measure their
-    chunks with the numbers of one call for every row.
-    """
-    flux = params["bulge_flux"] + params["disk_flux"]
-    error = model_flux_error(sum_p2, sum_p3, params["noise_native"], params["electrons_per_nmgy"], flux)
-    return dict(flux=flux + error * photometry_noise(seed, len(flux), start), error=error, area=1.0 / sum_p2)
-
-
-def photometry_columns(phot: dict, transmission: np.ndarray) -> dict:
-    """The catalogue's measured photometry (mag_*, magerr_*, fluxerr_*, area_eff_*) from ``phot``.
-
-    Like SDSS: asinh magnitudes of the measured (reddened) flux, then minus the extinction.
-    """
-    extinction = -2.5 * np.log10(transmission)
-    mags = np.column_stack([asinh_mag(phot["flux"][:, i], b) for i, b in enumerate(BANDS)]) - extinction
-    magerr = np.column_stack([asinh_mag_error(phot["flux"][:, i], phot["error"][:, i], b)
-                              for i, b in enumerate(BANDS)])
-    columns = {"mag": mags, "magerr": magerr, "fluxerr": phot["error"], "area_eff": phot["area"]}
-    return {f"{name}_{b}": values[:, i] for name, values in columns.items() for i, b in enumerate(BANDS)}
-
-
-def set_photometry(table: Table, phot: dict) -> None:
-    """Replace the (provisional) measured photometry of ``table`` by that of ``phot``, in place.
-
-    Same numbers as :func:`catalog_table` with the same photometry: the extinction comes from
-    the table's ``ebv`` as in :func:`draw_galaxies`.
-    """
-    transmission = observe.extinction_factor(np.asarray(table["ebv"]))
-    for name, values in photometry_columns(phot, transmission).items():
-        table[name][:] = values
-
-
-#: Petrosian radius over half-light radius (exponential 1.29, de Vaucouleurs ~1.8; SDSS
-#: measures Petrosian fluxes inside 2 Petrosian radii).
 PETROSIAN_OVER_HLR = {"exponential": 1.29, "devaucouleurs": 1.8}
 
 

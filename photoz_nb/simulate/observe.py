@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import config
+from ..config import band_index
 
 BANDS = config.BANDS
 N_BANDS = len(BANDS)
@@ -120,14 +121,6 @@ NEIGHBOUR_HLR_ARCSEC = (1.2, 0.5, 0.2, 8.0)  # log-normal median, sigma_ln, clip
 SPLINE_HALF_WIDTH = 3
 #: Pole of the cubic B-spline prefilter: its inverse filter is sqrt(3) z^|n| (Unser 1999).
 SPLINE_POLE = np.sqrt(3.0) - 2.0
-
-
-def band_index(band: str) -> int:
-    """Position of ``band`` in ``config.BANDS``; a clear error for anything else."""
-    try:
-        return BANDS.index(band)
-    except ValueError:
-        raise ValueError(f"unknown band {band!r}; expected one of {', '.join(BANDS)}") from None
 
 
 def sky_noise(band: str) -> float:

@@ -39,17 +39,21 @@ from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
+from scipy.spatial import cKDTree
 
-from .. import config
-from ..metrics import sigma_mad
-from . import galaxies
+from .. import config, mgs
+from ..stats import nanomaggies_to_mag, sigma_mad
+from . import real, sed
+from .real import Population, by_blocks, load_real_galaxies
+from .streams import STREAM_SAMPLE, stream
 
 BANDS = config.BANDS
+R = BANDS.index("r")
 DIMENSIONS = ("z", "r_petro", "r_model-r_petro", "u-g", "g-r", "r-i", "i-z")
 #: asinh softening b (maggies) of the XD magnitudes: SDSS's, but ~the median u error for u,
 #: so that u is nearly linear in flux where its noise is large, and its errors nearly Gaussian
 #: (XD assumes Gaussian errors; a Pogson u of a galaxy at S/N ~ 3-5 has skewed ones).
-XD_SOFTENING = {**galaxies.ASINH_SOFTENING, "u": 1.0e-9}
+XD_SOFTENING = {**mgs.ASINH_SOFTENING, "u": 1.0e-9}
 #: Colours (and r_model - r_petro) are fitted minus a cubic trend in z (:func:`fit_trend`):
 #: an exact change of coordinates that leaves the mixture the scatter about the trend, not
 #: the curved colour-redshift relations, to model.
@@ -79,15 +83,15 @@ def real_measurements(path: str | None = None) -> dict:
     Rows are those of :func:`galaxies.load_real_galaxies` (same selection, same order).
     Fluxes are as measured (not dereddened; u may be <= 0), in nanomaggies.
     """
-    path = Path(path or galaxies.mgs_path())
-    real = galaxies.load_real_galaxies(path)
+    path = Path(path or mgs.mgs_path())
+    real = load_real_galaxies(path)
     rows = real.objid - 1  # objid is the row number in the kcorrect file, from 1
     t = Table.read(path)
     out = dict(z=real.z, ra=real.ra, dec=real.dec, ebv=real.ebv, objid=real.objid, coeffs=real.coeffs,
                extinction=np.asarray(t["EXTINCTION"], float)[rows],
                flux=np.asarray(t["MODELFLUX"], float)[rows], ivar=np.asarray(t["MODELFLUX_IVAR"], float)[rows],
-               petro_flux=np.asarray(t["PETROFLUX"], float)[rows, galaxies.R],
-               petro_ivar=np.asarray(t["PETROFLUX_IVAR"], float)[rows, galaxies.R])
+               petro_flux=np.asarray(t["PETROFLUX"], float)[rows, R],
+               petro_ivar=np.asarray(t["PETROFLUX_IVAR"], float)[rows, R])
     for name in ("ivar", "petro_ivar"):
         if not (out[name] > 0).all():
             raise ValueError(f"{path}: column {name.upper()} has non-positive inverse variances")
@@ -97,15 +101,15 @@ def real_measurements(path: str | None = None) -> dict:
 def dereddened_mags(flux, error, extinction) -> tuple[np.ndarray, np.ndarray]:
     """SDSS asinh magnitudes of fluxes (n, 5) minus the extinction, and their linearised errors
     (the catalogue's magnitudes)."""
-    mags = np.column_stack([galaxies.asinh_mag(flux[:, j], b) for j, b in enumerate(BANDS)]) - extinction
-    errs = np.column_stack([galaxies.asinh_mag_error(flux[:, j], error[:, j], b) for j, b in enumerate(BANDS)])
+    mags = np.column_stack([mgs.asinh_mag(flux[:, j], b) for j, b in enumerate(BANDS)]) - extinction
+    errs = np.column_stack([mgs.asinh_mag_error(flux[:, j], error[:, j], b) for j, b in enumerate(BANDS)])
     return mags, errs
 
 
 def xd_mags(flux, error) -> tuple[np.ndarray, np.ndarray]:
     """XD magnitudes (asinh, XD_SOFTENING) of dereddened fluxes (n, 5), and their linearised errors."""
-    mags = np.column_stack([galaxies.asinh_mag(flux[:, j], b, XD_SOFTENING[b]) for j, b in enumerate(BANDS)])
-    errs = np.column_stack([galaxies.asinh_mag_error(flux[:, j], error[:, j], b, XD_SOFTENING[b])
+    mags = np.column_stack([mgs.asinh_mag(flux[:, j], b, XD_SOFTENING[b]) for j, b in enumerate(BANDS)])
+    errs = np.column_stack([mgs.asinh_mag_error(flux[:, j], error[:, j], b, XD_SOFTENING[b])
                             for j, b in enumerate(BANDS)])
     return mags, errs
 
@@ -123,8 +127,6 @@ _JACOBIAN = np.array([
 
 def xd_data(meas: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The XD inputs of the real sample: x (n, 7) in DIMENSIONS and its error covariances (n, 7, 7)."""
-    from . import sed
-
     meas = meas if meas is not None else real_measurements()
     deredden = 10 ** (0.4 * meas["extinction"])
     mags = xd_mags(meas["flux"] * deredden, deredden / np.sqrt(meas["ivar"]))[0]
@@ -135,9 +137,9 @@ def xd_data(meas: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     model = sed.model_flux(meas["z"], meas["coeffs"])
     reference = model * np.median(meas["flux"] * deredden / model, axis=0)
     errs = xd_mags(reference, deredden / np.sqrt(meas["ivar"]))[1]
-    ext_r = meas["extinction"][:, galaxies.R]
-    petro = galaxies.asinh_mag(meas["petro_flux"], "r") - ext_r
-    petro_err = galaxies.asinh_mag_error(meas["petro_flux"], 1 / np.sqrt(meas["petro_ivar"]), "r")
+    ext_r = meas["extinction"][:, R]
+    petro = mgs.asinh_mag(meas["petro_flux"], "r") - ext_r
+    petro_err = mgs.asinh_mag_error(meas["petro_flux"], 1 / np.sqrt(meas["petro_ivar"]), "r")
     m = np.column_stack([mags, petro])
     var = np.column_stack([errs, petro_err]) ** 2
     n, d = len(m), len(DIMENSIONS)
@@ -215,7 +217,7 @@ def xd_fit(x: np.ndarray, cov: np.ndarray, n_components: int, seed: int = 0, max
     log-likelihood per point rises by less than ``tol``.  Returns the mixture, its mean
     log-likelihood per point and the number of iterations.
     """
-    from sklearn.mixture import GaussianMixture
+    from sklearn.mixture import GaussianMixture  # lazy: ~1 s of import in every simulator worker; only the offline fit
 
     x, cov = np.asarray(x, float), np.asarray(cov, float)
     n, d = x.shape
@@ -259,7 +261,7 @@ def bic(fit: dict, n: int) -> float:
 
 
 def catalogue_sha256(path=None) -> str:
-    return hashlib.sha256(Path(path or galaxies.mgs_path()).read_bytes()).hexdigest()
+    return hashlib.sha256(Path(path or mgs.mgs_path()).read_bytes()).hexdigest()
 
 
 def save_model(fit: dict, trend: np.ndarray, path: Path, **provenance) -> None:
@@ -296,7 +298,7 @@ def mags_from_x(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def flux_from_asinh_mag(mag, band: str) -> np.ndarray:
     """Inverse of :func:`xd_mags`: nanomaggies (negative beyond the zero-flux magnitude)."""
     b = XD_SOFTENING[band]
-    return 2 * b * np.sinh(-np.asarray(mag, float) / galaxies.POGSON - np.log(b)) * 1e9
+    return 2 * b * np.sinh(-np.asarray(mag, float) / mgs.POGSON - np.log(b)) * 1e9
 
 
 def _draw_block(model: dict, m: int, rng: np.random.Generator) -> np.ndarray:
@@ -326,15 +328,13 @@ def draw_truths(n: int, rng: np.random.Generator, model: dict | None = None) -> 
 
 
 def _colours(flux: np.ndarray) -> np.ndarray:
-    mag = galaxies.nanomaggies_to_mag(flux)
+    mag = nanomaggies_to_mag(flux)
     return -np.diff(mag, axis=1)  # (u-g, g-r, r-i, i-z)
 
 
 @functools.lru_cache(maxsize=1)
 def _sed_tree():
-    from scipy.spatial import cKDTree
-
-    real = galaxies.load_real_galaxies()
+    real = load_real_galaxies()
     features = np.column_stack([real.z, _colours(real.flux)]) / SED_NEIGHBOUR_SCALE
     return cKDTree(features), real.objid, real.coeffs
 
@@ -345,16 +345,14 @@ def nearest_sed(z: np.ndarray, flux: np.ndarray) -> tuple[np.ndarray, np.ndarray
     The coefficients are rescaled to the galaxy's r flux, so ``sed.model_flux(z, coeffs)``
     has its r flux (a K-correction depends on the SED's shape only).
     """
-    from . import sed
-
     tree, objid, coeffs = _sed_tree()
     _, nearest = tree.query(np.column_stack([z, _colours(flux)]) / SED_NEIGHBOUR_SCALE)
     c = coeffs[nearest]
-    scale = flux[:, galaxies.R] / galaxies.by_blocks(sed.model_flux, z, c)[:, galaxies.R]
+    scale = flux[:, R] / by_blocks(sed.model_flux, z, c)[:, R]
     return objid[nearest], c * scale[:, None].astype(c.dtype)
 
 
-def draw_population(n: int, rng: np.random.Generator) -> galaxies.Population:
+def draw_population(n: int, rng: np.random.Generator) -> Population:
     """``n`` new galaxies drawn from the XD model: noise-free fluxes, positions and E(B-V) of real ones.
 
     ``flux_error`` is the median SDSS error at each true flux (:func:`fit_flux_error_model`):
@@ -367,8 +365,8 @@ def draw_population(n: int, rng: np.random.Generator) -> galaxies.Population:
     ebv = meas["ebv"][donor]
     transmission = 10 ** (-0.4 * np.outer(ebv, [config.EXTINCTION_COEFF[b] for b in BANDS]))
     error = median_flux_error(flux_error_model(), truths["flux"] * transmission) / transmission
-    return galaxies.Population(
-        objid=galaxies.SIMULATED_OBJID_OFFSET + np.arange(1, n + 1, dtype=np.int64), parent_objid=parent,
+    return Population(
+        objid=real.SIMULATED_OBJID_OFFSET + np.arange(1, n + 1, dtype=np.int64), parent_objid=parent,
         is_real=np.zeros(n, bool), ra=meas["ra"][donor], dec=meas["dec"][donor], ebv=ebv, z=truths["z"],
         flux=truths["flux"], flux_error=error, petro_r=truths["petro_r"], coeffs=coeffs)
 
@@ -415,7 +413,7 @@ def draw_flux_error(model: list[dict], flux: np.ndarray, rng: np.random.Generato
     return error
 
 
-def reobserve(pop: galaxies.Population, rng: np.random.Generator) -> np.ndarray:
+def reobserve(pop: Population, rng: np.random.Generator) -> np.ndarray:
     """Dereddened asinh magnitudes (n, 5) of noise-free galaxies observed with SDSS-like errors."""
     transmission = 10 ** (-0.4 * np.outer(pop.ebv, [config.EXTINCTION_COEFF[b] for b in BANDS]))
     observed = pop.flux * transmission
@@ -434,12 +432,12 @@ def reobservation_table(n_sim: int = 10_000, seed: int = 0, z_edges=REOBSERVATIO
     Gaussian), ks_p (two-sample Kolmogorov-Smirnov).  A last row per colour pools all
     redshifts (z_lo, z_hi = the full range).
     """
-    from scipy.stats import ks_2samp
+    from scipy.stats import ks_2samp  # lazy: scipy.stats costs every simulator worker ~0.3 s; only this check
 
     meas = real_measurements()
     real_mags = dereddened_mags(meas["flux"], 1 / np.sqrt(meas["ivar"]), meas["extinction"])[0]
-    pop = draw_population(n_sim, galaxies.stream(seed, galaxies.STREAM_SAMPLE))
-    sim_mags = reobserve(pop, galaxies.stream(seed, STREAM_REOBSERVE))
+    pop = draw_population(n_sim, stream(seed, STREAM_SAMPLE))
+    sim_mags = reobserve(pop, stream(seed, STREAM_REOBSERVE))
     bins = list(zip(z_edges[:-1], z_edges[1:])) + [(z_edges[0], z_edges[-1])]
     rows = []
     for a, b in COLOURS:
@@ -458,5 +456,5 @@ def reobservation_table(n_sim: int = 10_000, seed: int = 0, z_edges=REOBSERVATIO
 def timed_draw(n: int, seed: int = 0) -> float:
     """Seconds to draw ``n`` galaxies (for the report)."""
     start = time.perf_counter()
-    draw_population(n, galaxies.stream(seed, galaxies.STREAM_SAMPLE))
+    draw_population(n, stream(seed, STREAM_SAMPLE))
     return time.perf_counter() - start

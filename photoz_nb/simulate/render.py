@@ -27,6 +27,7 @@ import scipy.fft
 from scipy.special import gamma, gammaincinv, kv
 
 from .. import config
+from ..measure.psf import PSF_WING_BETA, moffat_alpha  # noqa: F401 (render.PSF_WING_BETA, render.moffat_alpha)
 
 PROFILES = ("exponential", "devaucouleurs")
 #: r_d = hlr / EXP_HLR_OVER_SCALE for an exponential disk.
@@ -49,7 +50,7 @@ PSF_CORE_BETA = {"u": 4.5, "g": 3.5, "r": 3.5, "i": 3.5, "z": 3.5}
 #: (real stars: u 1.21, g 1.26-1.29, r 1.29-1.35, i 1.32-1.38, z 1.32-1.40) and r90/r50 2.19 in r
 #: (real 2.21-2.23).  A 31x31 fit box (the previous derivation) missed the outer wing: r fraction
 #: 0.086, scale 4.26, r90/r50 2.18.
-PSF_WING_BETA, PSF_WING_SCALE = 2.5, 4.40
+PSF_WING_SCALE = 4.40  # (the wing's beta, 2.5, is measure.psf.PSF_WING_BETA)
 PSF_WING_FRACTION = {"u": 0.111, "g": 0.045, "r": 0.098, "i": 0.131, "z": 0.127}
 #: How far each profile reaches, in half-light radii, for choosing the FFT padding
 #: (exponential: 99.99% of the flux; de Vaucouleurs: 96%, its wings are faint).
@@ -176,11 +177,6 @@ def devaucouleurs_ft(kr: np.ndarray) -> np.ndarray:
 
 
 PROFILE_FT = {"exponential": exponential_ft, "devaucouleurs": devaucouleurs_ft}
-
-
-def moffat_alpha(fwhm, beta):
-    """Moffat scale radius alpha of a profile of core FWHM ``fwhm``."""
-    return np.asarray(fwhm, dtype=float) / (2.0 * np.sqrt(2.0 ** (1.0 / np.asarray(beta, dtype=float)) - 1.0))
 
 
 def moffat_ft(k: np.ndarray, fwhm: float, beta: float) -> np.ndarray:

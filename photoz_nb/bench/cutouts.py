@@ -28,11 +28,14 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from astropy.table import Table
+
 from .. import config
-from ..bench import _machine, markdown_table, run_in_subprocess
-from .build import field_tasks, sort_by_field
-from .frames import FrameCache, frame_name, local_fetch
-from .sources import FIELDS
+from ..catalog import assign_splits
+from ..sdss.build import build_cutout_dataset, field_tasks, sort_by_field
+from ..sdss.frames import FrameCache, frame_name, local_fetch
+from ..sdss.sources import FIELDS
+from .common import _machine, markdown_table, run_in_subprocess
 
 CONFIGS = ({"workers": 1, "scheduler": None}, {"workers": 2, "scheduler": None},
            {"workers": 2, "scheduler": "dask-local"})
@@ -51,9 +54,6 @@ def bench_catalog(n: int, frames_dir, seed: int = 0, margin: float = 40.0):
 
     ``frames_dir``: a frame cache (``run/camcol/`` layout) or a flat folder of frames.
     """
-    from ..catalog import assign_splits
-    from astropy.table import Table
-
     rng = np.random.default_rng(seed)
     ra, dec, keys = [], [], []
     for i, key in enumerate(FIELDS):
@@ -80,8 +80,6 @@ def bench_catalog(n: int, frames_dir, seed: int = 0, margin: float = 40.0):
 
 def measure(n: int, frames_dir: str, workers: int, scheduler: str | None, rows_per_task: int) -> dict:
     """One timed build in this process (call in a fresh process for a clean peak memory)."""
-    from . import build_cutout_dataset
-
     cat = bench_catalog(n, frames_dir)
     cpu_before = sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF,
                                                                                 resource.RUSAGE_CHILDREN)))

@@ -1,0 +1,125 @@
+"""Petrosian photometry from the curve of growth: flux, magnitude, r50, r90, concentration, moment b/a."""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..stats import nanomaggies_to_mag
+from .detect import _check_image, sky_noise, source_mask
+
+
+def _cumulative_flux(image: np.ndarray, centre, oversample: int = 3):
+    """(radii, flux within radius) from sub-pixels sorted by distance to ``centre``."""
+    ny, nx = image.shape
+    sub = (np.arange(oversample) + 0.5) / oversample - 0.5
+    ys = (np.arange(ny)[:, None] + sub).ravel() - centre[1]
+    xs = (np.arange(nx)[:, None] + sub).ravel() - centre[0]
+    r = np.hypot(xs[None, :], ys[:, None]).ravel()
+    values = np.repeat(np.repeat(image, oversample, axis=0), oversample, axis=1).ravel() / oversample ** 2
+    order = np.argsort(r, kind="stable")
+    return r[order], np.cumsum(values[order])
+
+
+def _central_segment(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The connected source region at (or nearest) the image centre."""
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return np.ones(image.shape, bool)
+    ny, nx = image.shape
+    cy, cx = (ny - 1) // 2, (nx - 1) // 2
+    label = labels[cy, cx]
+    if label == 0:
+        yy, xx = np.nonzero(labels)
+        nearest = np.argmin((yy - cy) ** 2 + (xx - cx) ** 2)
+        label = labels[yy[nearest], xx[nearest]]
+    return labels == label
+
+
+def curve_of_growth(image, noise: float | None = None, eta: float = 0.2, max_radius: float | None = None) -> dict:
+    """Petrosian photometry of the source at the centre of ``image`` (pixels, image units).
+
+    Other sources (separate segments of :func:`source_mask`) are replaced by the sky; the sky
+    (median of unmasked pixels) is subtracted; the centre is the flux-weighted centroid of the
+    central segment.  The Petrosian radius R_P is where the mean surface brightness in the
+    annulus [0.8, 1.25] r falls to ``eta`` times the mean within r (SDSS's definition); the
+    Petrosian flux is the flux within 2 R_P (capped at ``max_radius``, default the distance from
+    the centre to the nearest edge); r50 and r90 enclose 50% and 90% of it, as SDSS's
+    petroR50 / petroR90.
+
+    Returns dict flux, mag (22.5 - 2.5 log10 flux, for nanomaggies), r50, r90,
+    concentration (r90 / r50), b_over_a (:func:`axis_ratio` within 2 R_P), r_petro, x, y,
+    ok (a Petrosian radius was found) and capped (2 R_P reaches beyond ``max_radius``: a
+    source larger than the stamp).
+    """
+    image = _check_image(image)
+    if noise is None:
+        noise = sky_noise(image) if np.ptp(image) > 0 else 0.0
+    mask = source_mask(image) if noise > 0 else image > 0
+    sky_pixels = image[~mask]
+    sky = float(np.median(sky_pixels)) if sky_pixels.size > 50 else 0.0
+    central = _central_segment(image, mask)
+    clean = np.where(mask & ~central, 0.0, image - sky)
+    weights = np.where(central, np.maximum(clean, 0), 0)
+    yy, xx = np.indices(image.shape)
+    x, y = (weights * xx).sum() / weights.sum(), (weights * yy).sum() / weights.sum()
+    ny, nx = image.shape
+    edge = min(x + 0.5, y + 0.5, nx - 0.5 - x, ny - 0.5 - y)
+    max_radius = edge if max_radius is None else min(max_radius, edge)
+    r_sorted, cumulative = _cumulative_flux(clean, (x, y))
+    radii = np.linspace(0.5, max_radius, 400)
+    flux_in = np.interp(radii, r_sorted, cumulative)
+    r_petro, ok = _petrosian_radius(radii, r_sorted, cumulative, eta, max_radius)
+    capped = bool(2 * r_petro > max_radius)
+    flux = float(np.interp(min(2 * r_petro, max_radius), r_sorted, cumulative))
+    growth = np.maximum.accumulate(flux_in)
+    if not flux > 0:
+        return dict(flux=flux, mag=np.nan, r50=np.nan, r90=np.nan, concentration=np.nan, b_over_a=np.nan,
+                    r_petro=r_petro, x=float(x), y=float(y), ok=False, capped=capped)
+    r50, r90 = (_refine(radii, growth, f * flux) for f in (0.5, 0.9))
+    inside = central & (np.hypot(xx - x, yy - y) <= min(2 * r_petro, max_radius))
+    return dict(flux=flux, mag=float(nanomaggies_to_mag(flux)), r50=r50, r90=r90, concentration=r90 / r50,
+                b_over_a=axis_ratio(np.where(inside, clean, 0.0), (x, y)), r_petro=float(r_petro), x=float(x),
+                y=float(y), ok=ok, capped=capped)
+
+
+def axis_ratio(image: np.ndarray, centre) -> float:
+    """b/a from the flux-weighted (unweighted beyond the image's own profile) second moments of
+    the positive pixels of ``image`` about ``centre``: sqrt of the ratio of the eigenvalues.
+    Observed (PSF-convolved) like SDSS's isophotal and moment shapes, and measured the same way on
+    simulated and real stamps; a round PSF pushes small galaxies towards 1."""
+    w = np.maximum(np.asarray(image, float), 0.0)
+    if not w.sum() > 0:
+        return np.nan
+    yy, xx = np.indices(w.shape)
+    dx, dy = xx - centre[0], yy - centre[1]
+    mxx, myy, mxy = ((w * a * b).sum() / w.sum() for a, b in ((dx, dx), (dy, dy), (dx, dy)))
+    root = np.sqrt(((mxx - myy) / 2) ** 2 + mxy ** 2)
+    major, minor = (mxx + myy) / 2 + root, (mxx + myy) / 2 - root
+    return float(np.sqrt(max(minor, 0.0) / major)) if major > 0 else np.nan
+
+
+def _refine(radii: np.ndarray, growth: np.ndarray, level: float) -> float:
+    """Radius where the (non-decreasing) curve of growth first reaches ``level``, interpolated."""
+    i = int(np.searchsorted(growth, level))
+    if i == 0:
+        return float(radii[0])
+    if i >= len(radii):
+        return float(radii[-1])
+    f0, f1 = growth[i - 1], growth[i]
+    return float(radii[i - 1] + (radii[i] - radii[i - 1]) * (level - f0) / max(f1 - f0, 1e-300))
+
+
+def _petrosian_radius(radii, r_sorted, cumulative, eta, max_radius):
+    inner, outer = np.interp(0.8 * radii, r_sorted, cumulative), np.interp(1.25 * radii, r_sorted, cumulative)
+    within = np.interp(radii, r_sorted, cumulative)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = ((outer - inner) / (1.25 ** 2 - 0.8 ** 2)) / within
+    usable = (radii >= 1.0) & (1.25 * radii <= max_radius)
+    below = np.flatnonzero(usable & (ratio < eta))
+    if below.size == 0:
+        return max_radius / 2, False
+    i = below[0]
+    if i == 0 or not usable[i - 1]:
+        return float(radii[i]), True
+    r0, r1, e0, e1 = radii[i - 1], radii[i], ratio[i - 1], ratio[i]
+    return float(r0 + (r1 - r0) * (e0 - eta) / (e0 - e1)), True
