@@ -335,7 +335,7 @@ def load_member(path: Path, image_shape: tuple, n_bins: int):
 
 @dataclasses.dataclass
 class ArrayDataset:
-    """In-memory stand-in for :class:`photoz_nb.catalog.Dataset`, as :func:`photoz_nb.train.predict` reads one."""
+    """In-memory stand-in for :class:`photoz_nb.catalog.Dataset`, as :func:`photoz_nb.estimators.cnn.predict.predict` reads one."""
 
     images: np.ndarray
     catalog: dict

@@ -6,7 +6,7 @@ import keras
 import pytest
 
 from photoz_nb import bench, config
-from photoz_nb.model import build_net_p, forward_flops
+from photoz_nb.estimators.cnn.model import build_net_p, forward_flops
 
 # Keras converts variables with np.array(x, copy=False): numpy 2 notes it once per variable.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

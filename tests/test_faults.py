@@ -177,7 +177,7 @@ def test_two_writers_of_one_folder(tmp_path, capsys):
 def test_training_folders_are_locked_too(tmp_path):
     import dataclasses
 
-    from photoz_nb import train as T
+    from photoz_nb.estimators.cnn import train as T
     ds = catalog.open_dataset(write_tiny_dataset(tmp_path / "data", n=32))
     holder = child(HOLD_LOCK, tmp_path / "run", stdin=subprocess.PIPE)
     try:
@@ -285,7 +285,7 @@ def test_validate_finds_one_nan_pixel_anywhere(tiny_dataset, capsys):
 
 
 def test_nan_pixels_stop_training_before_the_good_model_is_touched(tmp_path, tiny_dataset, monkeypatch):
-    from photoz_nb import train as T
+    from photoz_nb.estimators.cnn import train as T
     monkeypatch.setenv("PHOTOZ_HOME", str(tmp_path))
     profile = config.get_profile("smoke")
     good = profile.models_dir / "cnn"
@@ -444,7 +444,7 @@ def test_baselines_refuse_sentinel_magnitudes_at_prediction():
 
 
 def test_labels_refuse_nan_and_out_of_range_redshifts():
-    from photoz_nb.train import redshift_bins
+    from photoz_nb.estimators.cnn.train import redshift_bins
     for z in (np.nan, 0.41, -0.1):
         with pytest.raises(ValueError, match="outside"):
             redshift_bins([0.1, z])
@@ -458,7 +458,7 @@ def runs(tmp_path_factory):
 
     import keras
 
-    from photoz_nb import train as T
+    from photoz_nb.estimators.cnn import train as T
 
     class KillAt(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -483,7 +483,7 @@ def test_a_torn_checkpoint_is_set_aside_and_training_resumes_from_the_previous(r
                                                                                 damage, corrupt):
     import keras
 
-    from photoz_nb import train as T
+    from photoz_nb.estimators.cnn import train as T
     ds, tiny, reference, killed = runs
     out = tmp_path / "run"
     shutil.copytree(killed, out)
@@ -504,7 +504,7 @@ def test_a_torn_checkpoint_is_set_aside_and_training_resumes_from_the_previous(r
     (b'{"identity": {}}', "missing ['best_epoch'"), (b"\xff\xfe{", "torn or garbled"),
 ])
 def test_every_garbled_checkpoint_state_is_named_and_set_aside(tmp_path, capsys, content, why):
-    from photoz_nb import train as T
+    from photoz_nb.estimators.cnn import train as T
     (tmp_path / T.CHECKPOINT).write_bytes(content)
     assert T._read_state(tmp_path / T.CHECKPOINT) is None
     err = capsys.readouterr().err
@@ -513,7 +513,7 @@ def test_every_garbled_checkpoint_state_is_named_and_set_aside(tmp_path, capsys,
 
 
 def test_a_torn_model_file_is_named_and_set_aside(tmp_path, capsys):
-    from photoz_nb import train as T
+    from photoz_nb.estimators.cnn import train as T
     (tmp_path / "ckpt-0002.keras").write_bytes(b"PK\x03\x04 torn zip")
     (tmp_path / "best-0002.weights.h5").write_bytes(b"weights")
     state = {"model_file": "ckpt-0002.keras", "best_file": "best-0002.weights.h5"}

@@ -5,7 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from photoz_nb import catalog, inputs
+from photoz_nb import catalog
+from photoz_nb.estimators.cnn import inputs
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 

@@ -5,7 +5,7 @@ import pytest
 from keras import layers
 
 from photoz_nb import config
-from photoz_nb.model import architecture, build_net_p, scaled
+from photoz_nb.estimators.cnn.model import architecture, build_net_p, scaled
 
 # Keras converts variables with np.array(x, copy=False): numpy 2 notes it once per variable.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -68,7 +68,7 @@ def test_layer_graph(net_p):
 
 
 def test_ebv_joins_the_dense_layers_at_order_unity():
-    from photoz_nb.model import EBV_SCALE
+    from photoz_nb.estimators.cnn.model import EBV_SCALE
     net = build_net_p(0.125, seed=0)
     features = keras.Model(net.inputs, net.get_layer("concat_ebv").output)
     ebv = np.array([[0.0], [0.05]], dtype="float32")

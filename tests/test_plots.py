@@ -440,13 +440,13 @@ def assert_fonts_and_width(fig, width=plots.COLUMN_WIDTH):
 
 @pytest.fixture(scope="module")
 def small_net():
-    from photoz_nb import model
+    from photoz_nb.estimators.cnn import model
     return model.build_net_p(width=0.125, seed=0)
 
 
 def expected_stage_shapes(width, use_ebv=True, n_bins=180):
     """Net_P's stage outputs from the paper's block sizes, independently of Keras."""
-    from photoz_nb.model import DENSE_UNITS, FIRST_CONV_MAPS, INCEPTION_BLOCKS, scaled
+    from photoz_nb.estimators.cnn.model import DENSE_UNITS, FIRST_CONV_MAPS, INCEPTION_BLOCKS, scaled
     c = scaled(FIRST_CONV_MAPS, width)
     shapes = [(64, 64, 5), (64, 64, c), (32, 32, c)]
     side = 32
@@ -465,7 +465,7 @@ def expected_stage_shapes(width, use_ebv=True, n_bins=180):
 
 
 def test_architecture_stages_follow_net_p(small_net):
-    from photoz_nb import model
+    from photoz_nb.estimators.cnn import model
     stages = plots.architecture_stages(small_net)
     main = [s for s in stages if s["name"] != "ebv"]
     assert [s["shape"] for s in main] == expected_stage_shapes(0.125)
@@ -499,7 +499,7 @@ def test_architecture_figure_boxes_and_readable_text(small_net):
 
 
 def test_architecture_without_ebv_and_bad_input():
-    from photoz_nb import model
+    from photoz_nb.estimators.cnn import model
     net = model.build_net_p(width=0.0625, use_ebv=False, n_bins=30, seed=0)
     fig = plots.architecture(net, title="no E(B-V)")
     texts = {t.get_text() for t in visible_texts(fig)}
@@ -731,7 +731,7 @@ def test_galaxy_anatomy_rows_bands_and_noise_labels():
 
 
 def test_pixel_stretch_draws_the_function_and_both_images():
-    from photoz_nb.train import stretch
+    from photoz_nb.estimators.cnn.train import stretch
     image = _stamps()[0][..., 2] * 20
     fig = plots.pixel_stretch(image, stretch(image))
     assert_paper_layout(fig)
@@ -746,7 +746,7 @@ def test_pixel_stretch_draws_the_function_and_both_images():
 
 def test_dihedral_views_shows_each_view_with_its_label():
     from photoz_nb import tutorial
-    from photoz_nb.train import dihedral
+    from photoz_nb.estimators.cnn.train import dihedral
     image = np.zeros((64, 64, 5), np.float32)
     image[10:20, 40:60] = 1  # an asymmetric bar: every view differs
     views = dihedral(np.repeat(image[None], 8, axis=0), np.arange(8))[..., 2]

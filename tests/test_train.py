@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from photoz_nb import catalog, config
-from photoz_nb import train as T
+from photoz_nb.estimators.cnn import train as T
 
 # Keras converts variables with np.array(x, copy=False): numpy 2 notes it once per variable.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -276,7 +276,8 @@ import dataclasses, sys
 import keras, numpy as np
 sys.path.insert(0, {tests!r})
 from conftest import write_tiny_dataset
-from photoz_nb import catalog, config, train as T
+from photoz_nb import catalog, config
+from photoz_nb.estimators.cnn import train as T
 assert len(keras.distribution.list_devices()) == 2
 ds = catalog.open_dataset(write_tiny_dataset({out!r} + "/tiny"))
 profile = dataclasses.replace(config.PROFILES["smoke"], model_width=0.03, epochs=2, batch_size=16, seed=7)

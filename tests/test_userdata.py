@@ -204,7 +204,7 @@ def test_catalogue_with_ra_dec_gets_sfd_ebv(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_ensemble(tmp_path_factory):
     """Two untrained tiny Net_Ps saved the way pipeline.train_cnn lays out an ensemble."""
-    from photoz_nb.model import build_net_p
+    from photoz_nb.estimators.cnn.model import build_net_p
     root = tmp_path_factory.mktemp("models")
     for k, name in enumerate(["cnn", "cnn_member1"]):
         (root / name).mkdir()
@@ -215,7 +215,7 @@ def tiny_ensemble(tmp_path_factory):
 def test_predict_is_the_mean_of_train_predict_over_members(tmp_path, tiny_ensemble):
     import keras
 
-    from photoz_nb import train
+    from photoz_nb.estimators.cnn import train
     images = userdata.Images(fake_cutouts(6), tmp_path / "x.npy", [])
     ebv = np.linspace(0.01, 0.1, 6)
     pdfs, n = userdata.predict_pdfs(images, ebv, tiny_ensemble, progress=False)
@@ -229,7 +229,7 @@ def test_predict_is_the_mean_of_train_predict_over_members(tmp_path, tiny_ensemb
 def test_a_model_for_other_stamps_or_grid_is_refused(tmp_path):
     import keras
 
-    from photoz_nb.model import build_net_p
+    from photoz_nb.estimators.cnn.model import build_net_p
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     small = keras.Sequential([keras.Input((32, 32, 5)), keras.layers.Flatten(), keras.layers.Dense(180, "softmax")])

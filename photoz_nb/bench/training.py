@@ -62,8 +62,8 @@ def measure(width: float = 0.25, batch_size: int = 64, steps: int = 20, train: b
     """Training and/or inference img/s of Net_P(width) on the current Keras backend."""
     import keras  # lazy: see the module docstring
 
-    from ..model import build_net_p
-    from ..train import _compile
+    from ..estimators.cnn.model import build_net_p
+    from ..estimators.cnn.train import _compile
     model = build_net_p(width, seed=0, mixed_precision=mixed_precision)
     _compile(model, 1e-4, 10 ** 6)
     x, y = _random_batch(batch_size)
@@ -103,7 +103,7 @@ def bench_predict(widths=WIDTHS, batch_size: int = 256, steps: int = 5, show: bo
 
 
 def _bench_widths(title: str, widths, batch_size: int, steps: int, show: bool, **mode) -> list[dict]:
-    from ..train import gpu_count  # lazy: see the module docstring
+    from ..estimators.cnn.train import gpu_count  # lazy: see the module docstring
     precisions = (False, True) if gpu_count() else (False,)  # bfloat16 is slow emulation on CPUs
     rows = [measure(w, batch_size, steps, mixed_precision=mp, **mode) for w in widths for mp in precisions]
     if show:
@@ -119,7 +119,7 @@ def peak_memory_of_training(n_galaxies: int, width: float = 0.125, batch_size: i
     file, which the kernel may drop at any time; ``peak_anon_mib`` counts only the process's own
     (anonymous) memory: that is the number that must not grow with the data set.
     """
-    from ..train import train  # lazy: see the module docstring
+    from ..estimators.cnn.train import train  # lazy: see the module docstring
     with tempfile.TemporaryDirectory(dir=workdir) as tmp, PeakMemory(interval_s=0.05) as memory:
         ds = catalog.open_dataset(fixtures.write_synthetic_dataset(f"{tmp}/data", n_galaxies), verify_checksums=False)
         profile = dataclasses.replace(config.get_profile("smoke"), model_width=width, epochs=1, batch_size=batch_size)
@@ -184,9 +184,9 @@ def measure_fit(profile="paper", n_galaxies: int = 30_000, epochs: int = 4, mixe
     """
     import keras  # lazy: see the module docstring
 
-    from ..inputs import INPUT_WORKERS
-    from ..model import build_net_p, forward_flops
-    from ..train import gpu_count, train
+    from ..estimators.cnn.inputs import INPUT_WORKERS
+    from ..estimators.cnn.model import build_net_p, forward_flops
+    from ..estimators.cnn.train import gpu_count, train
     profile = dataclasses.replace(config.get_profile(profile), epochs=epochs)
     paper = config.get_profile("paper")
     paper_images = paper.epochs * round(paper.n_galaxies * paper.split_fractions[0])

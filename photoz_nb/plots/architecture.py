@@ -58,7 +58,7 @@ def _describe_stage(layers_in_stage) -> tuple[str, str]:
 def architecture_stages(model) -> list[dict]:
     """The stages drawn by :func:`architecture`, in order: ``name``, ``kind``, ``label``, ``shape``.
 
-    Layers are grouped into stages by name (Net_P's naming, see :mod:`photoz_nb.model`):
+    Layers are grouped into stages by name (Net_P's naming, see :mod:`photoz_nb.estimators.cnn.model`):
     every ``inceptionN_*`` layer is one stage, ``X_prelu`` joins ``X``; any other layer is
     its own stage.  ``shape`` is the output shape (without the batch axis) of the last layer
     of the stage, i.e. an inception block's concatenated maps.
@@ -98,7 +98,7 @@ def architecture(model, title: str | None = None) -> Figure:
     Parameters
     ----------
     model : keras.Model
-        e.g. ``photoz_nb.model.build_net_p(width=0.25)``; any width or ``use_ebv`` works.
+        e.g. ``photoz_nb.estimators.cnn.model.build_net_p(width=0.25)``; any width or ``use_ebv`` works.
     title : str, optional
         Defaults to the model name and its number of weights.
     """

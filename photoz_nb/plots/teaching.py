@@ -89,7 +89,7 @@ def galaxy_anatomy(image, psf, noise, psf_fwhm=None, extinction=None) -> Figure:
 def pixel_stretch(stamp, stretched, band: str = "r") -> Figure:
     """The network's pixel stretch on one band of one stamp: the function, the pixel histogram, the images.
 
-    Panels: (a) the stretch f(x) (``photoz_nb.train.stretch``, read off the two images) against x
+    Panels: (a) the stretch f(x) (``photoz_nb.estimators.cnn.inputs.stretch``, read off the two images) against x
     with its small-x slope x/2 and sqrt(x) for comparison; (b) histograms of the pixel values
     before and after; (c, d) the stamp before and after, each on its own linear scale.
 
