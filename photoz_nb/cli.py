@@ -116,10 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(run=lambda a: _headline(a.epochs, a.members))
     _sdss_parser(sub)
     _baselines_parser(command)
-    c = command("bench", _bench, "print throughput tables (img/s, peak memory)")
-    c.add_argument("what", choices=["backends", "train", "predict", "fit", "memory", "simulate", "cutouts", "baselines"])
-    c.add_argument("--n", type=int, default=2000,
-                   help="galaxies for `bench simulate` and `bench fit`, cutouts for `bench cutouts`")
+    c = command("bench", _bench, "print throughput tables (img/s, peak memory; `libraries`: our renderer and "
+                "CRPS against GalSim and properscoring, which need the test extra)")
+    c.add_argument("what", choices=["backends", "train", "predict", "fit", "memory", "simulate", "cutouts", "baselines",
+                                    "libraries"])
+    c.add_argument("--n", type=int, default=None,
+                   help="galaxies for `bench simulate` and `bench fit`, cutouts for `bench cutouts` (default 2000); "
+                        "galaxies rendered by `bench libraries` (default 200)")
     return p
 
 
@@ -352,9 +355,10 @@ def _headline(epochs: int, members: int):
 
 def _bench(args):
     from . import bench
+    n = 2000 if args.n is None else args.n
     if args.what == "simulate":
         from .bench.simulate import benchmark
-        r = benchmark(n=args.n)
+        r = benchmark(n=n)
         print(bench.markdown_table([{
             "galaxies": r["n"], "workers": r["workers"], "catalogue s": round(r["catalog_s"], 1),
             "build s (end to end)": round(r["build_s"], 1), "galaxies/s": round(r["galaxies_per_s"]),
@@ -362,11 +366,13 @@ def _bench(args):
             "of it file-backed": round(r["peak_file_mib"])}]))
     elif args.what == "cutouts":
         from .bench.cutouts import bench_cutouts
-        bench_cutouts(n=args.n)
+        bench_cutouts(n=n)
     elif args.what == "baselines":
         bench.bench_baselines()
+    elif args.what == "libraries":
+        bench.bench_libraries(**({} if args.n is None else {"n": args.n}))
     elif args.what == "fit":
-        bench.bench_fit(args.profile, args.n)
+        bench.bench_fit(args.profile, n)
     else:
         {"backends": bench.bench_backends, "train": bench.bench_train, "predict": bench.bench_predict,
          "memory": bench.bench_memory}[args.what]()

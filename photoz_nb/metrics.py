@@ -17,7 +17,8 @@ import numpy as np
 from astropy.table import Table
 
 from . import pdf as pdf_mod
-from .stats import MAD_TO_SIGMA, OUTLIER_CUT, PROGRESS_THRESHOLD, bootstrap, fit_slope, sigma_mad  # noqa: F401 (re-exported)
+from .stats import (MAD_TO_SIGMA, OUTLIER_CUT, PROGRESS_THRESHOLD, bootstrap, fit_slope,  # noqa: F401 (re-exported)
+                    markdown_table, sigma_mad)
 
 #: The paper's table: column name -> (header, format of one value).
 SUMMARY_COLUMNS = {
@@ -225,11 +226,9 @@ def to_markdown(table: Table) -> str:
     """Markdown pipe table of the paper's columns, numbers as the paper prints them (``value ± error``)."""
     cols = _table_columns(table)
     headers = {**SUMMARY_COLUMNS, **RAIL_SUMMARY_COLUMNS}
-    lines = ["| " + " | ".join(headers[c][0] for c in cols) + " |",
-             "|" + "|".join("---" if c == "trial" else "---:" for c in cols) + "|"]
-    for row in table:
-        lines.append("| " + " | ".join(_cell(row, c).replace("|", r"\|") for c in cols) + " |")
-    return "\n".join(lines) + "\n"
+    cells = [[_cell(row, c).replace("|", r"\|") for c in cols] for row in table]
+    return markdown_table(cells, headers=[headers[c][0] for c in cols],
+                          align=["---" if c == "trial" else "---:" for c in cols]) + "\n"
 
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import catalog, config
 from .estimators import ConstantNZ, NotTrained, registry, rows_digest
+from .stats import markdown_table
 
 #: Labels of reference predictors: summary-table rows only (see :func:`compared`).
 REFERENCES = (ConstantNZ.label,)
@@ -257,9 +258,7 @@ def slope_table(study: dict):
 
 def markdown(table) -> str:
     """A Markdown pipe table of any astropy Table (for the README and notes)."""
-    lines = ["| " + " | ".join(table.colnames) + " |", "|" + "---|" * len(table.colnames)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table]
-    return "\n".join(lines)
+    return markdown_table(list(table), headers=table.colnames)
 
 
 def ebv_experiment(profile, ds: catalog.Dataset, fit: bool = False) -> dict[str, np.ndarray]:

@@ -79,3 +79,23 @@ def test_baseline_timings_compare_ours_with_sklearn_on_the_same_rows():
         assert (r["n_train"], r["n_val"], r["n_test"]) == (200, 40, 60)
         assert r["fit s (ours)"] > 0 and r["predict s (sklearn)"] > 0 and r["fit+predict ratio"] > 0
     assert bench.markdown_table(rows).splitlines()[0].startswith("| method | n_train | n_val | n_test | fit s (ours)")
+
+
+def test_library_bench_agrees_with_galsim_and_properscoring_on_the_same_inputs():
+    """The own renderer and CRPS give the library's numbers (speeds are printed, never asserted)."""
+    pytest.importorskip("galsim")
+    pytest.importorskip("properscoring")
+    from photoz_nb.bench import libraries
+    rows = libraries.bench_libraries(n=3, n_crps=40, n_quadrature=4, show=False)
+    assert [r["evaluations"] for r in rows] == [3, 4, 40]
+    assert list(rows[0]) == ["task", "ours", "library", "evaluations", "per s (ours)", "per s (library)",
+                             "speed ratio", "max abs diff", "diff relative to"]
+    assert all(r["per s (ours)"] > 0 and r["per s (library)"] > 0 for r in rows)
+    # the renderer: as tests/test_simulate.py's GalSim comparison, within 1% of each galaxy's peak
+    assert rows[0]["max abs diff"] < 0.01
+    # exact CRPS: properscoring's quadrature is accepted only with an error estimate below its tol
+    assert rows[1]["max abs diff"] < libraries.QUADRATURE_TOL
+    # bin centres as point masses move each draw by at most w/2 (mean w/4): |change| <= w/2
+    w = float(config.redshift_edges()[1] - config.redshift_edges()[0])
+    assert 0 < rows[2]["max abs diff"] < w / 2
+    assert libraries.markdown_table(rows).count("\n") == 4

@@ -7,12 +7,14 @@ One module per subject; this package only re-exports them, so ``photoz_nb.bench.
 * :mod:`~photoz_nb.bench.baselines`: the photometric baselines against plain scikit-learn;
 * :mod:`~photoz_nb.bench.cutouts`: cutouts/s on the real SDSS frames;
 * :mod:`~photoz_nb.bench.simulate`: galaxies/s of the simulator;
+* :mod:`~photoz_nb.bench.libraries`: the renderer against GalSim, the exact CRPS against properscoring;
 * :mod:`~photoz_nb.bench.common`, :mod:`~photoz_nb.bench.memory`: what they share.
 
 ``python -m photoz_nb.bench --worker ...`` (:mod:`photoz_nb.bench.__main__`) runs one measurement in a
 fresh process, which reports its own peak memory: so that the package it imports first (this one)
 does not load scikit-learn, the SDSS path and the simulator into every worker, the names of
-:mod:`.baselines`, :mod:`.cutouts` and :mod:`.simulate` are imported when first used (``__getattr__``).
+:mod:`.baselines`, :mod:`.cutouts`, :mod:`.libraries` and :mod:`.simulate` are imported when first used
+(``__getattr__``).
 """
 from .common import _machine, markdown_table, peak_rss_mib, run_in_subprocess
 from .memory import GpuUtilisation, PeakMemory
@@ -20,12 +22,13 @@ from .training import (BACKENDS, BF16_PEAK_FLOPS, WIDTHS, bench_backends, bench_
                        bench_train, gpu_bf16_peak, installed_backends, measure, measure_fit, peak_memory_of_training)
 
 __all__ = ["BACKENDS", "BF16_PEAK_FLOPS", "WIDTHS", "GpuUtilisation", "PeakMemory", "_machine", "baseline_timings",
-           "bench_backends", "bench_baselines", "bench_catalog", "bench_cutouts", "bench_fit", "bench_memory",
-           "bench_predict", "bench_simulate", "bench_train", "frame_header", "gpu_bf16_peak", "installed_backends",
+           "bench_backends", "bench_baselines", "bench_catalog", "bench_cutouts", "bench_fit", "bench_libraries",
+           "bench_memory", "bench_predict", "bench_simulate", "bench_train", "frame_header", "gpu_bf16_peak", "installed_backends",
            "markdown_table", "measure", "measure_fit", "peak_memory_of_training", "peak_rss_mib", "run_in_subprocess"]
 
 _LAZY = {"baseline_timings": "baselines", "bench_baselines": "baselines", "bench_catalog": "cutouts",
-         "bench_cutouts": "cutouts", "frame_header": "cutouts", "bench_simulate": "simulate"}
+         "bench_cutouts": "cutouts", "frame_header": "cutouts", "bench_simulate": "simulate",
+         "bench_libraries": "libraries"}
 
 
 def __getattr__(name):
@@ -34,6 +37,8 @@ def __getattr__(name):
         from . import baselines as module
     elif _LAZY.get(name) == "cutouts":
         from . import cutouts as module
+    elif _LAZY.get(name) == "libraries":
+        from . import libraries as module
     elif _LAZY.get(name) == "simulate":
         from . import simulate as module
     else:

@@ -1,0 +1,137 @@
+"""``photoz-nb bench libraries``: the own code kept over a library, timed against it on the same inputs.
+
+* the renderer (:func:`photoz_nb.simulate.render.render_groups`, as the simulator calls it through
+  :func:`photoz_nb.simulate.photometry.render_galaxy`) against GalSim drawing the same bulge, disk and
+  neighbours through the same per-band PSF (Moffat core + Moffat wing), five bands, 64 x 64;
+* the exact CRPS of binned PDFs (:func:`photoz_nb.pdf.crps`) against properscoring: its exact route
+  (``crps_quadrature`` of the piecewise-linear CDF, ``scipy.stats.rv_histogram``) and its fast one
+  (``crps_ensemble`` of the bin centres weighted by the PDF: point masses, so not the same number).
+
+GalSim and properscoring are in the ``test`` extra, not the main dependencies: they are imported
+inside the functions that time them, so ``photoz_nb.bench`` imports without them.  The agreement
+columns are what :mod:`tests.test_bench` asserts; the speeds are for the README, never for tests.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from .. import config, pdf
+from ..simulate import render
+from ..simulate.galaxies import draw_galaxies
+from ..simulate.photometry import neighbour_components, own_components, render_galaxy
+from .common import _machine, _sig, markdown_table
+
+#: properscoring.crps_quadrature's check of scipy.integrate.quad's error estimate: its default (1e-6)
+#: fails on a CDF with 180 kinks although the integral is good to ~1e-6 (see the bench's agreement).
+QUADRATURE_TOL = 1e-4
+
+
+def _galsim_psf(galsim, fwhm: float, band: str):
+    """The simulator's PSF of ``band`` (:func:`photoz_nb.simulate.render.psf_ft`) as GalSim Moffats."""
+    wing = render.PSF_WING_FRACTION[band]
+    return ((1 - wing) * galsim.Moffat(beta=render.PSF_CORE_BETA[band], fwhm=fwhm)
+            + wing * galsim.Moffat(beta=render.PSF_WING_BETA, fwhm=fwhm * render.PSF_WING_SCALE))
+
+
+def _galsim_image(galsim, components, psf_fwhm, stamp: int = config.STAMP) -> np.ndarray:
+    """``components`` drawn by GalSim through the per-band PSF: (n_bands, stamp, stamp), like render_stamp."""
+    profiles = {"devaucouleurs": galsim.DeVaucouleurs, "exponential": galsim.Exponential}
+    out = np.empty((len(psf_fwhm), stamp, stamp))
+    for b, (band, fwhm) in enumerate(zip(config.BANDS, psf_fwhm)):
+        # GalSim's shear keeps the area: its circular hlr is our major-axis hlr x sqrt(q)
+        parts = [profiles[c.profile](half_light_radius=c.hlr * np.sqrt(c.q), flux=c.flux[b])
+                 .shear(q=c.q, beta=c.pa * galsim.radians).shift(c.dx, c.dy) for c in components]
+        obj = galsim.Convolve(galsim.Sum(parts), _galsim_psf(galsim, fwhm, band))
+        out[b] = obj.drawImage(nx=stamp, ny=stamp, scale=1.0).array
+    return out
+
+
+def renderer_vs_galsim(n: int = 200, seed: int = 0) -> list[dict]:
+    """Galaxies/s of our renderer and of GalSim on the same ``n`` simulated galaxies (bulge, disk, neighbours).
+
+    The galaxies are the simulator's own draws (:func:`~photoz_nb.simulate.galaxies.draw_galaxies`:
+    the real MGS population, its morphology, PSFs and neighbours); drawing them is not timed.
+    ``max abs diff``: the largest pixel difference over all galaxies and bands, relative to
+    that galaxy's brightest pixel.
+    """
+    import galsim  # optional (the test extra): only this benchmark needs it
+    params = draw_galaxies(n, seed).params
+    # not timed: the first call of each builds its tables (our de Vaucouleurs FT, GalSim's Sersic profile)
+    render_galaxy(params, 0)
+    _galsim_image(galsim, own_components(params, 0), params["psf"][0])
+    start = time.perf_counter()
+    ours = [sum(image for image in render_galaxy(params, i) if image is not None) for i in range(n)]
+    ours_s = time.perf_counter() - start
+    start = time.perf_counter()
+    ref = [_galsim_image(galsim, own_components(params, i) + neighbour_components(params, i), params["psf"][i])
+           for i in range(n)]
+    ref_s = time.perf_counter() - start
+    diff = max(float(np.abs(a - b).max() / b.max()) for a, b in zip(ours, ref))
+    return [{"task": f"render {n} galaxies, {len(config.BANDS)} bands, {config.STAMP}x{config.STAMP}",
+             "ours": "simulate.render", "library": f"GalSim {galsim.__version__}", "evaluations": n,
+             "per s (ours)": _sig(n / ours_s), "per s (library)": _sig(n / ref_s), "speed ratio": _sig(ref_s / ours_s),
+             "max abs diff": _sig(diff), "diff relative to": "the galaxy's peak pixel"}]
+
+
+def binned_pdfs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pdfs, edges, z): ``n`` two-peaked PDFs on the paper's grid with a floor, and a redshift drawn near each."""
+    edges = config.redshift_edges()
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    rng = np.random.default_rng(seed)
+    mu, sigma = rng.uniform(0.05, 0.3, n)[:, None], rng.uniform(0.01, 0.04, n)[:, None]
+    p = np.exp(-0.5 * ((centres - mu) / sigma) ** 2) + 0.3 * np.exp(-0.5 * ((centres - mu - 0.1) / sigma) ** 2) + 1e-3
+    z = np.clip(mu[:, 0] + sigma[:, 0] * rng.normal(size=n), edges[0] + 1e-6, edges[-1])
+    return p / p.sum(axis=1, keepdims=True), edges, z
+
+
+def crps_vs_properscoring(n: int = 20000, n_quadrature: int = 50, seed: int = 0) -> list[dict]:
+    """Evaluations/s of :func:`photoz_nb.pdf.crps` and of properscoring on the same binned PDFs.
+
+    properscoring's exact route integrates numerically one PDF at a time (a few per second), so it
+    gets the first ``n_quadrature`` of the ``n`` PDFs; ours is timed on those and on all ``n``.
+    """
+    import properscoring  # optional (the test extra): only this benchmark needs it
+    import scipy.stats
+    p, edges, z = binned_pdfs(n, seed)
+    m = min(n_quadrature, n)
+    rows = []
+    start = time.perf_counter()
+    ours = pdf.crps(p, edges, z)
+    ours_rate = n / (time.perf_counter() - start)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # quad's IntegrationWarning at the kinks; its result is checked below
+        exact = np.array([properscoring.crps_quadrature(z[i], scipy.stats.rv_histogram((p[i], edges), density=False),
+                                                        edges[0], edges[-1], tol=QUADRATURE_TOL) for i in range(m)])
+    quad_rate = m / (time.perf_counter() - start)
+    start = time.perf_counter()
+    ours_m = pdf.crps(p[:m], edges, z[:m])
+    ours_m_rate = m / (time.perf_counter() - start)
+    rows.append(_crps_row(f"exact CRPS of {m} binned PDFs", "crps_quadrature (rv_histogram)", m, ours_m_rate,
+                          quad_rate, ours_m, exact))
+    start = time.perf_counter()
+    point_masses = properscoring.crps_ensemble(z, np.broadcast_to(0.5 * (edges[1:] + edges[:-1]), p.shape), weights=p)
+    ensemble_rate = n / (time.perf_counter() - start)
+    rows.append(_crps_row(f"CRPS of {n} binned PDFs", "crps_ensemble (bin centres: approximate)", n, ours_rate,
+                          ensemble_rate, ours, point_masses))
+    return rows
+
+
+def _crps_row(task, library, n, ours_rate, library_rate, ours, ref) -> dict:
+    return {"task": task, "ours": "pdf.crps", "library": f"properscoring.{library}", "evaluations": n,
+            "per s (ours)": _sig(ours_rate), "per s (library)": _sig(library_rate),
+            "speed ratio": _sig(ours_rate / library_rate), "max abs diff": _sig(float(np.abs(ours - ref).max())),
+            "diff relative to": f"absolute (mean CRPS {float(np.mean(ours)):.3g})"}
+
+
+def bench_libraries(n: int = 200, n_crps: int = 20000, n_quadrature: int = 50, seed: int = 0,
+                    show: bool = True) -> list[dict]:
+    """:func:`renderer_vs_galsim` and :func:`crps_vs_properscoring` in one table (speed ratio: library time / ours)."""
+    rows = renderer_vs_galsim(n, seed) + crps_vs_properscoring(n_crps, n_quadrature, seed)
+    if show:
+        print(f"Own code against the library, same inputs ({_machine()}):\n")
+        print(markdown_table(rows))
+    return rows
