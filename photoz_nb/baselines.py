@@ -6,10 +6,12 @@ here for existing imports): fit kNN and RF on real magnitudes, score them like t
 from __future__ import annotations
 
 import numpy as np
+from astropy.table import Table
 
-from . import config
+from . import catalog, config, mgs, pdf
 from .estimators.photometric import (BANDWIDTHS, MAX_TABLE_ROWS, PhotometricBaseline,  # noqa: F401 (re-exported)
                                      check_inputs, photometric_features, samples_to_pdfs)
+from .metrics import rail_point_metrics, summary_row
 
 #: Beck et al. (2016) on the paper's full MGS test sample (Pasquet et al. 2019, Table 1; no CRPS).
 B16 = {"bias": 0.00064, "sigma_mad": 0.01350, "outliers_pct": 1.34}
@@ -37,10 +39,6 @@ def real_catalog(n_galaxies: int | None = None, seed: int = 0,
     -------
     astropy.table.Table with ``objid, z_spec, ebv, mag_u..mag_z, petro_r, split``.
     """
-    from astropy.table import Table
-
-    from . import catalog, mgs
-
     real = mgs.read_mgs()
     t = Table.read(mgs.mgs_path())
     rows = real.objid - 1  # objid is the row number in the kcorrect file, from 1
@@ -108,11 +106,6 @@ def benchmark(cat, methods=("knn", "rf"), seed: int = 0, n_boot: int = 200, kind
     per method: ``method, n_train, n_test``, each of :data:`BENCHMARK_STATS` with its bootstrap
     error, then :data:`RAIL_STATS`) and a dict method -> test PDFs (float32, ``config.redshift_edges()``).
     """
-    from astropy.table import Table
-
-    from . import pdf
-    from .metrics import rail_point_metrics, summary_row
-
     unknown = [m for m in methods if m not in METHOD_LABELS]
     if unknown or not methods:
         raise ValueError(f"methods must be a non-empty subset of {list(METHOD_LABELS)}, got {list(methods)}")

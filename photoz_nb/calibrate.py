@@ -47,6 +47,7 @@ from . import config
 from . import pdf as pdfmod
 from .metrics import bootstrap, point_metrics
 from .pdf import edge_cdf  # the CDF at every edge; the same convention as pit() and crps()
+from .stats import check_finite
 
 __all__ = ["NotFittedError", "TemperatureScaling", "PITRemap", "ConditionalPITRemap",
            "fit_all", "apply_all", "cross_fit", "cross_fit_all", "pit_ks", "pit_cvm", "coverage",
@@ -72,11 +73,7 @@ def _check_rows(n_rows: int, values, name: str) -> np.ndarray:
     if values.ndim != 1 or len(values) != n_rows:
         raise ValueError(f"{name} must be a 1-D array with one value per PDF row ({n_rows}), "
                          f"got shape {values.shape}")
-    bad = ~np.isfinite(values)
-    if bad.any():
-        raise ValueError(f"{name} has {int(bad.sum())} NaN/inf value(s); first at index "
-                         f"{int(np.argmax(bad))}")
-    return values
+    return check_finite(values, name)
 
 
 def _check_pdfs_z(pdfs, z, edges):

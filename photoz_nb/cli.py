@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -16,6 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from . import config
+
+# Lazy imports: each subcommand imports the modules it needs inside its own function.  Importing
+# them all here (the pipeline with scikit-learn, the plots with matplotlib, papermill, ...) would take
+# `photoz-nb --help` and every other subcommand from a fraction of a second to several seconds.
 
 NOTEBOOKS = ("01_data_preparation", "02_train_cnn", "03_pdf_calibration", "04_bias_studies", "05_paper_figures")
 
@@ -147,7 +152,7 @@ def _baselines_parser(command) -> None:
 
 
 def _baselines(args):
-    from . import userdata
+    from . import userdata  # lazy: astropy and scipy (~1 s), see the note at the top
     cat = userdata.photometry_table(args.catalog, args.target, mags=args.mags, colours=args.colours,
                                     r_column=args.r_column, ebv_column=args.ebv_column, id_column=args.id_column,
                                     split_column=args.split_column, seed=args.seed)
@@ -205,13 +210,13 @@ class _DebugSubparsers:
 
 
 def _sdss_figure(args):
-    from .plots import bright_galaxies_figure
+    from .plots import bright_galaxies_figure  # lazy: matplotlib (~1-2 s), see the note at the top
     paths = bright_galaxies_figure(profile=args.profile, frames_dir=args.frames_dir)
     print("written: " + ", ".join(map(str, paths)))
 
 
 def _sdss_call(name: str, *args, **kwargs):
-    from . import sdss
+    from . import sdss  # lazy: see the note at the top
     result = getattr(sdss, name)(*args, **kwargs)
     print(f"written: {result if not isinstance(result, list) else f'{len(result)} frames'}")
 
@@ -221,7 +226,7 @@ def _profile(args) -> config.Profile:
 
 
 def _simulate(args):
-    from .simulate import build_dataset, ensure_dataset
+    from .simulate import build_dataset, ensure_dataset  # lazy: see the note at the top
     profile = _profile(args)
     if args.validate and args.out is None and args.seed is None and args.n is None:
         path = ensure_dataset(profile, rebuild_invalid=True)  # reuse the profile's data set when it is current
@@ -230,21 +235,21 @@ def _simulate(args):
                              scheduler=args.scheduler)
     print(f"data set written to {path}")
     if args.validate:
-        from .validation import realism_report, tally
+        from .validation import realism_report, tally  # lazy: matplotlib, see the note at the top
         table = realism_report(path, args.frames_dir, figures_dir=profile.figures_dir)
         table.pprint_all()
         print(f"{tally(table)}; figures: {', '.join(table.meta['figures'][::2])}")
 
 
 def _validate(args):
-    from .catalog import validate_dataset
+    from .catalog import validate_dataset  # lazy: astropy.table (~1 s), see the note at the top
     path = args.path or _profile(args).dataset_dir
     manifest = validate_dataset(path)
     print(f"{path}: valid ({manifest['n_galaxies']} galaxies, generator {manifest.get('generator')})")
 
 
 def _train(args):
-    from . import pipeline
+    from . import pipeline  # lazy: scikit-learn, matplotlib (seconds), see the note at the top
     profile = _profile(args)
     members = pipeline.train(profile, pipeline.dataset(profile))
     print("models in " + ", ".join(str(m.path) for m in members) + f"; predictions in {profile.predictions_dir}")
@@ -271,7 +276,7 @@ def _userdata_predict_args(c) -> None:
 
 
 def _predict_user_images(args):
-    from . import userdata
+    from . import userdata  # lazy: astropy and scipy (~1 s), see the note at the top
     if args.model is None or args.out is None:
         raise ValueError("--images needs --model DIR and --out FILE")
     images = userdata.read_images(args.images, layout=args.layout, bands=args.bands,
@@ -291,14 +296,14 @@ def _predict_user_images(args):
 def _predict(args):
     if args.images is not None:
         return _predict_user_images(args)
-    from . import pipeline
+    from . import pipeline  # lazy: scikit-learn, matplotlib (seconds), see the note at the top
     profile = _profile(args)
     pipeline.all_pdfs(profile, pipeline.dataset(profile), fit=True)
     print(f"predictions in {profile.predictions_dir}")
 
 
 def _evaluate(args):
-    from . import metrics, pipeline
+    from . import metrics, pipeline  # lazy: scikit-learn, matplotlib (seconds), see the note at the top
     profile = _profile(args)
     ds = pipeline.dataset(profile)
     pdfs = pipeline.all_pdfs(profile, ds)  # saved predictions only: NotTrained names `photoz-nb train`
@@ -318,7 +323,7 @@ def _evaluate(args):
 
 
 def _figures(args):
-    from . import pipeline
+    from . import pipeline  # lazy: scikit-learn, matplotlib (seconds), see the note at the top
     profile = _profile(args)
     ds = pipeline.dataset(profile)
     members = pipeline.cnn_members(profile, ds)  # saved models and predictions only, like evaluate
@@ -329,9 +334,7 @@ def _figures(args):
 
 
 def _reproduce(args):
-    import logging
-
-    import papermill
+    import papermill  # lazy: papermill and nbclient take seconds to import, see the note at the top
     logging.basicConfig(level=logging.INFO, format="    %(message)s")  # papermill streams cell output here
     os.environ.setdefault("TQDM_MININTERVAL", "10")  # each progress refresh becomes a log line: keep them few
     profile = _profile(args)
@@ -349,24 +352,22 @@ def _reproduce(args):
 
 
 def _headline(epochs: int, members: int):
-    from . import headline
+    from . import headline  # lazy: the whole chain (seconds), see the note at the top
     headline.run(epochs, members)
 
 
 def _bench(args):
-    from . import bench
+    from . import bench  # lazy: see the note at the top
     n = 2000 if args.n is None else args.n
     if args.what == "simulate":
-        from .bench.simulate import benchmark
-        r = benchmark(n=n)
+        r = bench.bench_simulate(n=n)
         print(bench.markdown_table([{
             "galaxies": r["n"], "workers": r["workers"], "catalogue s": round(r["catalog_s"], 1),
             "build s (end to end)": round(r["build_s"], 1), "galaxies/s": round(r["galaxies_per_s"]),
             "peak RSS MiB, all processes": round(r["peak_rss_mib"]), "of it private": round(r["peak_anon_mib"]),
             "of it file-backed": round(r["peak_file_mib"])}]))
     elif args.what == "cutouts":
-        from .bench.cutouts import bench_cutouts
-        bench_cutouts(n=n)
+        bench.bench_cutouts(n=n)
     elif args.what == "baselines":
         bench.bench_baselines()
     elif args.what == "libraries":

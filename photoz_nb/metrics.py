@@ -18,7 +18,7 @@ from astropy.table import Table
 
 from . import pdf as pdf_mod
 from .stats import (MAD_TO_SIGMA, OUTLIER_CUT, PROGRESS_THRESHOLD, bootstrap, fit_slope,  # noqa: F401 (re-exported)
-                    markdown_table, sigma_mad)
+                    finite_vector, markdown_table, sigma_mad)
 
 #: The paper's table: column name -> (header, format of one value).
 SUMMARY_COLUMNS = {
@@ -33,18 +33,8 @@ TEX_HEADERS = {"sigma_mad": r"$\sigma_{\rm MAD}$", "outliers_pct": r"outliers (\
                "bias": "bias", "crps": "CRPS", "trial": "trial", "training_size": "training size"}
 
 
-def _as_1d(x, name: str) -> np.ndarray:
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {x.shape}")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        raise ValueError(f"{name} has {int(bad.sum())} NaN/inf value(s); first at index {int(np.argmax(bad))}")
-    return x
-
-
 def _check_pair(z_phot, z_spec) -> tuple[np.ndarray, np.ndarray]:
-    zp, zs = _as_1d(z_phot, "z_phot"), _as_1d(z_spec, "z_spec")
+    zp, zs = finite_vector(z_phot, "z_phot", allow_empty=True), finite_vector(z_spec, "z_spec", allow_empty=True)
     if len(zp) != len(zs):
         raise ValueError(f"z_phot and z_spec differ in length: {len(zp)} != {len(zs)}")
     if np.any(zs <= -1):
@@ -130,10 +120,10 @@ def binned_metrics(values, z_phot, z_spec, bins, crps=None, n_boot: int = 200, s
     and errors NaN in bins with fewer than 2 galaxies.  ``centre`` is the median value in the bin.
     """
     zp, zs = _check_pair(z_phot, z_spec)
-    values = _as_1d(values, "values")
+    values = finite_vector(values, "values", allow_empty=True)
     arrays = [zp, zs]
     if crps is not None:
-        arrays.append(_as_1d(crps, "crps"))
+        arrays.append(finite_vector(crps, "crps", allow_empty=True))
     if any(len(a) != len(values) for a in arrays):
         raise ValueError(f"values, z_phot, z_spec (and crps) differ in length: "
                          f"{[len(values)] + [len(a) for a in arrays]}")
@@ -178,7 +168,7 @@ def summary_row(trial: str, training_size: int, z_phot, z_spec, crps=None, n_boo
     """
     zp, zs = _check_pair(z_phot, z_spec)
     per_galaxy = crps is not None and np.ndim(crps) > 0
-    arrays = [zp, zs] + ([_as_1d(crps, "crps")] if per_galaxy else [])
+    arrays = [zp, zs] + ([finite_vector(crps, "crps", allow_empty=True)] if per_galaxy else [])
     row = {"trial": str(trial), "training_size": int(training_size), **_summary_stats(*arrays), "n_test": len(zp),
            **rail_summary_columns(zp, zs)}
     if crps is not None and not per_galaxy:
@@ -321,7 +311,7 @@ def rail_evaluation(pdfs, edges, z_spec, kind: str = "mean", n_grid: int = 401) 
     CDE loss on a grid of ``n_grid`` points over the edges.  Beside :func:`pdf_metrics` it shows the
     two conventions side by side (see :func:`rail_point_metrics` for what differs).
     """
-    import qp
+    import qp  # optional extra [rail] (qp-prob, pz-rail-base): only this comparison needs them
     from qp.metrics.pit import PIT
     from rail.evaluation.metrics.cdeloss import CDELoss
     from rail.evaluation.metrics.pointestimates import PointBias, PointOutlierRate, PointSigmaIQR, PointSigmaMAD

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .stats import check_finite
+
 #: Values down to this are float noise (e.g. a difference of two CDFs) and become 0.
 NEGATIVE_NOISE = 1e-12
 #: Rows per block in the heavier computations: bounds each (rows, n_bins) temporary to ~25 MB.
@@ -52,10 +54,7 @@ def _validate_z(z, n_rows: int, edges: np.ndarray, name: str = "z") -> np.ndarra
     if z.ndim != 1 or len(z) != n_rows:
         raise ValueError(f"{name} must be a scalar or a 1-D array with one value per PDF row "
                          f"({n_rows}), got shape {z.shape}")
-    bad = ~np.isfinite(z)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(f"{name} has {int(bad.sum())} NaN/inf value(s); first at index {i}")
+    check_finite(z, name)
     outside = (z < edges[0]) | (z > edges[-1])
     if outside.any():
         i = int(np.argmax(outside))
@@ -320,7 +319,7 @@ def stack(pdfs, edges=None) -> np.ndarray:
 
 def _import_qp():
     try:
-        import qp
+        import qp  # optional extra [qp]: only the exchange with qp needs it
     except ImportError as exc:
         raise ImportError("exporting PDFs to qp needs the optional package qp-prob: "
                           "pip install 'photoz-nb[qp]' (or pip install qp-prob)") from exc

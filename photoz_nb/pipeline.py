@@ -12,9 +12,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+from astropy.table import Table
 
-from . import catalog, config
+from . import calibrate, catalog, config, metrics, pdf, plots
 from .estimators import ConstantNZ, NotTrained, registry, rows_digest
+from .sdss import prepare_real_dataset
+from .simulate import ensure_dataset
 from .stats import markdown_table
 
 #: Labels of reference predictors: summary-table rows only (see :func:`compared`).
@@ -70,10 +73,8 @@ def dataset(profile, source: str = "simulation", **options) -> catalog.Dataset:
     if source == "simulation":
         if options:
             raise ValueError(f"the simulation takes no real-data options, got {sorted(options)}")
-        from .simulate import ensure_dataset
         path = ensure_dataset(profile)
     else:
-        from .sdss import prepare_real_dataset
         path = prepare_real_dataset(source, profile, **options)
     return catalog.open_dataset(path, verify_checksums=profile.verify_checksums)
 
@@ -97,7 +98,7 @@ def cnn_members(profile, ds: catalog.Dataset, name: str = "cnn", use_ebv: bool =
                 fit: bool = False) -> list:
     """The CNN ensemble's trained members (TrainResults), reloaded; ``fit=True`` trains the missing ones,
     else a missing or stale model raises :class:`NotTrained` naming the training step."""
-    from .estimators.cnn import CNNEnsemble
+    from .estimators.cnn import CNNEnsemble  # lazy: estimators.cnn loads Keras (seconds)
     ensemble = CNNEnsemble(profile, name, use_ebv, size).fit(ds, ds.split("train"), ds.split("val"), retrain=fit)
     return [m.result for m in ensemble.members]
 
@@ -109,7 +110,7 @@ def train_cnn(profile, ds: catalog.Dataset, name: str = "cnn", use_ebv: bool = T
 
 def member_pdfs(profile, ds: catalog.Dataset, name: str = "cnn", fit: bool = False) -> list[np.ndarray]:
     """PDFs of every galaxy from each member of the CNN ensemble ``name`` (each cached on its own)."""
-    from .estimators.cnn import CNNEnsemble
+    from .estimators.cnn import CNNEnsemble  # lazy: estimators.cnn loads Keras (seconds)
     return [predictions(profile, ds, m, fit=fit) for m in CNNEnsemble(profile, name).members]
 
 
@@ -126,7 +127,7 @@ def predictions(profile, ds: catalog.Dataset, estimator, train=None, val=None, f
     ``fit``, fitted, predicted and saved; without, :class:`NotTrained` names the step to run.  An
     ensemble (an estimator with ``members``) caches each member and averages them.
     """
-    from .estimators.cnn import ensemble_mean
+    from .estimators.cnn import ensemble_mean  # lazy: estimators.cnn loads Keras (seconds)
     from .estimators.cnn.predict import load_predictions, save_predictions
     profile = config.get_profile(profile)
     train = ds.split("train") if train is None else np.asarray(train)
@@ -169,7 +170,6 @@ def summary(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], size_runs
     ``size_runs`` ({training size: CNN PDFs}, from :func:`training_size_runs`) adds the training-size rows.
     Each statistic gets a bootstrap error (``*_err`` columns; ``n_boot`` resamples seeded by the profile).
     """
-    from . import metrics, pdf
     edges = config.redshift_edges()
     test = ds.split("test")
     z = ds.column("z_spec", "test")
@@ -201,8 +201,7 @@ def _key(*parts) -> str:
 
 
 def point_estimates(pdfs: dict[str, np.ndarray], kind: str = "mean") -> dict[str, np.ndarray]:
-    from .pdf import point_estimate
-    return {name: point_estimate(p, config.redshift_edges(), kind) for name, p in pdfs.items()}
+    return {name: pdf.point_estimate(p, config.redshift_edges(), kind) for name, p in pdfs.items()}
 
 
 def calibrated_test_pdfs(ds: catalog.Dataset, pdfs: np.ndarray, cross_fit: bool = False,
@@ -217,7 +216,6 @@ def calibrated_test_pdfs(ds: catalog.Dataset, pdfs: np.ndarray, cross_fit: bool 
     Returns {"uncalibrated": ..., "temperature": ..., "pit_remap": ..., "conditional_pit_remap": ...};
     the conditional remap is conditioned on Petrosian r magnitude.
     """
-    from . import calibrate
     val, test = ds.split("val"), ds.split("test")
     z, r = ds.column("z_spec"), ds.column("petro_r")
     if cross_fit:
@@ -231,7 +229,6 @@ def studies(ds: catalog.Dataset, pdfs: dict[str, np.ndarray], properties=None, s
 
     Returns {property: {"tables": {method: Table}, "slopes": {method: (slope, err)}}}.
     """
-    from . import metrics
     pdfs = compared(pdfs)
     rows = ds.split(split)
     z = ds.column("z_spec", split)
@@ -249,7 +246,6 @@ def studies(ds: catalog.Dataset, pdfs: dict[str, np.ndarray], properties=None, s
 
 def slope_table(study: dict):
     """One row per property: the fitted slope of the bias (with error) for each method."""
-    from astropy.table import Table
     methods = list(next(iter(study.values()))["slopes"])
     rows = [[PROPERTIES[c][0]] + [f"{s[m][0]:+.2e} ± {s[m][1]:.1e}" for m in methods]
             for c, s in ((c, v["slopes"]) for c, v in study.items())]
@@ -267,14 +263,14 @@ def ebv_experiment(profile, ds: catalog.Dataset, fit: bool = False) -> dict[str,
     Both are single models with the same seed (the first ensemble member and its twin), so the
     only difference between them is the input.  Read from saved predictions unless ``fit``.
     """
-    from .estimators.cnn import CNNEnsemble
+    from .estimators.cnn import CNNEnsemble  # lazy: estimators.cnn loads Keras (seconds)
     return {label: predictions(profile, ds, CNNEnsemble(profile, name, use_ebv, size=1), fit=fit)
             for label, name, use_ebv in (("CNN with E(B-V)", "cnn", True), ("CNN without E(B-V)", "cnn_no_ebv", False))}
 
 
 def training_size_runs(profile, ds: catalog.Dataset, fractions=TRAINING_FRACTIONS, fit: bool = False) -> dict[int, np.ndarray]:
     """CNNs trained on seeded random fractions of the training pool: {training size: PDFs of every galaxy}."""
-    from .estimators.cnn import CNNEnsemble
+    from .estimators.cnn import CNNEnsemble  # lazy: estimators.cnn loads Keras (seconds)
     profile = config.get_profile(profile)
     pool = ds.split("train")
     runs = {}
@@ -294,7 +290,6 @@ def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], members=N
     (:func:`training_size_runs`) add the architecture and learning curves, the E(B-V)-input study and
     the training-size figure.
     """
-    from . import plots
     pdfs = compared(pdfs)
     made = {"redshift_magnitude_distributions": plots.redshift_magnitude_distributions(ds.catalog),
             "example_cutouts": plots.example_cutouts(ds.images, ds.catalog, seed=profile.seed),
@@ -318,7 +313,6 @@ def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], members=N
 
 def prediction_figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray]) -> dict:
     """The figures of the test-split PDFs: z_phot vs z_spec, PIT, examples, n(z), widths, Stripe 82."""
-    from . import metrics, pdf, plots
     edges, test = config.redshift_edges(), ds.split("test")
     z = ds.column("z_spec", "test")
     p = {name: v[test] for name, v in compared(pdfs).items()}
@@ -344,7 +338,6 @@ def prediction_figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray]
 
 def _training_size_figure(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], size_runs: dict):
     """sigma_MAD, outliers and CRPS of the CNN vs training size; the baselines at full size as references."""
-    from . import plots
     table = summary(profile, ds, pdfs, size_runs)
     full = [i for i, t in enumerate(table["trial"]) if t.endswith("full test sample")]
     cnn_rows = [i for i, t in enumerate(table["trial"]) if t == "CNN: full test sample" or "training pool" in t]

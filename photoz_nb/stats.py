@@ -1,7 +1,8 @@
 """Generic statistics and conversions every layer may use: the bottom of the import order.
 
 Robust scatter (:func:`sigma_mad`), bootstrap errors, a weighted slope fit, the nanomaggy
-magnitude, the one Markdown table writer and the shared input check :func:`finite_vector`.
+magnitude, the one Markdown table writer and the shared input checks :func:`finite_vector` and
+:func:`check_finite`.
 Nothing here knows about photo-z, data sets or plots, so the simulator, the SDSS path and the
 evaluation all import it without importing each other.
 """
@@ -20,15 +21,20 @@ PROGRESS_THRESHOLD = 50_000_000
 NANOMAGGY_ZERO_POINT = 22.5
 
 
-def finite_vector(values, name: str) -> np.ndarray:
-    """``values`` as a non-empty, finite 1-D float array, else a ValueError naming it and the first bad index."""
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
+def check_finite(values: np.ndarray, name: str) -> np.ndarray:
+    """``values`` (an array) if all finite, else a ValueError naming it, its NaN/inf count and the first one's index."""
+    bad = ~np.isfinite(values)
     if bad.any():
-        raise ValueError(f"{name} has {bad.sum()} non-finite value(s), first at index {int(np.argmax(bad))}")
-    return arr
+        raise ValueError(f"{name} has {int(bad.sum())} NaN/inf value(s); first at index {int(np.argmax(bad))}")
+    return values
+
+
+def finite_vector(values, name: str, allow_empty: bool = False) -> np.ndarray:
+    """``values`` as a finite 1-D float array, non-empty unless ``allow_empty``, else a ValueError naming it."""
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1 or (arr.size == 0 and not allow_empty):
+        raise ValueError(f"{name} must be a {'' if allow_empty else 'non-empty '}1-D array, got shape {arr.shape}")
+    return check_finite(arr, name)
 
 
 def sigma_mad(x) -> float:

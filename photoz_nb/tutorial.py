@@ -24,8 +24,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from astropy.table import Table
 
-from . import config
+from . import config, metrics, pdf
+from .pdf import pit, validate_pdfs, width
+from .simulate import build, galaxies, render
+from .stats import bootstrap
 
 #: The 8 views of :func:`photoz_nb.estimators.cnn.inputs.dihedral`, by transform number (``np.rot90`` turns of the pixel
 #: array, then a left-right mirror; drawn with the origin at the bottom, the turns look clockwise).
@@ -64,7 +68,7 @@ def notebook_setup(retina: bool = True) -> None:
     # Without ipywidgets tqdm writes text bars: one refresh per 10 s keeps stored outputs short.
     os.environ.setdefault("TQDM_MININTERVAL", "10")
     try:
-        from IPython import get_ipython
+        from IPython import get_ipython  # only inside IPython/Jupyter: plain Python runs without it
         shell = get_ipython()
     except ImportError:
         shell = None
@@ -73,7 +77,7 @@ def notebook_setup(retina: bool = True) -> None:
         if retina:
             shell.run_line_magic("config", "InlineBackend.figure_formats = ['retina']")
     with _stderr_fd_silenced():
-        import keras
+        import keras  # lazy: Keras starts its backend (seconds); only the notebooks' set-up warms it
         tiny = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
         tiny.predict_on_batch(np.zeros((1, 1), np.float32))
 
@@ -90,8 +94,6 @@ def galaxy_anatomy(ds, row: int) -> dict:
     ``ebv`` (mag) and ``extinction`` (A_band in mag per band).  Only for the embedded simulation
     (the manifest names the generator, seed and size that recreate the render parameters).
     """
-    from .simulate import build, galaxies, render
-
     manifest = ds.manifest
     if manifest.get("generator") != build.GENERATOR:
         raise ValueError(f"galaxy_anatomy needs the embedded simulation; {ds.path} was made by "
@@ -137,8 +139,6 @@ def second_mode_mass(pdfs, edges, min_separation: float = 0.03, min_height: floa
     point of that dip; the second mode's mass is the probability on the second peak's side.  With
     several candidates, the most massive one is reported.
     """
-    from .pdf import validate_pdfs
-
     p, edges = validate_pdfs(pdfs, edges)
     n_smooth = max(1, int(round(smooth / np.median(np.diff(edges)))))
     kernel = np.ones(n_smooth) / n_smooth
@@ -168,8 +168,6 @@ def example_pdf_rows(pdfs, edges, min_second_mass: float = 0.15) -> dict:
     says whether it holds at least ``min_second_mass``).  Returns a dict with ``rows`` (name -> row),
     ``widths``, ``second_mass`` (both per galaxy), ``bimodal_fraction`` and ``bimodal_passes``.
     """
-    from .pdf import width
-
     widths = width(pdfs, edges)
     second = second_mode_mass(pdfs, edges)
     unimodal = np.flatnonzero(second == 0)
@@ -191,8 +189,6 @@ def synthetic_pits(n: int = 4000, seed: int = 0, width: float = 0.02) -> dict:
     ("shifted high": z_phot above z_spec).
     Returns {label: PIT array}: what each kind of miscalibration does to the PIT histogram.
     """
-    from .pdf import pit
-
     edges = config.redshift_edges()
     mid = 0.5 * (edges[1:] + edges[:-1])
     rng = np.random.default_rng(seed)
@@ -214,8 +210,6 @@ def paired_difference(statistic, a, b, z_spec, n_boot: int = 200, seed: int = 0)
     For two methods on the same galaxies the paired error is the right one: their errors on
     each galaxy are correlated, which an error added in quadrature ignores.
     """
-    from .metrics import bootstrap
-
     a, b, z_spec = (np.asarray(v, dtype=float) for v in (a, b, z_spec))
 
     def diff(a_, b_, z_):
@@ -233,7 +227,6 @@ def seed_agreement(model_pdfs: dict, edges, z_spec, seed: int = 0) -> dict:
     Errors are those of the quoted numbers, not paired: a paired test flags any true difference between two
     seeds' models once the test set is large, while the question is whether the seed matters at that precision.
     """
-    from . import metrics, pdf
     z_spec = np.asarray(z_spec, float)
     point = {k: pdf.point_estimate(p, edges, "mean") for k, p in model_pdfs.items()}
     sigma = {k: metrics.point_metrics(zp, z_spec)["sigma_mad"] for k, zp in point.items()}
@@ -298,7 +291,7 @@ def difference_significance(a: tuple, b: tuple) -> float:
 def family_threshold(n_tests: int, false_alarm: float = 0.01) -> float:
     """Pull (in standard errors) that ``n_tests`` correct two-sided Gaussian comparisons all stay under
     with probability ``1 - false_alarm`` (Bonferroni): 3.3 for one test, 3.9 for 20."""
-    from scipy.stats import norm
+    from scipy.stats import norm  # lazy: scipy.stats costs ~1 s of import; only this bound needs it
 
     return float(norm.isf(false_alarm / (2 * n_tests)))
 
@@ -358,8 +351,6 @@ def compare_with_expected(table, expected: dict, trials=None, stats=EXPECTED_STA
     The two runs are independent trainings on the same galaxies, so their bootstrap errors are
     added in quadrature.  Returns an astropy Table (trial, stat, value, expected, error, pull).
     """
-    from astropy.table import Table
-
     have = {str(row["trial"]): row for row in table}
     trials = list(expected) if trials is None else list(trials)
     missing = [t for t in trials if t not in have or t not in expected]

@@ -349,7 +349,7 @@ def predict_pdfs(images: Images, ebv, model_path, tta: bool = False, batch_size:
                  progress: bool = True) -> tuple[np.ndarray, int]:
     """PDFs of the cutouts from the ensemble at ``model_path``: the mean of its members' PDFs
     (:func:`photoz_nb.estimators.cnn.ensemble_mean`).  Returns (pdfs float32 (N, n_bins), n_members)."""
-    from .estimators.cnn import ensemble_mean
+    from .estimators.cnn import ensemble_mean  # lazy: estimators.cnn loads Keras (seconds)
     from .estimators.cnn.predict import predict
     members = model_members(model_path)
     n = len(images.pixels)

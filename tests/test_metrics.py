@@ -204,7 +204,7 @@ def test_widest_removed_drops_the_widest_fifth():
     (lambda: metrics.dz([0.1, 0.2], [0.1]), "differ in length: 2 != 1"),
     (lambda: metrics.dz([0.1, np.nan], [0.1, 0.2]), "z_phot has 1 NaN/inf value(s); first at index 1"),
     (lambda: metrics.dz([0.1, 0.2], [0.1, np.inf]), "z_spec has 1 NaN/inf"),
-    (lambda: metrics.dz([[0.1]], [[0.1]]), "must be 1-D"),
+    (lambda: metrics.dz([[0.1]], [[0.1]]), "must be a 1-D array"),
     (lambda: metrics.dz([0.1], [-1.0]), "z_spec must be > -1"),
     (lambda: metrics.point_metrics([], []), "at least one galaxy"),
     (lambda: metrics.bootstrap(np.mean, np.ones(3), np.ones(4)), "differ in length"),

@@ -22,7 +22,7 @@ def test_nanomaggies_to_mag_is_the_sdss_zero_point():
 
 
 def test_finite_vector_names_the_first_bad_value():
-    with pytest.raises(ValueError, match="z has 2 non-finite value.*index 1"):
+    with pytest.raises(ValueError, match=r"z has 2 NaN/inf value.*index 1"):
         stats.finite_vector([0.1, np.nan, np.inf], "z")
     with pytest.raises(ValueError, match="non-empty 1-D"):
         stats.finite_vector([], "z")

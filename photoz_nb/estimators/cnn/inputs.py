@@ -22,6 +22,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import psutil
+from tqdm.auto import tqdm
 
 from ... import catalog, config, safeio
 from ...pdf import bin_index
@@ -203,7 +205,7 @@ def _gather_and_turn(images, ebv, labels, positions, transform):
 def _compiled(fn):
     """``fn`` compiled with XLA where the backend can (JAX); eager elsewhere."""
     if keras.backend.backend() == "jax":
-        import jax
+        import jax  # only under the JAX backend (an optional install)
         return jax.jit(fn)
     return fn
 
@@ -211,12 +213,11 @@ def _compiled(fn):
 def free_device_memory() -> int | None:
     """Free bytes on the first accelerator (None if the backend cannot tell), else free host RAM."""
     if not _accelerator_visible():
-        import psutil
         return int(psutil.virtual_memory().available)  # CPU tensors live in host RAM
     if keras.backend.backend() == "torch":
-        import torch
+        import torch  # only under the torch backend (an optional install)
         return int(torch.cuda.mem_get_info()[0])
-    import jax
+    import jax  # only under the JAX backend (an optional install)
     stats = jax.devices()[0].memory_stats() or {}
     return int(stats["bytes_limit"] - stats.get("bytes_in_use", 0)) if "bytes_limit" in stats else None
 
@@ -251,7 +252,6 @@ class DeviceBatches(GalaxyBatches):
 
     def _upload(self, progress: bool, workers: int = INPUT_WORKERS):
         """Read and stretch chunks in ``workers`` threads (a few chunks ahead), copy each to the device."""
-        from tqdm.auto import tqdm
         starts = range(0, len(self.index), UPLOAD_ROWS)
         chunks = []
         with concurrent.futures.ThreadPoolExecutor(workers) as pool, \
@@ -307,6 +307,6 @@ def _accelerator_visible() -> bool:
     every batch back through the host, which would undo the point)."""
     backend = keras.backend.backend()
     if backend == "torch":
-        import torch
+        import torch  # only under the torch backend (an optional install)
         return torch.cuda.is_available()
     return backend == "jax" and any(d.startswith("gpu") for d in keras.distribution.list_devices())

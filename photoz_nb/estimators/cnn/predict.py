@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import keras
 import numpy as np
+from tqdm.auto import tqdm
 
 from .inputs import GalaxyBatches, check_index
 
@@ -19,7 +20,6 @@ def predict(model: keras.Model, dataset, index=None, batch_size: int = 256, tta:
 
     ``tta=True`` averages the PDFs of the 8 rotations/flips of each image.
     """
-    from tqdm.auto import tqdm
     index = np.arange(len(dataset)) if index is None else check_index(dataset, index, "predict")
     use_ebv = "ebv" in [t.name.split(":")[0] for t in model.inputs] or len(model.inputs) > 1
     transforms = range(8) if tta else [0]

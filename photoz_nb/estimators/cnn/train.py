@@ -30,6 +30,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from tqdm.auto import tqdm
 
 from ... import catalog, config, safeio
 from ..base import NotTrained, rows_digest
@@ -218,7 +219,6 @@ class _Progress(keras.callbacks.Callback):
 
     def __init__(self, total_steps: int, done_steps: int):
         super().__init__()
-        from tqdm.auto import tqdm
         self.bar = tqdm(total=total_steps, initial=done_steps, desc="training", unit="batch")
 
     def on_train_batch_end(self, batch, logs=None):
@@ -402,7 +402,7 @@ def _fit(dataset, profile, out_dir, states, identity, train_index, val_index, pr
 def gpu_count() -> int:
     """GPUs visible to the Keras backend."""
     if keras.backend.backend() == "torch":
-        import torch
+        import torch  # only under the torch backend (an optional install)
         return torch.cuda.device_count()
     return sum(device.startswith("gpu") for device in keras.distribution.list_devices())
 
