@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from . import config, safeio
 from .safeio import sha256  # noqa: F401 (catalog.sha256 still works)
+from .stats import require_columns
 
 CATALOG, IMAGES, MANIFEST = "catalog.fits", "images.npy", "manifest.json"
 PROGRESS = "progress.json"
@@ -63,9 +64,7 @@ def assign_splits(n: int, fractions=(0.72, 0.08, 0.2), seed: int = 0) -> np.ndar
 
 def validate_catalog(cat: Table, where: str = "catalog") -> None:
     """Raise :class:`ContractError` naming the first column that breaks the contract."""
-    missing = [c for c in COLUMNS if c not in cat.colnames]
-    if missing:
-        raise ContractError(f"{where}: missing column(s) {missing}; required: {list(COLUMNS)}")
+    require_columns(cat, COLUMNS, where, f"; required: {list(COLUMNS)}", ContractError)
     for c in NUMERIC:
         values = np.asarray(cat[c], dtype=float)
         bad = ~np.isfinite(values)

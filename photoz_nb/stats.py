@@ -2,7 +2,7 @@
 
 Robust scatter (:func:`sigma_mad`), bootstrap errors, a weighted slope fit, the nanomaggy
 magnitude, the one Markdown table writer and the shared input checks :func:`finite_vector` and
-:func:`check_finite`.
+:func:`check_finite`, :func:`require_columns`.
 Nothing here knows about photo-z, data sets or plots, so the simulator, the SDSS path and the
 evaluation all import it without importing each other.
 """
@@ -35,6 +35,13 @@ def finite_vector(values, name: str, allow_empty: bool = False) -> np.ndarray:
     if arr.ndim != 1 or (arr.size == 0 and not allow_empty):
         raise ValueError(f"{name} must be a {'' if allow_empty else 'non-empty '}1-D array, got shape {arr.shape}")
     return check_finite(arr, name)
+
+
+def require_columns(table, names, where: str, why: str = "", error: type = ValueError) -> None:
+    """Raise ``error`` naming ``where``, the ``names`` missing from ``table``'s columns, ``why`` and what it has."""
+    missing = [c for c in names if c not in table.colnames]
+    if missing:
+        raise error(f"{where}: missing column(s) {missing}{why}; it has {list(table.colnames)}")
 
 
 def sigma_mad(x) -> float:

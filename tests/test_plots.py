@@ -366,7 +366,7 @@ def test_metric_vs_property_input_errors():
     table = Table({"lo": [0.0], "hi": [1.0], "centre": [0.5], "n": [10], "bias": [0.0], "bias_err": [0.1]})
     fig = plots.metric_vs_property(table, "b/a", stats=("bias",))  # one bare table, one stat
     assert len(fig.axes) == 1 and fig.axes[0].get_legend() is None
-    with pytest.raises(ValueError, match=r"table 'CNN' lacks column\(s\) \['sigma_mad'"):
+    with pytest.raises(ValueError, match=r"table 'CNN': missing column\(s\) \['sigma_mad'"):
         plots.metric_vs_property({"CNN": table}, "b/a")
     with pytest.raises(ValueError, match="stats must be chosen"):
         plots.metric_vs_property(table, "b/a", stats=("crps_median",))
@@ -564,7 +564,7 @@ def test_metrics_vs_training_size_without_crps_and_errors():
     with pytest.raises(ValueError, match=r"reference 'kNN' lacks 'sigma_mad'"):
         plots.metrics_vs_training_size(table, {"kNN": {"outlier_frac": 0.01}})
     table.remove_column("crps")
-    with pytest.raises(ValueError, match=r"rows 'CNN' lack column\(s\) \['crps'\]"):
+    with pytest.raises(ValueError, match=r"rows 'CNN': missing column\(s\) \['crps'\]"):
         plots.metrics_vs_training_size(table)
 
 

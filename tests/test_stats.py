@@ -45,3 +45,19 @@ def test_is_current_checks_validity_and_every_expected_key(tmp_path):
     assert not catalog.is_current(path, {"generator": meta["generator"], "seed": 2})
     assert catalog.stale_keys(meta, {"seed": 2}) == ["seed 1 -> 2"]
     assert not catalog.is_current(tmp_path / "missing", {"seed": 1})
+
+
+def test_require_columns_names_what_is_missing_why_and_what_there_is():
+    from astropy.table import Table
+    table = Table({"ra": [1.0], "dec": [2.0]})
+    stats.require_columns(table, ("ra", "dec"), "catalogue")
+    with pytest.raises(LookupError, match=r"^cat: missing column\(s\) \['run', 'field'\] to cut; it has \['ra', 'dec'\]$"):
+        stats.require_columns(table, ("ra", "run", "field"), "cat", " to cut", error=LookupError)
+
+
+def test_finite_vector_may_allow_empty_and_check_finite_keeps_the_array():
+    assert stats.finite_vector([], "z", allow_empty=True).shape == (0,)
+    with pytest.raises(ValueError, match=r"z must be a 1-D array, got shape \(1, 1\)"):
+        stats.finite_vector([[0.1]], "z", allow_empty=True)
+    values = np.array([0.1, 0.2])
+    assert stats.check_finite(values, "z") is values

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from .. import config
 from ..sdss.sources import FIELDS, bright_galaxy_stamps
-from ..stats import sigma_mad
+from ..stats import require_columns, sigma_mad
 from .style import TEXT_WIDTH, _figure, _pick, _redshift_axis, _same_length, _vector, paper_style, save_figure
 
 
@@ -87,9 +87,7 @@ def example_cutouts(images, catalog, n: int = 6, seed: int = 0) -> Figure:
     if np.ndim(images) != 4 or tuple(images.shape[1:]) != expected:
         raise ValueError(f"images must have shape (N, {', '.join(map(str, expected))}) channels last "
                          f"in bands {''.join(config.BANDS)}, got {np.shape(images)}")
-    missing = [c for c in ("z_spec", "petro_r") if c not in catalog.colnames]
-    if missing:
-        raise ValueError(f"catalog lacks column(s) {missing} needed to label the cutouts")
+    require_columns(catalog, ("z_spec", "petro_r"), "catalog", " needed to label the cutouts")
     _same_length(images=images, catalog=catalog)
     z = np.asarray(catalog["z_spec"], dtype=float)
     rows = _pick(len(z), n, seed, order=z)
@@ -124,9 +122,7 @@ def redshift_magnitude_distributions(catalog, splits=("train", "val", "test")) -
     catalog : astropy Table with ``z_spec``, ``petro_r`` and ``split``
     splits : sequence of split names to draw (a split with no galaxy is an error)
     """
-    missing = [c for c in ("z_spec", "petro_r", "split") if c not in catalog.colnames]
-    if missing:
-        raise ValueError(f"catalog lacks column(s) {missing}")
+    require_columns(catalog, ("z_spec", "petro_r", "split"), "catalog")
     split = np.asarray(catalog["split"]).astype(str)
     empty = [s for s in splits if not np.any(split == s)]
     if empty:

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from .. import config
 from ..metrics import point_metrics
+from ..stats import require_columns
 from .style import (
     COLOURS,
     COLUMN_WIDTH,
@@ -96,9 +97,7 @@ _TABLE_COLUMNS = ("lo", "hi", "centre", "n")
 
 def _check_metric_table(table, label, stats) -> None:
     need = list(_TABLE_COLUMNS) + [c for s in stats for c in (s, f"{s}_err")]
-    missing = [c for c in need if c not in table.colnames]
-    if missing:
-        raise ValueError(f"table {label!r} lacks column(s) {missing} (binned_metrics output expected)")
+    require_columns(table, need, f"table {label!r}", " (binned_metrics output expected)")
 
 
 def metric_vs_property(tables, property_label: str,
@@ -180,9 +179,7 @@ def metrics_vs_training_size(rows, references: Mapping | None = None, label: str
     references = dict(references or {})
     curves = {}
     for name, table in series.items():
-        missing = [c for c in ("training_size", *SIZE_STATS) if c not in table.colnames]
-        if missing:
-            raise ValueError(f"rows {name!r} lack column(s) {missing} (summary_table output expected)")
+        require_columns(table, ("training_size", *SIZE_STATS), f"rows {name!r}", " (summary_table output expected)")
         size = _vector(table["training_size"], f"rows[{name!r}]['training_size']")
         if np.any(size <= 0):
             raise ValueError(f"rows {name!r}: training_size must be positive for a log axis")

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from .. import catalog as contract
 from .. import config, parallel
+from ..stats import require_columns
 from .cutouts import FLAG_NAMES, NO_FRAME, CutoutError, cutout, describe_flags
 from .frames import FrameCache, FrameError, fetch_for, read_frame
 
@@ -76,10 +77,8 @@ def cut_field(frames_dir: str, mirror: str | None, key: tuple[int, int, int], ra
 # -- inputs --------------------------------------------------------------------------------------
 def check_catalog(cat: Table, where: str = "catalogue") -> None:
     """Raise before any work if ``cat`` lacks the contract columns or ``run``/``camcol``/``field``."""
-    missing = [c for c in ("ra", "dec", *FIELD_COLUMNS) if c not in cat.colnames]
-    if missing:
-        raise contract.ContractError(f"{where}: missing column(s) {missing} needed to find and cut SDSS frames; "
-                                     f"it has {cat.colnames}")
+    require_columns(cat, ("ra", "dec", *FIELD_COLUMNS), where, " needed to find and cut SDSS frames",
+                    contract.ContractError)
     contract.validate_catalog(cat, where=where)
 
 

@@ -26,6 +26,7 @@ from scipy import ndimage
 from tqdm.auto import tqdm
 
 from .. import config
+from ..stats import require_columns
 from .frames import Frame, FrameCache, FrameError, read_frame
 
 #: Flag bits of :func:`make_cutouts`.
@@ -161,9 +162,7 @@ def _candidate_fields(frames, row) -> list[Mapping]:
 
 def _check_catalog(catalog: Table, frames) -> None:
     needed = ["ra", "dec"] + (["run", "camcol", "field"] if isinstance(frames, FieldFrames) else [])
-    missing = [c for c in needed if c not in catalog.colnames]
-    if missing:
-        raise ValueError(f"catalogue for cutouts is missing column(s) {missing}; it has {catalog.colnames}")
+    require_columns(catalog, needed, "catalogue for cutouts")
 
 
 def make_cutouts(catalog: Table, frames, size: int = config.STAMP, bands: Sequence[str] = config.BANDS,

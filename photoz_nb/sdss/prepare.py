@@ -9,6 +9,7 @@ from astropy.table import Table
 
 from .. import catalog as contract
 from .. import config
+from ..stats import require_columns
 from . import build
 from .build import build_cutout_dataset
 from .cube import import_cube
@@ -37,9 +38,7 @@ def query_catalog(out, cache_dir=None, page_size: int = 50_000, data_release: in
 
 
 def _fields(cat: Table) -> list[tuple[int, int, int]]:
-    missing = [c for c in ("run", "camcol", "field") if c not in cat.colnames]
-    if missing:
-        raise ValueError(f"catalogue lacks column(s) {missing} needed to find its SDSS frames")
+    require_columns(cat, ("run", "camcol", "field"), "catalogue", " needed to find its SDSS frames")
     keys = {(int(r), int(c), int(f)) for r, c, f in zip(cat["run"], cat["camcol"], cat["field"])}
     return sorted(keys)
 

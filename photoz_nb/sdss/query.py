@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .. import catalog as contract
 from .. import config
+from ..stats import require_columns
 from .cube import is_stripe82
 
 #: Neighbours counted within the half-width of a 64-pixel stamp (arcmin, Neighbors.distance).
@@ -122,10 +123,7 @@ def _with_retries(query_fn: QueryFn, sql: str, retries: int, backoff: float, whe
 
 def _write_page(pages_dir: Path, state: dict, page: Table, page_size: int) -> None:
     if len(page):
-        missing = [c for c in ("objid", "ra", "dec", "z_spec") if c not in page.colnames]
-        if missing:
-            raise ValueError(f"SkyServer page {state['pages']}: response lacks column(s) {missing}; "
-                             f"got {page.colnames}")
+        require_columns(page, ("objid", "ra", "dec", "z_spec"), f"SkyServer page {state['pages']} response")
         objid = np.asarray(page["objid"], dtype=np.int64)
         if np.any(np.diff(objid) <= 0) or objid[0] <= state["after"]:
             raise ValueError(f"SkyServer page {state['pages']}: objid not increasing after {state['after']}")
@@ -153,9 +151,7 @@ def to_contract(rows: Table, fractions=(0.72, 0.08, 0.2), seed: int = 0, where: 
     """
     needed = ["objid", "ra", "dec", "z_spec", "extinction_r", *[f"mag_{b}" for b in config.BANDS], "petro_r",
               "petro_r_err", "b_over_a", "psf_fwhm_r", "n_neighbours", "run", "camcol", "field"]
-    missing = [c for c in needed if c not in rows.colnames]
-    if missing:
-        raise contract.ContractError(f"{where}: missing column(s) {missing}; got {rows.colnames}")
+    require_columns(rows, needed, where, error=contract.ContractError)
     cat = Table()
     cat["objid"] = np.asarray(rows["objid"], dtype=np.int64)
     for c in ("ra", "dec", "z_spec", *[f"mag_{b}" for b in config.BANDS], "petro_r", "b_over_a", "psf_fwhm_r"):

@@ -7,7 +7,7 @@ import numpy as np
 from astropy.table import Table
 
 from ..simulate import galaxies
-from ..stats import nanomaggies_to_mag, sigma_mad
+from ..stats import nanomaggies_to_mag, require_columns, sigma_mad
 from .thresholds import BANDS, COLOUR_Z_EDGES, MIN_PER_BIN
 
 COLOURS = (("u", "g"), ("g", "r"), ("r", "i"))
@@ -49,9 +49,7 @@ def compare_colour_redshift(cat: Table, real: galaxies.Population | None = None,
                             z_edges: np.ndarray = COLOUR_Z_EDGES) -> ColourResult:
     """Median and robust scatter of colours in redshift bins: simulated vs real MGS catalogue."""
     real = real if real is not None else galaxies.load_real_galaxies()
-    missing = [c for c in ("z_spec", *(f"mag_{b}" for b in BANDS)) if c not in cat.colnames]
-    if missing:
-        raise ValueError(f"catalogue lacks column(s) {missing} for the colour-redshift comparison")
+    require_columns(cat, ("z_spec", *(f"mag_{b}" for b in BANDS)), "catalogue", " for the colour-redshift comparison")
     z_sim = np.asarray(cat["z_spec"], float)
     mag_sim = {b: np.asarray(cat[f"mag_{b}"], float) for b in BANDS}
     mag_real = {b: nanomaggies_to_mag(real.flux[:, j]) for j, b in enumerate(BANDS)}

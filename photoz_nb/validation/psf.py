@@ -15,7 +15,7 @@ from ..measure.sky import nearest_arcsec
 from ..sdss.cutouts import CutoutError, cutout
 from ..sdss.stars import SATURATED
 from ..simulate import render
-from ..stats import nanomaggies_to_mag, sigma_mad
+from ..stats import nanomaggies_to_mag, require_columns, sigma_mad
 from .fields import RealField, _box, _world_to_pixel
 from .noise import _rows
 from .thresholds import BANDS, FWHM_BOX, FWHM_FIT_BOX, STAR_MAG_RANGE, R
@@ -42,9 +42,7 @@ class PsfResult:
 
 def catalog_psf(cat: Table) -> np.ndarray:
     """PSF FWHM (arcsec) per band of each catalogue row, shape (n, 5)."""
-    missing = [f"psf_fwhm_{b}" for b in BANDS if f"psf_fwhm_{b}" not in cat.colnames]
-    if missing:
-        raise ValueError(f"catalogue lacks {missing}: the PSF comparison needs every band's PSF FWHM")
+    require_columns(cat, [f"psf_fwhm_{b}" for b in BANDS], "catalogue", " (the PSF comparison needs every band's)")
     return np.column_stack([np.asarray(cat[f"psf_fwhm_{b}"], float) for b in BANDS])
 
 
