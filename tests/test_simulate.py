@@ -8,6 +8,7 @@ from scipy import integrate
 from scipy.special import gamma, gammaincinv, j0
 
 from photoz_nb import catalog, config
+from photoz_nb.bench.libraries import galsim_psf  # the simulator's PSF as GalSim Moffats
 from photoz_nb.simulate import build, galaxies, observe, real, render, sed
 from photoz_nb.simulate.render import Component, half_light_radius, render_stamp
 
@@ -331,13 +332,6 @@ GALSIM_CASES = [  # bulge fraction, hlr bulge, q bulge, hlr disk, q disk, pa, dx
 ]
 
 
-def _galsim_psf(galsim, fwhm, band):
-    """The simulator's PSF of ``band`` (render.psf_ft) built from GalSim Moffats."""
-    wing = render.PSF_WING_FRACTION[band]
-    return ((1 - wing) * galsim.Moffat(beta=render.PSF_CORE_BETA[band], fwhm=fwhm)
-            + wing * galsim.Moffat(beta=render.PSF_WING_BETA, fwhm=fwhm * render.PSF_WING_SCALE))
-
-
 @pytest.mark.parametrize("band", ["u", "r"])  # core beta 4.5 and 3.5
 @pytest.mark.parametrize("case", GALSIM_CASES)
 def test_renderer_matches_galsim(case, band):
@@ -350,7 +344,7 @@ def test_renderer_matches_galsim(case, band):
             mine_parts.append(Component(profile, [1000 * frac], hlr, q, pa, dx, dy))
             # GalSim's shear keeps the area: its circular hlr is the major-axis hlr x sqrt(q)
             ref_parts.append(cls(half_light_radius=hlr * np.sqrt(q), flux=1000 * frac).shear(q=q, beta=pa * galsim.radians))
-    ref_obj = galsim.Convolve(galsim.Sum(ref_parts), _galsim_psf(galsim, fwhm, band))
+    ref_obj = galsim.Convolve(galsim.Sum(ref_parts), galsim_psf(galsim, fwhm, band))
     ref = ref_obj.drawImage(nx=64, ny=64, scale=1.0, offset=(dx, dy)).array
     mine = render_stamp(mine_parts, [fwhm], bands=band)[0]
     centre = (31.5 + dx, 31.5 + dy)
@@ -380,7 +374,7 @@ def test_moffat_ft_and_its_closed_form_match_galsim():
     # each band's PSF, with its own core beta and wing, against GalSim's
     psf = render.psf_ft(grid.k, np.full(5, 2.5))
     for row, band in zip(psf, config.BANDS):
-        ref = _galsim_psf(galsim, 2.5, band)
+        ref = galsim_psf(galsim, 2.5, band)
         for iy, ix in ((0, 3), (5, 0), (10, 7), (30, 20)):
             assert row[iy, ix] == pytest.approx(ref.kValue(grid.kx[ix], grid.ky[iy]).real, abs=2e-6)
     assert np.abs(psf[0] - psf[2]).max() > 0.01  # u and r differ (by up to 0.017)

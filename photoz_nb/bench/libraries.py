@@ -32,7 +32,7 @@ QUADRATURE_TOL = 1e-4
 ENSEMBLE_ROWS = 256
 
 
-def _galsim_psf(galsim, fwhm: float, band: str):
+def galsim_psf(galsim, fwhm: float, band: str):
     """The simulator's PSF of ``band`` (:func:`photoz_nb.simulate.render.psf_ft`) as GalSim Moffats."""
     wing = render.PSF_WING_FRACTION[band]
     return ((1 - wing) * galsim.Moffat(beta=render.PSF_CORE_BETA[band], fwhm=fwhm)
@@ -47,7 +47,7 @@ def _galsim_image(galsim, components, psf_fwhm, stamp: int = config.STAMP) -> np
         # GalSim's shear keeps the area: its circular hlr is our major-axis hlr x sqrt(q)
         parts = [profiles[c.profile](half_light_radius=c.hlr * np.sqrt(c.q), flux=c.flux[b])
                  .shear(q=c.q, beta=c.pa * galsim.radians).shift(c.dx, c.dy) for c in components]
-        obj = galsim.Convolve(galsim.Sum(parts), _galsim_psf(galsim, fwhm, band))
+        obj = galsim.Convolve(galsim.Sum(parts), galsim_psf(galsim, fwhm, band))
         out[b] = obj.drawImage(nx=stamp, ny=stamp, scale=1.0).array
     return out
 
