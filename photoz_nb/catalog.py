@@ -222,6 +222,14 @@ def read_catalog(path) -> Table:
 _finite_checked: "weakref.WeakValueDictionary[int, np.ndarray]" = weakref.WeakValueDictionary()
 
 
+def raise_nonfinite_rows(where, rows, more: bool = False) -> None:
+    """Raise ContractError naming ``where`` and the first 10 image ``rows`` holding a NaN or inf pixel (if any);
+    ``more``: the list is not complete."""
+    if len(rows):
+        raise ContractError(f"{where}: non-finite (NaN/inf) pixels in image row(s) {[int(r) for r in rows[:10]]}"
+                            f"{' ...' if more or len(rows) > 10 else ''}")
+
+
 def check_finite_pixels(images: np.ndarray, where, rows=None, chunk: int = 1024,
                         progress: bool | None = None) -> None:
     """Raise ContractError naming the rows of ``images`` (all, or ``rows``) that hold a NaN or inf pixel.
@@ -248,9 +256,7 @@ def check_finite_pixels(images: np.ndarray, where, rows=None, chunk: int = 1024,
             bar.update(len(part))
             if len(bad) >= 10:
                 break
-    if bad:
-        raise ContractError(f"{where}: non-finite (NaN/inf) pixels in image row(s) {bad[:10]}"
-                            f"{' ...' if len(bad) >= 10 else ''}")
+    raise_nonfinite_rows(where, bad, more=len(bad) >= 10)  # the scan stops after 10
     if rows is None:
         _finite_checked[id(images)] = images
 

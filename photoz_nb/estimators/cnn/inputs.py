@@ -95,10 +95,7 @@ def dihedral(images: np.ndarray, transform) -> np.ndarray:
 
 
 def _check_finite(images: np.ndarray, rows: np.ndarray, where) -> None:
-    bad = ~np.isfinite(images).all(axis=(1, 2, 3))
-    if bad.any():
-        raise ValueError(f"{where}: non-finite (NaN/inf) pixels in image row(s) "
-                         f"{rows[bad][:10].tolist()}{' ...' if bad.sum() > 10 else ''}")
+    catalog.raise_nonfinite_rows(where, rows[~np.isfinite(images).all(axis=(1, 2, 3))])
 
 
 # --------------------------------------------------------------------------- input pipeline
