@@ -10,7 +10,7 @@ PROFILE ?= $(or $(PHOTOZ_PROFILE),small)
 help:
 	@echo "make reproduce   build data, train, calibrate, evaluate, figures (PROFILE=$(PROFILE))"
 	@echo "make test        unit tests + notebooks in the smoke profile"
-	@echo "make bench       throughput tables (Keras backends, training, prediction, simulation)"
+	@echo "make bench       throughput tables (Keras backends, training, prediction, simulation, own code vs libraries)"
 	@echo "make docs        the tutorial site of the last reproduce run (PROFILE=$(PROFILE)) in build/docs/html"
 
 install: $(STAMP)
@@ -66,6 +66,7 @@ bench: install
 	$(BIN)/photoz-nb bench predict
 	$(BIN)/photoz-nb bench fit
 	$(BIN)/photoz-nb bench simulate
+	$(BIN)/photoz-nb bench libraries
 
 figures: install
 	$(BIN)/photoz-nb figures --profile $(PROFILE)
