@@ -110,10 +110,9 @@ def fit_slope(table, stat: str = "bias") -> tuple[float, float]:
     if ok.sum() < 2 or np.ptp(x[ok]) == 0:
         raise ValueError(f"fit_slope needs at least 2 bins with distinct centres and positive finite "
                          f"{err_col}; got {int(ok.sum())}")
-    x, y, w = x[ok], y[ok], 1 / e[ok] ** 2
-    s, sx, sxx, sy, sxy = w.sum(), (w * x).sum(), (w * x * x).sum(), (w * y).sum(), (w * x * y).sum()
-    det = s * sxx - sx * sx
-    return float((s * sxy - sx * sy) / det), float(np.sqrt(s / det))
+    # polyfit weights multiply the residuals (1/sigma); cov="unscaled" keeps the errors from the weights alone
+    (slope, _), cov = np.polyfit(x[ok], y[ok], 1, w=1 / e[ok], cov="unscaled")
+    return float(slope), float(np.sqrt(cov[0, 0]))
 
 
 def markdown_table(rows, headers=None, align=None) -> str:
