@@ -16,6 +16,8 @@ does not load scikit-learn, the SDSS path and the simulator into every worker, t
 :mod:`.baselines`, :mod:`.cutouts`, :mod:`.libraries` and :mod:`.simulate` are imported when first used
 (``__getattr__``).
 """
+import importlib
+
 from .common import _machine, markdown_table, peak_rss_mib, run_in_subprocess
 from .memory import GpuUtilisation, PeakMemory
 from .training import (BACKENDS, BF16_PEAK_FLOPS, WIDTHS, bench_backends, bench_fit, bench_memory, bench_predict,
@@ -33,14 +35,7 @@ _LAZY = {"baseline_timings": "baselines", "bench_baselines": "baselines", "bench
 
 def __getattr__(name):
     """The names of the heavy benchmark modules, imported on first use (see the module docstring)."""
-    if _LAZY.get(name) == "baselines":
-        from . import baselines as module
-    elif _LAZY.get(name) == "cutouts":
-        from . import cutouts as module
-    elif _LAZY.get(name) == "libraries":
-        from . import libraries as module
-    elif _LAZY.get(name) == "simulate":
-        from . import simulate as module
-    else:
+    if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f".{_LAZY[name]}", __name__)
     return getattr(module, "benchmark" if name == "bench_simulate" else name)
