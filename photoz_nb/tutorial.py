@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,11 +59,10 @@ def notebook_setup(retina: bool = True) -> None:
     - TensorFlow writes start-up lines (oneDNN, absl) from C++ to stderr before any log setting
       applies (``TF_CPP_MIN_LOG_LEVEL`` does not remove them): Keras is imported and run once on a
       tiny model with stderr sent to /dev/null, after which nothing more is printed;
-    - tqdm's "IProgress not found" warning (no ipywidgets) is ignored: its bars fall back to text,
-      refreshed at most every 10 s (``TQDM_MININTERVAL``, unless set) so that the saved outputs
+    - tqdm's bars fall back to text without ipywidgets (``photoz_nb`` silences its "IProgress not
+      found" warning), refreshed at most every 10 s (``TQDM_MININTERVAL``, unless set) so that the saved outputs
       hold a few lines per bar, not hundreds.
     """
-    warnings.filterwarnings("ignore", message="IProgress not found")
     # Without ipywidgets tqdm writes text bars: one refresh per 10 s keeps stored outputs short.
     os.environ.setdefault("TQDM_MININTERVAL", "10")
     try:
