@@ -24,24 +24,31 @@ $(STAMP): pyproject.toml constraints.txt
 reproduce: install
 	PHOTOZ_PROFILE=$(PROFILE) $(BIN)/photoz-nb reproduce --profile $(PROFILE)
 
-test: test-unit test-notebooks
-
-# Unit tests under the default backend (tensorflow), then the model and training tests again under torch:
-# the Keras code is backend-agnostic and must stay so.  The data-parallel test runs its own JAX process,
-# whatever the backend: once is enough, so the torch pass leaves it out (rather than skipping it).
-# TEST_WORKERS pytest-xdist processes (CI has 2 cores; each holds a Keras backend, ~1 GiB) take one test file at a
-# time (--dist loadfile), so a file's module fixtures are built once.  TEST_WORKERS=0 runs in this process.
-TORCH_PASS_OMITS := tests/test_train.py::test_data_parallel_over_two_devices_gives_the_single_device_weights
+# `make test`: the import contracts, then one pytest-xdist session over the unit tests and the notebooks (smoke
+# profile; nbval-lax fails on any error or failed assert cell), then the model and training tests again under torch:
+# the Keras code is backend-agnostic and must stay so.  The data-parallel test runs its own JAX process, whatever
+# the backend: once is enough, so the torch pass leaves it out (rather than skipping it).
+# TEST_WORKERS processes (CI has 2 cores; each holds a Keras backend, ~1 GiB) take one test file at a time
+# (--dist loadfile: a file's module fixtures are built once); the five notebooks are one unit, run in order in
+# one worker (tests/conftest.py) while the others take the test files.  TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= 2
-PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile
-test-unit: install
-	$(BIN)/lint-imports  # the layers and no-cycles contracts of pyproject.toml [tool.importlinter]
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) tests
-	KERAS_BACKEND=torch $(BIN)/python -m pytest $(PYTEST_PARALLEL) tests/test_model.py tests/test_train.py tests/test_inputs.py --deselect $(TORCH_PASS_OMITS)
+PYTEST       = $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+LINT_IMPORTS = $(BIN)/lint-imports  # the layers and no-cycles contracts of pyproject.toml [tool.importlinter]
+NOTEBOOKS    = PHOTOZ_PROFILE=smoke $(PYTEST) --nbval-lax -p no:cacheprovider notebooks
+TORCH_PASS   = KERAS_BACKEND=torch $(PYTEST) tests/test_model.py tests/test_train.py tests/test_inputs.py \
+               --deselect tests/test_train.py::test_data_parallel_over_two_devices_gives_the_single_device_weights
+test: install
+	$(LINT_IMPORTS)
+	$(NOTEBOOKS) tests
+	$(TORCH_PASS)
 
-# Notebooks run in order (01..05) in the smoke profile; nbval-lax fails on any error or failed assert cell.
+test-unit: install
+	$(LINT_IMPORTS)
+	$(PYTEST) tests
+	$(TORCH_PASS)
+
 test-notebooks: install
-	PHOTOZ_PROFILE=smoke $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks/
+	$(NOTEBOOKS)
 
 # The tutorial site: the README, the notebooks as `make reproduce` executed them (build/notebooks/PROFILE)
 # and the figure index, rendered by Sphinx without executing anything; then every page is opened in

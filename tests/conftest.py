@@ -18,3 +18,24 @@ def write_tiny_dataset(path, n: int = 64, seed: int = 0):
 def tiny_dataset(tmp_path):
     """Path to a freshly written 64-galaxy data set."""
     return write_tiny_dataset(tmp_path / "tiny")
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent without xdist
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, except that the notebooks are one unit: they run in order (01 builds the data set
+    that 02 trains on, ...) in one worker, while the other workers take the unit-test files."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class NotebooksInOrder(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "notebooks" if scope.endswith(".ipynb") else scope
+
+        def _assign_work_unit(self, node) -> None:
+            if "notebooks" in self.workqueue:  # the longest unit starts first, not last
+                self.workqueue.move_to_end("notebooks", last=False)
+            super()._assign_work_unit(node)
+
+    return NotebooksInOrder(config, log)
