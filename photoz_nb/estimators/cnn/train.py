@@ -270,6 +270,15 @@ def _resume_or_start(out_dir: Path, identity: dict, overwrite: bool) -> list[dic
     return []
 
 
+def _load_or_set_aside(path: Path, what: str) -> keras.Model | None:
+    """The Keras model in ``path``; None if it cannot be read, the damaged file set aside (never deleted)."""
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:  # a damaged .keras zip raises ValueError, OSError, BadZipFile, KeyError...
+        safeio.set_aside(path, f"unreadable {what} ({type(err).__name__}: {str(err)[:120]})")
+        return None
+
+
 def _load_checkpoint(out_dir: Path, state: dict, fresh: keras.Model) -> keras.Model | None:
     """The model of a checkpoint state; None (saying why, damaged file set aside) if it cannot be used."""
     for key in ("model_file", "best_file"):
@@ -281,10 +290,8 @@ def _load_checkpoint(out_dir: Path, state: dict, fresh: keras.Model) -> keras.Mo
             safeio.set_aside(path, "empty (zero-byte) checkpoint")
             return None
     path = out_dir / state["model_file"]
-    try:
-        model = keras.models.load_model(path)
-    except Exception as err:  # a damaged .keras zip raises ValueError, OSError, BadZipFile, KeyError...
-        safeio.set_aside(path, f"unreadable checkpoint ({type(err).__name__}: {str(err)[:120]})")
+    model = _load_or_set_aside(path, "checkpoint")
+    if model is None:
         return None
     if weight_shapes(model) != weight_shapes(fresh):
         raise ValueError(f"{path}: checkpoint of a different architecture than Net_P "
@@ -460,12 +467,18 @@ def ensure_trained(profile, dataset, name: str = "cnn", use_ebv: bool = True, tr
     mixed_precision = gpu_count() > 0
     identity = run_identity(dataset, profile, seed, use_ebv, train_index, val_index, default_patience(profile.epochs),
                             mixed_precision)
-    run = _read_json(out_dir / "run.json")
-    has_model = (out_dir / "model.keras").exists()
-    if isinstance(run, dict) and run.get("identity") == identity and has_model:
-        history = _read_json(out_dir / "history.json")
-        return TrainResult(keras.models.load_model(out_dir / "model.keras"), history, out_dir / "model.keras")
-    if not has_model:
+    run, path = _read_json(out_dir / "run.json"), out_dir / "model.keras"
+    current = isinstance(run, dict) and run.get("identity") == identity
+    damaged = False
+    if current and path.exists():
+        model = _load_or_set_aside(path, "model")
+        if model is not None:
+            return TrainResult(model, _read_json(out_dir / "history.json"), path)
+        damaged = True
+    has_model = path.exists()
+    if damaged:
+        why = "its model.keras was unreadable (set aside)"
+    elif not has_model:
         why = "no model there yet"
     elif not isinstance(run, dict) or not isinstance(run.get("identity"), dict):
         why = "run.json is missing or unreadable"
