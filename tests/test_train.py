@@ -13,8 +13,11 @@ from photoz_nb.estimators.cnn import train as T
 # Keras converts variables with np.array(x, copy=False): numpy 2 notes it once per variable.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
-#: A network small enough to train in seconds (every map count at its minimum of 4).
-TINY = dataclasses.replace(config.PROFILES["smoke"], model_width=0.03, epochs=3, batch_size=16,
+#: A network small enough to train in seconds (every map count at its minimum of 4).  Two epochs of two
+#: batches are enough to resume after the first (whose steps run at learning_rate, the resumed ones at
+#: learning_rate / 5: a resume that restarted the schedule would differ); a run costs mostly the
+#: tracing of its train step, once per run whatever its length.
+TINY = dataclasses.replace(config.PROFILES["smoke"], model_width=0.03, epochs=2, batch_size=16,
                            learning_rate=1e-3, seed=7)
 
 
@@ -37,7 +40,7 @@ def dataset(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference_run(dataset, tmp_path_factory):
-    """An uninterrupted training run (3 epochs) that other tests compare against."""
+    """An uninterrupted training run (TINY: 2 epochs) that other tests compare against."""
     out = tmp_path_factory.mktemp("runs") / "reference"
     return T.train(dataset, TINY, out, progress=False), out
 
@@ -112,16 +115,23 @@ def test_batches_check_pixels_lazily(dataset):
 
 # --------------------------------------------------------------------------- training
 def test_same_seed_gives_identical_weights(dataset, reference_run, tmp_path):
+    """A second run with the reference's seed: the same weights and history, bit for bit.
+
+    It reads its batches in the calling thread (``input_workers=1``: no thread pool), the reference
+    in INPUT_WORKERS threads: one run less than testing one thread apart (a run is mostly tracing).
+    """
     result, _ = reference_run
-    again = T.train(dataset, TINY, tmp_path / "again", progress=False)
+    again = T.train(dataset, TINY, tmp_path / "again", progress=False, input_workers=1)
     assert_same_weights(result.model, again.model)
     assert again.history == result.history
 
 
-@pytest.mark.parametrize("workers", [1, 5])
-def test_input_threads_do_not_change_the_weights(dataset, reference_run, tmp_path, workers):
-    again = T.train(dataset, TINY, tmp_path / "again", progress=False, input_workers=workers)
+def test_input_threads_do_not_change_the_weights(dataset, reference_run, tmp_path):
+    """5 threads give the weights of the reference's INPUT_WORKERS threads (and of the single thread of
+    test_same_seed_gives_identical_weights)."""
+    again = T.train(dataset, TINY, tmp_path / "again", progress=False, input_workers=5)
     assert_same_weights(reference_run[0].model, again.model)
+    assert again.history == reference_run[0].history
 
 
 def test_device_resident_input_gives_the_weights_of_streamed_input(dataset, reference_run, tmp_path):
