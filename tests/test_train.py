@@ -204,6 +204,22 @@ def test_ensure_trained_reuses_a_matching_model(dataset, reference_run, tmp_path
         T.ensure_trained(dataclasses.replace(TINY, learning_rate=2e-3), dataset)
 
 
+def test_a_damaged_finished_model_is_named_set_aside_and_retrained(dataset, reference_run, tmp_path, monkeypatch,
+                                                                    capsys):
+    _, out = reference_run
+    monkeypatch.setenv("PHOTOZ_HOME", str(tmp_path))
+    folder = TINY.models_dir / "cnn"
+    shutil.copytree(out, folder)
+    (folder / "model.keras").write_bytes(b"PK\x03\x04 torn zip")
+    with pytest.raises(T.NotTrained, match="its model.keras was unreadable .set aside.; train it first"):
+        T.ensure_trained(TINY, dataset, fit=False)
+    assert f"{folder / 'model.keras'}: unreadable model" in capsys.readouterr().err
+    assert (folder / "model.keras.corrupt").read_bytes() == b"PK\x03\x04 torn zip"  # kept for a look
+    monkeypatch.setattr(T, "train", lambda *a, **k: "retrained")
+    assert T.ensure_trained(TINY, dataset) == "retrained"  # the next run trains afresh beside the damaged file
+    assert f"training {folder}: no model there yet" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------- bad input
 def test_bad_inputs_are_refused_with_clear_errors(tiny_dataset, tmp_path):
     dataset = catalog.open_dataset(tiny_dataset)
