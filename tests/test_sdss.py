@@ -99,6 +99,12 @@ def test_read_frame_keeps_decompressed_frames_by_content(tmp_path, monkeypatch, 
     shutil.copyfile(SAMPLE / F.frame_name("g", *FIELD), path)  # another frame under the r frame's name
     with pytest.raises(F.FrameError, match="FILTER='g'"):
         F.read_frame(path)
+    monkeypatch.setenv(F.KEEP_DECOMPRESSED_ENV, "0")  # keep none: every read decompresses
+    F.read_frame(SAMPLE / F.frame_name("g", *FIELD))
+    assert len(calls) == 2
+    monkeypatch.setenv(F.KEEP_DECOMPRESSED_ENV, "ten")
+    with pytest.raises(ValueError, match=f"{F.KEEP_DECOMPRESSED_ENV}='ten'"):
+        F.read_frame(SAMPLE / F.frame_name("g", *FIELD))
 
 
 def test_read_frame_garbage_and_missing(tmp_path):

@@ -108,21 +108,30 @@ def parse_frame_name(name: str | os.PathLike) -> FrameKey:
 
 
 # -- reading --------------------------------------------------------------
-#: Decompressed frames kept in memory by :func:`read_frame` (about 12 MB each; 0 keeps none), keyed by
-#: the sha256 of the compressed file, so a changed file is never served from memory.  bzip2 is
-#: most of the cost of reading a frame (~0.4 s of ~0.45 s); with two fields kept, a frame verified
-#: on download and then read, a field split into several tasks, or the same fields read again in
-#: one process are decompressed once.
-KEEP_DECOMPRESSED = 10
+#: Environment variable: how many decompressed frames :func:`read_frame` keeps in memory, per process
+#: (default 10, two fields, about 12 MB each; 0 keeps none; worker processes inherit it).  They are
+#: keyed by the sha256 of the compressed file, so a changed file is never served from memory.  bzip2
+#: is most of the cost of reading a frame (~0.4 s of ~0.45 s): a frame verified on download and then
+#: read, a field split into several tasks, or the same fields read again in one process are
+#: decompressed once.
+KEEP_DECOMPRESSED_ENV = "PHOTOZ_KEEP_DECOMPRESSED_FRAMES"
 _decompressed: OrderedDict[bytes, bytes] = OrderedDict()  # least recently used first
 _decompressed_lock = threading.Lock()
+
+
+def _frames_to_keep() -> int:
+    value = os.environ.get(KEEP_DECOMPRESSED_ENV, "10")
+    if not value.strip().isdigit():
+        raise ValueError(f"{KEEP_DECOMPRESSED_ENV}={value!r}: expected a whole number of frames (0 keeps none)")
+    return int(value)
 
 
 def _decompressed_bytes(path: Path) -> bytes:
     raw = path.read_bytes()
     if path.suffix != ".bz2":
         return raw
-    key = hashlib.sha256(raw).digest()
+    keep = _frames_to_keep()
+    key = hashlib.sha256(raw).digest() if keep else None
     with _decompressed_lock:
         if key in _decompressed:
             _decompressed.move_to_end(key)
@@ -132,8 +141,9 @@ def _decompressed_bytes(path: Path) -> bytes:
     except (OSError, EOFError, ValueError) as err:
         raise FrameError(f"{path}: corrupt or truncated bzip2 file ({err}); delete it and download again") from None
     with _decompressed_lock:
-        _decompressed[key] = data
-        while len(_decompressed) > KEEP_DECOMPRESSED:
+        if keep:
+            _decompressed[key] = data
+        while len(_decompressed) > keep:
             _decompressed.popitem(last=False)
     return data
 
