@@ -35,7 +35,7 @@ def _unit_moffat(shape, x0, y0, fwhm, beta, oversample) -> np.ndarray:
     xs = (np.arange(nx)[:, None] + sub[None, :]).ravel()
     a2 = float(moffat_alpha(fwhm, beta)) ** 2
     u = ((xs - x0) ** 2 / a2)[None, :] + (1 + (ys - y0) ** 2 / a2)[:, None]  # 1 + r^2 / alpha^2
-    np.power(u, -beta, out=u)
+    np.exp(np.multiply(np.log(u, out=u), -beta, out=u), out=u)  # u ** -beta: exp and log are vectorised, pow is not
     # the sub-pixel sums: first over sub-rows (contiguous rows), then over sub-columns of a 5x smaller array
     pixels = u.reshape(ny, oversample, nx * oversample).sum(axis=1).reshape(ny, nx, oversample).sum(axis=2)
     pixels *= (beta - 1) / (np.pi * a2 * oversample ** 2)
