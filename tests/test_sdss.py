@@ -78,6 +78,35 @@ def test_read_frame_truncated_bz2(tmp_path):
         F.read_frame(bad)
 
 
+def test_read_frame_keeps_decompressed_frames_by_content(tmp_path, monkeypatch, field):
+    """A frame read before is not decompressed again, its image is a fresh array, and a changed
+    file at the same path is read anew."""
+    calls = []
+    real_decompress = F.bz2.decompress
+    monkeypatch.setattr(F.bz2, "decompress", lambda raw: calls.append(len(raw)) or real_decompress(raw))
+    path = tmp_path / F.frame_name("r", *FIELD)
+    shutil.copyfile(SAMPLE / path.name, path)  # a copy of what the fixture read
+    frame = F.read_frame(path)
+    assert calls == [] and frame.header["PZ_PATH"] == str(path)
+    np.testing.assert_array_equal(frame.image, field["r"].image)
+    frame.image[:] = 0.0
+    assert np.array_equal(F.read_frame(path).image, field["r"].image) and calls == []
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(F.FrameError, match="corrupt or truncated"):
+        F.read_frame(path)
+    assert calls == [len(raw) // 2]
+    shutil.copyfile(SAMPLE / F.frame_name("g", *FIELD), path)  # another frame under the r frame's name
+    with pytest.raises(F.FrameError, match="FILTER='g'"):
+        F.read_frame(path)
+    monkeypatch.setenv(F.KEEP_DECOMPRESSED_ENV, "0")  # keep none: every read decompresses
+    F.read_frame(SAMPLE / F.frame_name("g", *FIELD))
+    assert len(calls) == 2
+    monkeypatch.setenv(F.KEEP_DECOMPRESSED_ENV, "ten")
+    with pytest.raises(ValueError, match=f"{F.KEEP_DECOMPRESSED_ENV}='ten'"):
+        F.read_frame(SAMPLE / F.frame_name("g", *FIELD))
+
+
 def test_read_frame_garbage_and_missing(tmp_path):
     junk = tmp_path / "frame-r-004510-4-0030.fits"
     junk.write_bytes(b"SIMPLE  = not really a FITS file" * 100)

@@ -14,6 +14,7 @@ from astropy.wcs import WCS
 
 from photoz_nb import catalog as contract
 from photoz_nb import cli, config, pipeline, plots
+from photoz_nb.plots import data as plot_data
 from photoz_nb.sdss import build as B
 from photoz_nb.sdss import cutouts as C
 from photoz_nb.sdss import frames as F
@@ -236,8 +237,18 @@ def test_prepare_subsamples_to_the_profile_size(monkeypatch, tmp_path):
 
 
 # -- figure of bright galaxies ----------------------------------------------------------------------
-def test_bright_galaxies_figure_on_real_frames(tmp_path, fields):
-    stamps, sources = Src.bright_galaxy_stamps(SAMPLE, fields, n_per_field=2)
+def test_bright_galaxies_figure_on_real_frames(tmp_path, fields, monkeypatch):
+    made = []  # the stamps and sources the figure is drawn from (the sources are detected once), checked below
+
+    def recorded(*args, **kwargs):
+        made.append(Src.bright_galaxy_stamps(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(plot_data, "bright_galaxy_stamps", recorded)
+    paths = plots.bright_galaxies_figure(tmp_path, SAMPLE, n_per_field=2, fields=fields)
+    assert [p.name for p in paths] == ["sdss_bright_galaxies.pdf", "sdss_bright_galaxies.png"]
+    assert paths[0].read_bytes()[:4] == b"%PDF" and paths[1].stat().st_size > 10_000
+    [(stamps, sources)] = made
     assert stamps.shape == (4, 64, 64, 5) and np.isfinite(stamps).all()
     assert list(sources["field"]) == ["4510-4-30"] * 2 + ["7264-3-111"] * 2
     assert (sources["concentration"] < 0.75 * sources["star_concentration"]).all()
@@ -245,9 +256,6 @@ def test_bright_galaxies_figure_on_real_frames(tmp_path, fields):
     # Independent size check: the r-band light of each source is more spread than a calibObj star's.
     star = _star_stamp(fields[FIELD])
     assert all(_radius(s[..., 2]) > 1.3 * _radius(star) for s in stamps)
-    paths = plots.bright_galaxies_figure(tmp_path, SAMPLE, n_per_field=2, fields=fields)
-    assert [p.name for p in paths] == ["sdss_bright_galaxies.pdf", "sdss_bright_galaxies.png"]
-    assert paths[0].read_bytes()[:4] == b"%PDF" and paths[1].stat().st_size > 10_000
 
 
 def _radius(image, r_max=10.0):

@@ -33,13 +33,16 @@ from astropy.table import Table
 from .. import config
 from ..catalog import assign_splits
 from ..sdss.build import build_cutout_dataset, field_tasks, sort_by_field
-from ..sdss.frames import FrameCache, frame_name, local_fetch
+from ..sdss.frames import KEEP_DECOMPRESSED_ENV, FrameCache, frame_name, local_fetch
 from ..sdss.sources import FIELDS
 from .common import _machine, markdown_table, run_in_subprocess
 
 CONFIGS = ({"workers": 1, "scheduler": None}, {"workers": 2, "scheduler": None},
            {"workers": 2, "scheduler": "dask-local"})
 SURVEY_ROWS_PER_FIELD = 2
+#: Every task decompresses its frames (as each field of a survey is read once), whichever fields the
+#: process read before: no decompressed frame is kept in memory (the workers inherit it).
+NO_FRAME_REUSE = {KEEP_DECOMPRESSED_ENV: "0"}
 
 
 def frame_header(path) -> fits.Header:
@@ -108,7 +111,7 @@ def bench_cutouts(n: int = 1000, n_survey: int = 12, configs=CONFIGS, source_dir
         for layout, count, per_task in (("dense", n, 512), ("survey", n_survey, SURVEY_ROWS_PER_FIELD)):
             for cfg in configs:
                 args = {"n": count, "frames_dir": str(frames_dir), "rows_per_task": per_task, **cfg}
-                rows.append({"layout": layout, "workers": cfg["workers"], "runs on": _where(cfg), **run_in_subprocess("cutouts", args)})
+                rows.append({"layout": layout, "workers": cfg["workers"], "runs on": _where(cfg), **run_in_subprocess("cutouts", args, env=NO_FRAME_REUSE)})
     if show:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"cutouts of the two real fields; {_machine()}; load average before: {load:.1f}\n")

@@ -1,8 +1,11 @@
 """PSF widths of stars: pixel-integrated Moffat fits, the core + wing fit, the effective FWHM."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import optimize
+from threadpoolctl import ThreadpoolController
 
 from ..stats import sigma_mad
 from .detect import _check_image
@@ -18,14 +21,38 @@ def moffat_alpha(fwhm, beta):
 
 def moffat_image(shape, x0, y0, flux, fwhm, beta, oversample: int = 5) -> np.ndarray:
     """Circular Moffat of total ``flux`` integrated over square pixels (sub-sampled)."""
+    return flux * _unit_moffat(tuple(shape), float(x0), float(y0), float(fwhm), float(beta), int(oversample))
+
+
+@functools.lru_cache(maxsize=16)
+def _unit_moffat(shape, x0, y0, fwhm, beta, oversample) -> np.ndarray:
+    """:func:`moffat_image` of unit flux, read-only.  Cached: a fit's finite-difference Jacobian moves
+    one parameter at a time, so the core or wing of :func:`core_wing_image` that a step leaves
+    unmoved (its flux, its wing fraction) is not computed again."""
     ny, nx = shape
     sub = (np.arange(oversample) + 0.5) / oversample - 0.5
     ys = (np.arange(ny)[:, None] + sub[None, :]).ravel()
     xs = (np.arange(nx)[:, None] + sub[None, :]).ravel()
-    alpha = moffat_alpha(fwhm, beta)
-    r2 = (xs[None, :] - x0) ** 2 + (ys[:, None] - y0) ** 2
-    profile = flux * (beta - 1) / (np.pi * alpha ** 2) * (1 + r2 / alpha ** 2) ** -beta
-    return profile.reshape(ny, oversample, nx, oversample).mean(axis=(1, 3))
+    a2 = float(moffat_alpha(fwhm, beta)) ** 2
+    u = ((xs - x0) ** 2 / a2)[None, :] + (1 + (ys - y0) ** 2 / a2)[:, None]  # 1 + r^2 / alpha^2
+    np.exp(np.multiply(np.log(u, out=u), -beta, out=u), out=u)  # u ** -beta: exp and log are vectorised, pow is not
+    # the sub-pixel sums: first over sub-rows (contiguous rows), then over sub-columns of a 5x smaller array
+    pixels = u.reshape(ny, oversample, nx * oversample).sum(axis=1).reshape(ny, nx, oversample).sum(axis=2)
+    pixels *= (beta - 1) / (np.pi * a2 * oversample ** 2)
+    pixels.setflags(write=False)
+    return pixels
+
+
+_BLAS = None
+
+
+def _one_blas_thread():
+    """BLAS on one thread for a fit: its SVDs of a (pixels x parameters) Jacobian are too small to gain
+    from threads, which only busy-wait against each other (and against other processes on a shared machine)."""
+    global _BLAS
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()  # finds the loaded BLAS libraries once (ms); limit() is then cheap
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def fit_fwhm(image, oversample: int = 5) -> dict:
@@ -53,8 +80,9 @@ def fit_fwhm(image, oversample: int = 5) -> dict:
         return (moffat_image(data.shape, *p[:5], oversample=oversample) + p[5] - data).ravel()
 
     try:
-        fit = optimize.least_squares(residual, np.clip(start, lower, upper), bounds=(lower, upper),
-                                     x_scale="jac")
+        with _one_blas_thread():
+            fit = optimize.least_squares(residual, np.clip(start, lower, upper), bounds=(lower, upper),
+                                         x_scale="jac")
     except (ValueError, np.linalg.LinAlgError):
         return dict(fwhm=np.nan, beta=np.nan, x=np.nan, y=np.nan, flux=np.nan, ok=False)
     x, y, flux, fwhm, beta, _ = fit.x
@@ -109,8 +137,9 @@ def fit_psf_wing(image, core_beta: float, wing_scale: float | None = None,
         return (model - np.median(model[border]) - data)[use]
 
     try:
-        fit = optimize.least_squares(residual, start[:n_free], bounds=(lower[:n_free], upper[:n_free]),
-                                     x_scale="jac")
+        with _one_blas_thread():
+            fit = optimize.least_squares(residual, start[:n_free], bounds=(lower[:n_free], upper[:n_free]),
+                                         x_scale="jac")
     except (ValueError, np.linalg.LinAlgError):
         return nan
     x, y, flux, fwhm, fraction = fit.x[:5]

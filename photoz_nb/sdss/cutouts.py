@@ -16,7 +16,9 @@ flags the row (and fills it with NaN so it cannot be used by accident).
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from astropy.table import Table
@@ -72,9 +74,36 @@ def resample(frame: Frame, target: WCS, size: int, order: int = 3, where: str = 
     Raises :class:`OutsideFrameError` if any target pixel maps outside the frame and
     :class:`BadPixelsError` if the interpolation would use a non-finite pixel.
     """
-    yy, xx = np.mgrid[:size, :size].astype(float)
-    ra, dec = target.pixel_to_world_values(xx, yy)
-    fx, fy = frame.wcs.world_to_pixel_values(ra, dec)
+    return _resample(frame, _StampGrid.of(target, size), order, where)
+
+
+class _StampGrid(NamedTuple):
+    """What every band of one stamp shares: the sky position of each target pixel and the pixel area."""
+
+    ra: np.ndarray
+    dec: np.ndarray
+    area: float
+
+    @classmethod
+    def of(cls, target: WCS, size: int) -> "_StampGrid":
+        yy, xx = np.mgrid[:size, :size].astype(float)
+        return cls(*target.pixel_to_world_values(xx, yy), proj_plane_pixel_area(target))
+
+
+#: Pixel area of each frame's WCS (its linear part, constant over the frame), computed once per frame.
+_FRAME_PIXEL_AREA: "weakref.WeakKeyDictionary[WCS, float]" = weakref.WeakKeyDictionary()
+
+
+def _frame_pixel_area(wcs: WCS) -> float:
+    area = _FRAME_PIXEL_AREA.get(wcs)
+    if area is None:
+        area = _FRAME_PIXEL_AREA[wcs] = proj_plane_pixel_area(wcs)
+    return area
+
+
+def _resample(frame: Frame, grid: _StampGrid, order: int, where: str) -> np.ndarray:
+    size = grid.ra.shape[0]
+    fx, fy = frame.wcs.world_to_pixel_values(grid.ra, grid.dec)
     ny, nx = frame.image.shape
     if not (np.all(np.isfinite(fx)) and np.all(np.isfinite(fy))):
         raise OutsideFrameError(f"{where}: position is not on the projection of frame {frame.path or frame.band}")
@@ -95,7 +124,7 @@ def resample(frame: Frame, target: WCS, size: int, order: int = 3, where: str = 
                                  f"of frame {frame.path or frame.band}")
         sub[bad] = 0.0  # far from the stamp: only keeps NaN out of the spline prefilter
     values = ndimage.map_coordinates(sub, coords, order=order, mode="mirror", prefilter=order > 1)
-    return (values * (proj_plane_pixel_area(target) / proj_plane_pixel_area(frame.wcs))).astype(np.float32)
+    return (values * (grid.area / _frame_pixel_area(frame.wcs))).astype(np.float32)
 
 
 def cutout(frames_by_band: Mapping, ra: float, dec: float, size: int = config.STAMP,
@@ -112,14 +141,14 @@ def cutout(frames_by_band: Mapping, ra: float, dec: float, size: int = config.ST
     Raises :class:`OutsideFrameError`, :class:`BadPixelsError`, or :class:`CutoutError`
     (missing band), each naming the position, band and frame.
     """
-    target = stamp_wcs(ra, dec, size, pixel_scale)
+    grid = _StampGrid.of(stamp_wcs(ra, dec, size, pixel_scale), size)
     stamp = np.empty((size, size, len(bands)), dtype=np.float32)
     for i, band in enumerate(bands):
         if band not in frames_by_band:
             raise CutoutError(f"no {band!r} frame given for (ra, dec) = ({ra:.6f}, {dec:.6f}); "
                               f"have {sorted(frames_by_band)}")
         where = f"(ra, dec) = ({ra:.6f}, {dec:.6f}) band {band}"
-        stamp[:, :, i] = resample(_as_frame(frames_by_band[band]), target, size, order, where)
+        stamp[:, :, i] = _resample(_as_frame(frames_by_band[band]), grid, order, where)
     return stamp
 
 

@@ -18,6 +18,7 @@ Everything is measured, then cut with the package's own :func:`~photoz_nb.sdss.c
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -81,8 +82,9 @@ def extended_sources(frames_by_band: Mapping, stars: Table | None = None, n: int
     sources["star_concentration"] = float(np.median(reference))
     chosen = (sources["concentration"] < extended_ratio * sources["star_concentration"]) & ~is_star \
         & (sources["peak_dn"] < SATURATION_SUSPECT_DN)
-    rows = [i for i in np.flatnonzero(chosen) if _fits_every_frame(frames_by_band, sources[i])]
-    return sources[rows[:n]]
+    # brightest first, stopping at the n-th that fits (each check resamples every band)
+    fitting = (i for i in np.flatnonzero(chosen) if _fits_every_frame(frames_by_band, sources[i]))
+    return sources[list(itertools.islice(fitting, n))]
 
 
 def _fits_every_frame(frames_by_band: Mapping, source) -> bool:
