@@ -85,7 +85,8 @@ class Profile:
 
 # Training numbers measured on 2 CPU cores, TensorFlow backend: a smoke model trains in ~40-60 s (early-stops
 # at epoch 17, best at 11, the lr dropping at epochs 10 and 20; 15 epochs leave its PDFs too wide for notebook
-# 03's bounds); small (7,065 training galaxies) plateaus in val_loss by epoch ~15 of 30 (~19 s per epoch, under 10 min in all; JAX takes about twice as long).
+# 03's bounds); small (7,065 training galaxies) plateaus in val_loss by epoch ~15 of 30 (~19 s per epoch,
+# under 10 min in all; JAX takes about twice as long).
 PROFILES = {
     "smoke": Profile("smoke", n_galaxies=1200, split_fractions=(0.7, 0.1, 0.2),
                      model_width=0.125, epochs=30, batch_size=64, learning_rate=1e-3, ensemble_size=2),
