@@ -58,6 +58,7 @@ class Profile:
     batch_size: int
     learning_rate: float
     ensemble_size: int = 1  # independently seeded CNNs whose PDFs are averaged
+    ebv_seeds: int = 1  # seeds of the reddening test: ensemble members and their twins trained without E(B-V)
     tta: bool = False  # predict with the mean PDF over the 8 rotations/flips of each cutout
     seed: int = 20190101
     verify_checksums: bool = True
@@ -91,9 +92,10 @@ PROFILES = {
     "smoke": Profile("smoke", n_galaxies=1200, split_fractions=(0.7, 0.1, 0.2),
                      model_width=0.125, epochs=30, batch_size=64, learning_rate=1e-3, ensemble_size=2),
     "small": Profile("small", n_galaxies=None, split_fractions=(0.72, 0.08, 0.2),
-                     model_width=0.25, epochs=30, batch_size=64, learning_rate=1e-3, ensemble_size=3, tta=True),
+                     model_width=0.25, epochs=30, batch_size=64, learning_rate=1e-3, ensemble_size=3, tta=True,
+                     ebv_seeds=3),
     "paper": Profile("paper", n_galaxies=516_525, split_fractions=(0.72, 0.08, 0.2),
-                     model_width=1.0, epochs=60, batch_size=128, learning_rate=1e-4, ensemble_size=5, tta=True,
+                     model_width=1.0, epochs=60, batch_size=128, learning_rate=1e-4, ensemble_size=5, tta=True, ebv_seeds=3,
                      verify_checksums=False),
 }
 

@@ -89,7 +89,7 @@ def train(profile, ds: catalog.Dataset, studies: bool = True) -> list:
     members = cnn_members(profile, ds, fit=True)
     all_pdfs(profile, ds, fit=True)
     if studies:
-        ebv_experiment(profile, ds, fit=True)
+        ebv_pairs(profile, ds, fit=True)
         training_size_runs(profile, ds, fit=True)
     return members
 
@@ -257,15 +257,44 @@ def markdown(table) -> str:
     return markdown_table(list(table), headers=table.colnames)
 
 
-def ebv_experiment(profile, ds: catalog.Dataset, fit: bool = False) -> dict[str, np.ndarray]:
-    """The paper's reddening test: one CNN with E(B-V) as an input beside one trained without it.
+EBV_LABELS = {"CNN with E(B-V)": ("cnn", True), "CNN without E(B-V)": ("cnn_no_ebv", False)}
 
-    Both are single models with the same seed (the first ensemble member and its twin), so the
-    only difference between them is the input.  Read from saved predictions unless ``fit``.
-    """
+
+def ebv_pairs(profile, ds: catalog.Dataset, fit: bool = False, n_seeds: int | None = None) -> list[dict[str, np.ndarray]]:
+    """The paper's reddening test once per seed: for k < ``n_seeds`` (default ``profile.ebv_seeds``), the PDFs of
+    ensemble member k (E(B-V) as an input) and of its twin trained without it (same seed, same galaxies), so the
+    only difference within a pair is the input.  Read from saved predictions unless ``fit``."""
     from .estimators.cnn import CNNEnsemble  # lazy: estimators.cnn loads Keras (seconds)
-    return {label: predictions(profile, ds, CNNEnsemble(profile, name, use_ebv, size=1), fit=fit)
-            for label, name, use_ebv in (("CNN with E(B-V)", "cnn", True), ("CNN without E(B-V)", "cnn_no_ebv", False))}
+    profile = config.get_profile(profile)
+    n_seeds = profile.ebv_seeds if n_seeds is None else int(n_seeds)
+    members = {label: CNNEnsemble(profile, name, use_ebv, size=n_seeds).members
+               for label, (name, use_ebv) in EBV_LABELS.items()}
+    return [{label: predictions(profile, ds, models[k], fit=fit) for label, models in members.items()}
+            for k in range(n_seeds)]
+
+
+def ebv_experiment(profile, ds: catalog.Dataset, fit: bool = False) -> dict[str, np.ndarray]:
+    """The first seed's pair of :func:`ebv_pairs` (the figures and tables show it)."""
+    return ebv_pairs(profile, ds, fit, n_seeds=1)[0]
+
+
+def ebv_slope_difference(ds: catalog.Dataset, pairs: list[dict[str, np.ndarray]]) -> tuple[float, float, Table]:
+    """How much the E(B-V) input flattens the bias against E(B-V), over seeds: (mean, error, one row per seed).
+
+    Each seed's difference is the slope without the input minus the slope with it, with the bootstrap error of
+    both slopes in quadrature.  All seeds share the test galaxies, so their bootstrap noise does not average
+    down: the error of the mean is sqrt(mean bootstrap variance + variance over seeds / n_seeds).
+    """
+    rows = []
+    for k, pair in enumerate(pairs):
+        slopes = studies(ds, pair, properties=["ebv"])["ebv"]["slopes"]
+        (w, w_err), (wo, wo_err) = slopes["CNN with E(B-V)"], slopes["CNN without E(B-V)"]
+        rows.append((k, w, w_err, wo, wo_err, wo - w, float(np.hypot(w_err, wo_err))))
+    table = Table(rows=rows, names=["seed", "slope_with", "slope_with_err", "slope_without", "slope_without_err",
+                                    "difference", "difference_err"])
+    d = np.asarray(table["difference"], float)
+    seed_var = d.var(ddof=1) / len(d) if len(d) > 1 else 0.0
+    return float(d.mean()), float(np.sqrt(np.mean(np.asarray(table["difference_err"]) ** 2) + seed_var)), table
 
 
 def training_size_runs(profile, ds: catalog.Dataset, fractions=TRAINING_FRACTIONS, fit: bool = False) -> dict[int, np.ndarray]:
