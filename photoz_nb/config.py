@@ -95,8 +95,8 @@ PROFILES = {
                      model_width=0.25, epochs=30, batch_size=64, learning_rate=1e-3, ensemble_size=3, tta=True,
                      ebv_seeds=3),
     "paper": Profile("paper", n_galaxies=516_525, split_fractions=(0.72, 0.08, 0.2),
-                     model_width=1.0, epochs=60, batch_size=128, learning_rate=1e-4, ensemble_size=5, tta=True, ebv_seeds=3,
-                     verify_checksums=False),
+                     model_width=1.0, epochs=60, batch_size=128, learning_rate=1e-4, ensemble_size=5, tta=True,
+                     ebv_seeds=3, verify_checksums=False),
 }
 
 

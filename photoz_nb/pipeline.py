@@ -285,10 +285,11 @@ def ebv_slope_difference(ds: catalog.Dataset, pairs: list[dict[str, np.ndarray]]
     both slopes in quadrature.  All seeds share the test galaxies, so their bootstrap noise does not average
     down: the error of the mean is sqrt(mean bootstrap variance + variance over seeds / n_seeds).
     """
+    with_label, without_label = EBV_LABELS
     rows = []
     for k, pair in enumerate(pairs):
         slopes = studies(ds, pair, properties=["ebv"])["ebv"]["slopes"]
-        (w, w_err), (wo, wo_err) = slopes["CNN with E(B-V)"], slopes["CNN without E(B-V)"]
+        (w, w_err), (wo, wo_err) = slopes[with_label], slopes[without_label]
         rows.append((k, w, w_err, wo, wo_err, wo - w, float(np.hypot(w_err, wo_err))))
     table = Table(rows=rows, names=["seed", "slope_with", "slope_with_err", "slope_without", "slope_without_err",
                                     "difference", "difference_err"])
