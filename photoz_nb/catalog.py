@@ -106,6 +106,23 @@ class Dataset:
         return np.flatnonzero(np.asarray(self.catalog["split"]).astype(str) == name)
 
 
+def input_checksums(dataset, reads=None) -> dict:
+    """sha256 of what a step reads of ``dataset``: the images file (:data:`IMAGES`) and each named
+    catalogue column; every file of the manifest when ``reads`` is None.
+
+    Models and predictions are keyed by these, so a change to columns a method never reads (a new
+    catalogue photometry leaves the CNN's images, E(B-V) and labels alone) does not refit it.
+    """
+    files = dataset.manifest["files"]
+    if reads is None:
+        return {name: entry["sha256"] for name, entry in sorted(files.items())}
+    require_columns(dataset.catalog, [r for r in reads if r != IMAGES], f"{dataset.path}/{CATALOG}",
+                    error=ContractError)
+    return {name: files[IMAGES]["sha256"] if name == IMAGES
+            else hashlib.sha256(np.ascontiguousarray(dataset.catalog[name]).tobytes()).hexdigest()
+            for name in reads}
+
+
 def validate_dataset(path, verify_checksums: bool = True, check_pixels: bool | None = None) -> dict:
     """Check a data set directory against the contract; return its manifest.
 

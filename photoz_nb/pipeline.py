@@ -115,9 +115,10 @@ def member_pdfs(profile, ds: catalog.Dataset, name: str = "cnn", fit: bool = Fal
 
 
 def prediction_key(ds: catalog.Dataset, estimator, train, val) -> str:
-    """The cache key of an estimator's PDFs: the data set's checksums, ``estimator.params()`` and the
-    digests of the rows it is fitted on (train) and tuned or early-stopped on (val)."""
-    return _key(ds.manifest["files"], estimator.params(), rows_digest(train), rows_digest(val))
+    """The cache key of an estimator's PDFs: the checksums of what it reads of ``ds``, ``estimator.params()``
+    and the digests of the rows it is fitted on (train) and tuned or early-stopped on (val)."""
+    return _key(catalog.input_checksums(ds, estimator.reads), estimator.params(), rows_digest(train),
+                rows_digest(val))
 
 
 def predictions(profile, ds: catalog.Dataset, estimator, train=None, val=None, fit: bool = False) -> np.ndarray:

@@ -5,8 +5,10 @@ import types
 
 import numpy as np
 import pytest
+from astropy.table import Table
 
 from photoz_nb import calibrate, cli, config, pdf, pipeline
+from photoz_nb.catalog import ContractError
 from photoz_nb.estimators import ConstantNZ, Estimator, NotTrained, PhotometricEstimator, registry
 from photoz_nb.estimators.cnn import CNN, CNNEnsemble
 from photoz_nb.estimators.cnn.inputs import redshift_bins
@@ -111,7 +113,16 @@ def altered(name, value):
     raise AssertionError(f"no altered value for {name}={value!r}")
 
 
-KEY_DS = types.SimpleNamespace(manifest={"files": {"images.npy": {"sha256": "0" * 64}}})
+def key_dataset(images="0", **columns):
+    """A stand-in data set for cache keys: an images checksum and the catalogue columns estimators read."""
+    table = Table({name: np.zeros(3) for name in ("z_spec", "ebv", *(f"mag_{b}" for b in config.BANDS))})
+    for name, values in columns.items():
+        table[name] = values
+    return types.SimpleNamespace(path="key", catalog=table,
+                                 manifest={"files": {"images.npy": {"sha256": images * 64}}})
+
+
+KEY_DS = key_dataset()
 TRAIN, VAL = np.arange(10), np.arange(10, 13)
 
 
@@ -143,9 +154,26 @@ def test_every_argument_changes_the_prediction_key(cls):
                 assert key(cls(**{**defaults, "profile": changed})) != base, f"profile.{field.name} not in the key"
             continue
         assert key(cls(**{**defaults, name: altered(name, value)})) != base, f"{cls.__name__}({name}=...) not in the key"
-    other_data = types.SimpleNamespace(manifest={"files": {"images.npy": {"sha256": "1" * 64}}})
-    assert len({base, key(cls(**defaults), ds=other_data), key(cls(**defaults), train=TRAIN[1:]),
+    assert len({base, key(cls(**defaults), ds=key_dataset(z_spec=[0.1, 0, 0])), key(cls(**defaults), train=TRAIN[1:]),
                 key(cls(**defaults), val=VAL[1:])}) == 4
+
+
+@pytest.mark.parametrize("cls", [PhotometricEstimator, ConstantNZ, CNN, CNNEnsemble])
+def test_the_key_covers_what_an_estimator_reads_of_the_data_set_and_nothing_else(cls):
+    """New images refit the CNN only, new magnitudes the photometric methods only, new E(B-V) the CNN only;
+    a column no method reads refits nothing (a re-measured catalogue keeps the CNN's models)."""
+    estimator = cls(**arguments(cls))
+    changes = {"images": dict(images="1"), "ebv": dict(ebv=[0.1, 0, 0]), "mag_g": dict(mag_g=[0.1, 0, 0]),
+               "petro_r": dict(petro_r=[0.1, 0, 0])}
+    refit = {what for what, change in changes.items() if key(estimator, ds=key_dataset(**change)) != key(estimator)}
+    assert refit == {PhotometricEstimator: {"mag_g"}, ConstantNZ: set()}.get(cls, {"images", "ebv"})
+
+
+def test_a_column_an_estimator_reads_but_the_data_set_lacks_is_named():
+    ds = key_dataset()
+    del ds.catalog["mag_g"]
+    with pytest.raises(ContractError, match=r"key/catalog.fits: missing column\(s\) \['mag_g'\]"):
+        key(PhotometricEstimator(), ds=ds)
 
 
 # --------------------------------------------------------------------------- only `train` trains

@@ -10,7 +10,7 @@ def fake_dataset(n=300, seed=0):
     cat = make_catalog(n, seed)
     cat["stripe82"] = np.arange(n) % 4 == 0  # enough Stripe 82 test galaxies for its rows and figure
     images = np.random.default_rng(seed).normal(0, 0.05, (n, 64, 64, 5)).astype(np.float32)
-    return catalog.Dataset(None, cat, images, {"files": {}})
+    return catalog.Dataset(None, cat, images, {"files": {catalog.IMAGES: {"sha256": "0" * 64}}})
 
 
 def gaussian_pdfs(z, width, seed):

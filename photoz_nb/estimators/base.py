@@ -4,7 +4,7 @@ informer/estimator stages.
 An estimator is fitted on rows of a data set (:class:`photoz_nb.catalog.Dataset`), then gives a PDF on the
 redshift grid (:func:`photoz_nb.config.redshift_edges`) for any rows.  ``params()`` holds everything that
 changes its output (apart from the data set and the rows it is fitted on): :mod:`photoz_nb.pipeline` keys
-its cached predictions by ``params()``, the data set's checksums and digests of the train and val rows.
+its cached predictions by ``params()``, the checksums of what it ``reads`` and digests of the train and val rows.
 """
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ class Estimator(Protocol):
     name: str
     #: Its name in tables and figures.
     label: str
+    #: What it reads of a data set: catalogue columns and ``"images.npy"`` (its cache key covers
+    #: exactly these; :func:`photoz_nb.catalog.input_checksums`).
+    reads: tuple[str, ...]
 
     def params(self) -> dict:
         """Everything that changes the PDFs (JSON-serialisable): a cache key must cover it."""

@@ -19,6 +19,7 @@ class ConstantNZ:
     #: A reference, not a method under study: in the summary table, not in the comparison figures or
     #: bias studies (its point estimate is one number, which cannot be binned into equal-count bins).
     reference = True
+    reads = ("z_spec",)
 
     def __init__(self, edges=None):
         self.edges = config.redshift_edges() if edges is None else np.asarray(edges, float)

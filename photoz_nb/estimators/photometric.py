@@ -139,6 +139,7 @@ class PhotometricEstimator:
                  min_samples_leaf: int = MIN_SAMPLES_LEAF, bandwidths=BANDWIDTHS):
         self.model = PhotometricBaseline(method, k, n_trees, seed, min_samples_leaf, bandwidths)
         self.name, self.label = method, LABELS[method]
+        self.reads = tuple(f"mag_{b}" for b in config.BANDS) + ("z_spec",)
 
     def params(self) -> dict:
         m = self.model

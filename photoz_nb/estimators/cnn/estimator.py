@@ -11,7 +11,7 @@ import numpy as np
 
 from ... import config
 from .predict import predict
-from .train import default_patience, ensure_trained, gpu_count, run_settings
+from .train import READS, default_patience, ensure_trained, gpu_count, run_settings
 
 
 def member_name(name: str, k: int) -> str:
@@ -28,6 +28,7 @@ class CNN:
     """One Net_P of the profile's size, seeded by ``seed`` (default ``profile.seed``), in ``models/<name>``."""
 
     label = "CNN"
+    reads = READS
 
     def __init__(self, profile, name: str = "cnn", seed: int | None = None, use_ebv: bool = True):
         self.profile = config.get_profile(profile)
@@ -58,6 +59,7 @@ class CNNEnsemble:
     PDF is the mean of theirs.  :mod:`photoz_nb.pipeline` caches each member's PDFs on its own."""
 
     label = "CNN"
+    reads = READS
 
     def __init__(self, profile, name: str = "cnn", use_ebv: bool = True, size: int | None = None):
         profile = config.get_profile(profile)

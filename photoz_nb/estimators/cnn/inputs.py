@@ -28,6 +28,8 @@ from tqdm.auto import tqdm
 from ... import catalog, config, safeio
 from ...pdf import bin_index
 
+#: What the CNN reads of a data set (the run identity's and the prediction key's data checksums).
+READS = (catalog.IMAGES, "ebv", "z_spec")
 #: Threads preparing training batches (read, stretch, augment) while the model computes: numpy
 #: releases the GIL in that work, and a GPU needs several cores' worth to stay busy.
 INPUT_WORKERS = min(8, os.cpu_count() or 1)

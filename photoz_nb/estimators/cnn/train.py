@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from ... import catalog, config, safeio
 from ..base import NotTrained, rows_digest
-from .inputs import (INPUT_WORKERS, GalaxyBatches, check_index, dihedral,  # noqa: F401 (dihedral, stretch,
+from .inputs import (INPUT_WORKERS, READS, GalaxyBatches, check_index, dihedral,  # noqa: F401 (dihedral, stretch,
                      redshift_bins, stretch, training_batches)                    # GalaxyBatches: re-exported)
 from .predict import Predictions, load_predictions, predict, save_predictions  # noqa: F401 (photoz_nb.train's names)
 from .model import EBV_SCALE, build_net_p, weight_shapes
@@ -103,7 +103,7 @@ def run_identity(dataset, profile, seed, use_ebv, train_index, val_index, patien
     """Everything that determines a training run; a checkpoint or cache is reused only if equal."""
     return {
         **run_settings(profile, seed, use_ebv, patience, mixed_precision),
-        "data": {name: entry["sha256"] for name, entry in sorted(dataset.manifest["files"].items())},
+        "data": catalog.input_checksums(dataset, READS),
         "train_index": rows_digest(train_index),
         "val_index": rows_digest(val_index),
     }
