@@ -66,7 +66,7 @@ def curve_of_growth(image, noise: float | None = None, eta: float = 0.2, max_rad
     edge = min(x + 0.5, y + 0.5, nx - 0.5 - x, ny - 0.5 - y)
     max_radius = edge if max_radius is None else min(max_radius, edge)
     r_sorted, cumulative = _cumulative_flux(clean, (x, y))
-    radii = np.linspace(0.5, max_radius, 400)
+    radii = _radii(max_radius)
     flux_in = np.interp(radii, r_sorted, cumulative)
     r_petro, ok = _petrosian_radius(radii, r_sorted, cumulative, eta, max_radius)
     capped = bool(2 * r_petro > max_radius)
@@ -107,6 +107,43 @@ def _refine(radii: np.ndarray, growth: np.ndarray, level: float) -> float:
         return float(radii[-1])
     f0, f1 = growth[i - 1], growth[i]
     return float(radii[i - 1] + (radii[i] - radii[i - 1]) * (level - f0) / max(f1 - f0, 1e-300))
+
+
+def _radii(max_radius: float) -> np.ndarray:
+    """Radii (pixels) at which the Petrosian ratio is evaluated: 400 from half a pixel to ``max_radius``."""
+    return np.linspace(0.5, max_radius, 400)
+
+
+def petrosian_radius(r, cumulative, max_radius: float, eta: float = 0.2) -> tuple[float, bool]:
+    """(R_P, found) of a curve of growth: ``cumulative`` flux within radius ``r`` (increasing), pixels.
+
+    SDSS's definition, as in :func:`curve_of_growth` (which calls it on its own curve): R_P is where
+    the mean surface brightness in the annulus [0.8, 1.25] r falls to ``eta`` times the mean within r;
+    ``max_radius / 2`` and False when it never does inside ``max_radius``.
+    """
+    return _petrosian_radius(_radii(max_radius), r, cumulative, eta, max_radius)
+
+
+def binned_curve_of_growth(images: np.ndarray, centre, step: float = 0.25,
+                           distance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(radii, flux within each radius) of a stack of images (..., ny, nx) about ``centre`` (x, y).
+
+    Pixels counted whole by the distance of their centres (``distance``, (ny, nx), if already
+    known), in rings ``step`` pixels wide: one ``bincount`` for the whole stack, ~20x cheaper than
+    the sub-pixel sort of :func:`curve_of_growth` (for the simulator, which measures every galaxy).
+    Returns radii (m,) and the cumulative flux (..., m) at them, starting at (0, 0).
+    """
+    images = np.asarray(images)
+    ny, nx = images.shape[-2:]
+    if distance is None:
+        yy, xx = np.indices((ny, nx))
+        distance = np.hypot(xx - centre[0], yy - centre[1])
+    ring = (distance * (1 / step)).astype(np.intp).ravel() + 1  # ring 0: r = 0
+    n_rings = int(ring.max()) + 1
+    stack = images.reshape(-1, ny * nx)
+    index = (np.arange(len(stack))[:, None] * n_rings + ring).ravel()
+    rings = np.bincount(index, weights=stack.ravel(), minlength=len(stack) * n_rings).reshape(len(stack), n_rings)
+    return step * np.arange(n_rings), np.cumsum(rings, axis=1).reshape(images.shape[:-2] + (n_rings,))
 
 
 def _petrosian_radius(radii, r_sorted, cumulative, eta, max_radius):
