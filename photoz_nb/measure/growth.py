@@ -124,26 +124,33 @@ def petrosian_radius(r, cumulative, max_radius: float, eta: float = 0.2) -> tupl
     return _petrosian_radius(_radii(max_radius), r, cumulative, eta, max_radius)
 
 
-def binned_curve_of_growth(images: np.ndarray, centre, step: float = 0.25,
-                           distance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def binned_curve_of_growth(images: np.ndarray, centre, step: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
     """(radii, flux within each radius) of a stack of images (..., ny, nx) about ``centre`` (x, y).
 
-    Pixels counted whole by the distance of their centres (``distance``, (ny, nx), if already
-    known), in rings ``step`` pixels wide: one ``bincount`` for the whole stack, ~20x cheaper than
-    the sub-pixel sort of :func:`curve_of_growth` (for the simulator, which measures every galaxy).
+    Each pixel's flux is spread evenly over the radii [d - 1/2, d + 1/2] about the distance d of its
+    centre (a pixel spans about one pixel in radius): a curve of growth without empty steps at a few
+    pixels, where whole pixels would leave the Petrosian ratio spiky.  Computed on a grid of ``step``
+    pixels with two ``bincount`` and two cumulative sums for the whole stack, no sort: ~10x cheaper
+    than :func:`curve_of_growth`'s sub-pixels (for the simulator, which measures every galaxy).
     Returns radii (m,) and the cumulative flux (..., m) at them, starting at (0, 0).
     """
     images = np.asarray(images)
     ny, nx = images.shape[-2:]
-    if distance is None:
-        yy, xx = np.indices((ny, nx))
-        distance = np.hypot(xx - centre[0], yy - centre[1])
-    ring = (distance * (1 / step)).astype(np.intp).ravel() + 1  # ring 0: r = 0
-    n_rings = int(ring.max()) + 1
+    dx2 = (np.arange(nx, dtype=np.float32) - np.float32(centre[0])) ** 2
+    dy2 = (np.arange(ny, dtype=np.float32) - np.float32(centre[1])) ** 2
+    d = np.sqrt(dx2[None, :] + dy2[:, None]).ravel() * np.float32(1 / step)  # in grid steps
+    half = 0.5 / step
+    start = np.maximum(d - (half - 0.5), 0).astype(np.intp)  # the ramp of each pixel's flux: rounded ends
+    stop = (d + (half + 0.5)).astype(np.intp)
+    n_radii = int(stop.max()) + 2
     stack = images.reshape(-1, ny * nx)
-    index = (np.arange(len(stack))[:, None] * n_rings + ring).ravel()
-    rings = np.bincount(index, weights=stack.ravel(), minlength=len(stack) * n_rings).reshape(len(stack), n_rings)
-    return step * np.arange(n_rings), np.cumsum(rings, axis=1).reshape(images.shape[:-2] + (n_rings,))
+    weights = stack / np.maximum(stop - start, 1)  # flux per grid step of the ramp
+    offset = (np.arange(len(stack)) * n_radii)[:, None]
+    slope = (np.bincount((offset + start).ravel(), weights.ravel(), len(stack) * n_radii)
+             - np.bincount((offset + stop).ravel(), weights.ravel(), len(stack) * n_radii))
+    density = np.cumsum(slope.reshape(len(stack), n_radii), axis=1)  # flux in [r, r + step)
+    cumulative = np.concatenate([np.zeros((len(stack), 1)), np.cumsum(density, axis=1)[:, :-1]], axis=1)
+    return step * np.arange(n_radii), cumulative.reshape(images.shape[:-2] + (n_radii,))
 
 
 def _petrosian_radius(radii, r_sorted, cumulative, eta, max_radius):

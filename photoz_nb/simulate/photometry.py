@@ -155,7 +155,7 @@ def measure_galaxy(image: np.ndarray, clean: np.ndarray, rendered: Rendered, par
     # Petrosian: R_P from the r band's curve of growth, then the flux of the pixels within 2 R_P
     x, y = centre(params, i)
     distance = _distance(x, y)
-    radii, cumulative = growth.binned_curve_of_growth(child[R], (x, y), distance=distance)
+    radii, cumulative = growth.binned_curve_of_growth(child[R], (x, y))
     edge = min(x + 0.5, y + 0.5, config.STAMP - 0.5 - x, config.STAMP - 0.5 - y)
     r_petro, _ = growth.petrosian_radius(radii, cumulative, edge)
     inside = distance < min(2 * r_petro, edge)
@@ -264,9 +264,10 @@ def provisional_photometry(params: dict) -> dict:
     """What a build's catalogue holds until the stamps are measured: the true model fluxes, NaN for
     the rest (and S/N 0, which the contract needs finite); :func:`set_photometry` replaces it."""
     flux = params["bulge_flux"] + params["disk_flux"]
-    nan = np.full_like(flux, np.nan)
-    return dict(flux=flux, error=nan, area=nan, petro_flux=np.zeros_like(flux),
-                petro_error=np.full_like(flux, np.inf), petro_radius=nan)
+    # one array each: the catalogue's columns are views of them (no copy), filled in place later
+    return dict(flux=flux, error=np.full_like(flux, np.nan), area=np.full_like(flux, np.nan),
+                petro_flux=np.zeros_like(flux), petro_error=np.full_like(flux, np.inf),
+                petro_radius=np.full_like(flux, np.nan))
 
 
 def set_photometry(table: Table, phot: dict) -> None:
