@@ -151,7 +151,8 @@ def test_binned_curve_of_growth_gives_the_petrosian_radius_and_flux():
         rd = hlr / render.EXP_HLR_OVER_SCALE
         image = render_stamp([Component("exponential", [1.0, 3.0], hlr, dx=0.3, dy=-0.2)], None)
         radii, cumulative = growth.binned_curve_of_growth(image, (31.8, 31.3))
-        assert cumulative.shape == (2, len(radii)) and cumulative[:, 0].tolist() == [0.0, 0.0]
+        assert cumulative.shape == (2, len(radii))
+        assert (np.diff(cumulative, axis=1) > -1e-3 * cumulative[:, -1:]).all()  # the image's aliasing ripples
         np.testing.assert_allclose(cumulative[:, -1], image.sum(axis=(1, 2)), rtol=1e-6)
         found, ok = growth.petrosian_radius(radii, cumulative[0], max_radius=31.0)
         assert ok and found == pytest.approx(r_p, abs=0.25)
