@@ -346,10 +346,10 @@ def catalog_table(draws: Draws, seed: int, split_fractions=(0.72, 0.08, 0.2), ph
     the population's noise-free Petrosian r, not the one measured on the stamp (``petromag_r``):
     the drawn population (fitted to the real joint distribution of z, colours and Petrosian r) is
     what fixes the sample, and the rows must be fixed before any stamp is rendered (a build writes
-    them by row, resumably).  The measured Petrosian r (3,000 galaxies, seed 1) has a noise error of
-    0.013 mag near r = 17.8 (median), but differs from the population's by 0.093 mag (sigma_MAD;
-    median +0.011): the renderer's bulge + disk profiles do not know the drawn r_model - r_petro.
-    A cut on it would select on the morphology model's errors (2.6 % of the rows would fall beyond
+    them by row, resumably).  The measured Petrosian r (4,000 galaxies, seed 0) has a noise error of
+    0.013 mag near r = 17.8 (median), but differs from the population's by 0.086 mag (sigma_MAD;
+    median +0.002): the renderer's bulge + disk profiles do not know the drawn r_model - r_petro.
+    A cut on it would select on the morphology model's errors (0.7 % of the rows would fall beyond
     17.8) rather than on SDSS's noise.
     """
     if phot is None:
