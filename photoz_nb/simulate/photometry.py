@@ -5,6 +5,13 @@ Each galaxy's stamp (galaxy + neighbours + the cutout pipeline's noise: the pixe
 model flux per band (the galaxy's own profile fitted to it) and a Petrosian
 flux within 2 R_P, R_P measured in r (:func:`measure_galaxy`).  Every number follows from the
 stamp, so it is fixed by (seed, row) like the stamp (see :mod:`photoz_nb.simulate.galaxies`).
+
+SDSS measures on its native frames; here the stamp is measured after the cutout pipeline's spline
+resampling, because the renderer draws each galaxy straight onto the cutout grid (a native image
+would be a second render, +50 % of a build) and because the catalogue then describes exactly the
+published pixels.  For sums over a galaxy's profile the resampling keeps the noise: the quoted
+errors, computed with the native noise, match the scatter measured on resampled stamps
+(tests/test_simulate.py).
 """
 from __future__ import annotations
 
