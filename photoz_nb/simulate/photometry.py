@@ -257,14 +257,33 @@ def photometry_columns(phot: dict, transmission: np.ndarray) -> dict:
     """
     extinction = -2.5 * np.log10(transmission)
     columns = {"fluxerr": phot["error"], "area_eff": phot["area"]}
+    errors = {"error": phot["error"], "petro_error": quoted_petrosian_error(phot["petro_flux"], phot["petro_error"])}
     for prefix, flux, error in (("mag", "flux", "error"), ("petromag", "petro_flux", "petro_error")):
         columns[prefix] = np.column_stack([asinh_mag(phot[flux][:, i], b) for i, b in enumerate(BANDS)]) - extinction
-        columns[prefix + "err"] = np.column_stack([asinh_mag_error(phot[flux][:, i], phot[error][:, i], b)
+        columns[prefix + "err"] = np.column_stack([asinh_mag_error(phot[flux][:, i], errors[error][:, i], b)
                                                    for i, b in enumerate(BANDS)])
     out = {f"{name}_{b}": values[:, i] for name, values in columns.items() for i, b in enumerate(BANDS)}
     out["petrorad_r"] = phot["petro_radius"][:, R] * config.PIXEL_SCALE
-    out["snr_r"] = phot["petro_flux"][:, R] / phot["petro_error"][:, R]
+    out["snr_r"] = phot["petro_flux"][:, R] / errors["petro_error"][:, R]
     return out
+
+
+#: SDSS quotes larger Petrosian errors than pixel noise gives: its profile errors include the
+#: "bumpiness" of the light from sector to sector of each annulus (SDSS DR7 glossary, "profile"),
+#: which is structure, not noise.  A fraction of the Petrosian flux per band, added in quadrature to
+#: the quoted error only (the fluxes keep their pixel noise): fitted by scripts/fit_catalogue_errors.py
+#: to the median quoted Petrosian errors of the 9,811 real MGS galaxies per magnitude bin
+#: (validation.catalogue_errors.petrosian_error_table; 6,000 simulated galaxies, seed 101).  Without it
+#: the quoted Petrosian errors are 0.40-0.99 of SDSS's (least at the bright end: snr_r up to 2.5x too
+#: high); with it 0.85-1.14, the simulated errors still growing a little slower towards faint magnitudes.
+PETROSIAN_ERROR_FLOOR = {"u": 0.0354, "g": 0.0079, "r": 0.0067, "i": 0.0079, "z": 0.0133}
+
+
+def quoted_petrosian_error(flux: np.ndarray, error: np.ndarray) -> np.ndarray:
+    """Petrosian flux errors (n, n_bands) as the catalogue quotes them: pixel noise ``error`` and
+    PETROSIAN_ERROR_FLOOR x ``flux`` in quadrature."""
+    floor = np.array([PETROSIAN_ERROR_FLOOR[b] for b in BANDS]) * np.maximum(flux, 0)
+    return np.hypot(error, floor)
 
 
 def provisional_photometry(params: dict) -> dict:
