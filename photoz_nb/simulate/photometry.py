@@ -128,6 +128,10 @@ def deblend_weight(clean: np.ndarray, rendered: Rendered, params: dict, i: int) 
     return np.where(total > 0, own_t / np.where(total > 0, total, 1), 1.0).astype(np.float32)
 
 
+#: What :func:`measure_galaxy` returns, in the order of its first axis.
+PHOTOMETRY = ("flux", "error", "area", "petro_flux", "petro_error", "petro_radius")
+
+
 def measure_galaxy(image: np.ndarray, clean: np.ndarray, rendered: Rendered, params: dict, i: int) -> np.ndarray:
     """SDSS-like photometry of row ``i`` on its stamp ``image`` (n_bands, 64, 64), shape (len(PHOTOMETRY), n_bands).
 
@@ -162,14 +166,18 @@ def measure_galaxy(image: np.ndarray, clean: np.ndarray, rendered: Rendered, par
     error = np.sqrt(sky_var * sky_t2 + _dot(t * t, photon) / electrons) / t2
     # Petrosian: R_P from the r band's curve of growth, then the flux of the pixels within 2 R_P
     x, y = centre(params, i)
-    radii, cumulative = growth.binned_curve_of_growth(child[R], (x, y))
+    distance = _distance(x, y)
+    radii, cumulative = growth.binned_curve_of_growth(child[R], (x, y), distance=distance)
     edge = min(x + 0.5, y + 0.5, config.STAMP - 0.5 - x, config.STAMP - 0.5 - y)
     r_petro, _ = growth.petrosian_radius(radii, cumulative, edge)
-    inside = (_distance(x, y) < min(2 * r_petro, edge)).astype(np.float32).ravel()
-    petro_flux = (pixels @ inside).astype(float)
+    inside = (distance < min(2 * r_petro, edge)).astype(np.float32).ravel()
+    out = np.empty((len(PHOTOMETRY), n_bands))
+    out[0], out[1], out[2] = flux, error, 1.0 / t2
+    out[3] = pixels @ inside
     n_sky = float(inside.sum()) if weight is None else ((weight * weight).reshape(n_bands, -1) @ inside).astype(float)
-    petro_error = np.sqrt(sky_var * n_sky + (photon @ inside).astype(float) / electrons)
-    return np.stack([flux, error, 1.0 / t2, petro_flux, petro_error, np.full(len(BANDS), r_petro)])
+    out[4] = np.sqrt(sky_var * n_sky + (photon @ inside).astype(float) / electrons)
+    out[5] = r_petro
+    return out
 
 
 def _distance(x: float, y: float) -> np.ndarray:
@@ -207,10 +215,6 @@ def add_model_fit_floor(phot: np.ndarray, params: dict, seed: int, start: int) -
     floor = np.array([MODEL_FIT_FLOOR[b] for b in BANDS]) * (params["bulge_flux"] + params["disk_flux"])
     phot[:, 0] += floor * photometry_noise(seed, len(phot), start)
     phot[:, 1] = np.hypot(phot[:, 1], floor)
-
-
-#: What :func:`measure_galaxy` returns, in the order of its first axis.
-PHOTOMETRY = ("flux", "error", "area", "petro_flux", "petro_error", "petro_radius")
 
 
 def render_rows(params: dict, seed: int, start: int, noise: bool = True) -> tuple[np.ndarray, np.ndarray]:
