@@ -16,7 +16,7 @@ error per bin closest to the real catalogue's is fitted (``PETROSIAN_ERROR_FLOOR
 only).  Use another seed than the unit test's (tests/test_simulate.py), so the test checks the fit
 on galaxies it was not made on.
 
-Usage (from the project root; ~1 min for 6,000 galaxies on 2 cores):
+Usage (from the project root; ~3 min for 6,000 galaxies on a busy 2-core machine):
     PHOTOZ_SHARED=../shared python scripts/fit_catalogue_errors.py [--n 6000] [--seed 101]
 """
 from __future__ import annotations
