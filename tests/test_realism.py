@@ -140,6 +140,29 @@ def test_curve_of_growth_exponential_closed_form():
     assert (m["x"], m["y"]) == pytest.approx((31.8, 31.3), abs=0.01)
 
 
+def test_binned_curve_of_growth_gives_the_petrosian_radius_and_flux():
+    """The simulator's cheap curve of growth (whole pixels in 0.25-px rings) with the one Petrosian
+    definition: R_P and the flux within 2 R_P of an exponential disk, against the closed form; the
+    rings lose at most a ring's width (0.25 px) against the sub-pixel curve."""
+    from photoz_nb.measure import growth
+
+    for hlr in (2.0, 6.0):
+        r_p, _, _ = exponential_petrosian(hlr)
+        rd = hlr / render.EXP_HLR_OVER_SCALE
+        image = render_stamp([Component("exponential", [1.0, 3.0], hlr, dx=0.3, dy=-0.2)], None)
+        radii, cumulative = growth.binned_curve_of_growth(image, (31.8, 31.3))
+        assert cumulative.shape == (2, len(radii))
+        assert (np.diff(cumulative, axis=1) > -1e-3 * cumulative[:, -1:]).all()  # the image's aliasing ripples
+        np.testing.assert_allclose(cumulative[:, -1], image.sum(axis=(1, 2)), rtol=1e-6)
+        found, ok = growth.petrosian_radius(radii, cumulative[0], max_radius=31.0)
+        assert ok and found == pytest.approx(r_p, abs=0.25)
+        expected = 1 - (1 + 2 * r_p / rd) * np.exp(-2 * r_p / rd)  # 0.99 of the light
+        assert np.interp(2 * found, radii, cumulative[1]) == pytest.approx(3 * expected, rel=0.01)
+    # a flat image has no Petrosian radius: max_radius / 2, not found
+    radii, cumulative = growth.binned_curve_of_growth(np.ones((64, 64)), (31.5, 31.5))
+    assert growth.petrosian_radius(radii, cumulative, max_radius=30.0) == (15.0, False)
+
+
 def test_curve_of_growth_noise_neighbour_and_de_vaucouleurs():
     rng = np.random.default_rng(1)
     alone = render_stamp([Component("exponential", [300.0], 4.0)], [3.0], bands="r")[0]

@@ -9,7 +9,7 @@ from scipy.special import gamma, gammaincinv, j0
 
 from photoz_nb import catalog, config
 from photoz_nb.bench.libraries import galsim_psf  # the simulator's PSF as GalSim Moffats
-from photoz_nb.simulate import build, galaxies, observe, real, render, sed
+from photoz_nb.simulate import build, galaxies, observe, photometry, real, render, sed
 from photoz_nb.simulate.render import Component, half_light_radius, render_stamp
 
 
@@ -178,18 +178,24 @@ def cat600():
 
 
 def test_catalog_magnitudes_are_measured_with_their_errors(cat600):
-    """mag = asinh mag of the noise-free true flux plus the whole model-fit noise, a unit normal in its error."""
+    """mag = asinh mag of the flux measured on the stamp: about the noise-free truth by its quoted
+    error (a unit normal pull) where there is no neighbour; neighbours add what the deblender leaves."""
     table, params = cat600
-    pulls = []
+    alone = np.asarray(table["n_neighbours"]) == 0
+    pulls, crowded = [], []
     for band in config.BANDS:
-        pulls.append((table[f"mag_{band}"] - table[f"mag_true_{band}"]) / table[f"magerr_{band}"])
+        pull = np.asarray((table[f"mag_{band}"] - table[f"mag_true_{band}"]) / table[f"magerr_{band}"])
+        pulls.append(pull[alone])
+        crowded.append(pull[~alone])
         assert (table[f"mag_{band}"] != table[f"mag_true_{band}"]).all()
         assert table[f"magerr_{band}"].unit == "mag" and np.isfinite(table[f"magerr_{band}"]).all()
-    pull = np.concatenate(pulls)
-    assert abs(np.median(pull)) < 0.15 and np.std(pull) == pytest.approx(1.0, abs=0.1)
+    pull = np.concatenate(pulls)  # ~2,600 deviates: the std of a unit normal to +-1.4 %
+    assert abs(np.median(pull)) < 0.1 and np.std(pull) == pytest.approx(1.0, abs=0.08)
+    assert np.std(np.concatenate(crowded)) > 1.1  # contamination beyond the quoted errors
     # closed forms: 1.0857 sigma_F / F for bright galaxies, asinh mags -> Pogson mags
     flux_dered = np.asarray(table["flux_r"]) * 10 ** (0.4 * config.EXTINCTION_COEFF["r"] * table["ebv"])
-    np.testing.assert_allclose(table["magerr_r"], 1.0857 * table["fluxerr_r"] / table["flux_r"], rtol=0.05)
+    np.testing.assert_allclose(table["magerr_r"][alone], 1.0857 * (table["fluxerr_r"] / table["flux_r"])[alone],
+                               rtol=0.05)
     np.testing.assert_allclose(galaxies.asinh_mag(flux_dered, "r"), table["mag_true_r"], atol=1e-4)
     zero_flux = {"u": 24.63, "g": 25.11, "r": 24.80, "i": 24.36, "z": 22.83}  # SDSS's documented values
     for band, mag in zero_flux.items():
@@ -200,80 +206,152 @@ def test_catalog_magnitudes_are_measured_with_their_errors(cat600):
     assert min(mean["u"], mean["z"]) > max(mean["g"], mean["r"], mean["i"])
 
 
-def test_snr_r_follows_the_same_noise_model(cat600):
+def test_petrosian_photometry_is_measured_in_two_petrosian_radii(cat600):
+    """Petrosian fluxes within 2 R_P (R_P from r, in every band): less than the model's total flux by
+    what a profile holds beyond 2 R_P (exponential ~1 %, de Vaucouleurs ~18 %), so early types lose more;
+    snr_r is the Petrosian r flux over its error (SDSS: 1.0857 / petroMagErr_r)."""
     table, _ = cat600
+    petro_minus_model = np.asarray(table["petromag_r"] - table["mag_r"])
+    early = np.asarray(table["early_type"])
+    assert 0.0 < np.median(petro_minus_model[~early]) < np.median(petro_minus_model[early]) < 0.25
+    np.testing.assert_allclose(table["snr_r"], 1.0857 / table["petromagerr_r"], rtol=0.02)
     model_snr = 1.0857 / np.asarray(table["magerr_r"])
     assert np.corrcoef(np.log(table["snr_r"]), np.log(model_snr))[0, 1] > 0.8
-    assert 0.5 < np.median(table["snr_r"] / model_snr) < 2.0
+    assert 0.3 < np.median(table["snr_r"] / model_snr) < 1.5  # a Petrosian aperture holds more sky
+    # R_P: beyond the PSF's, and larger for larger galaxies
+    assert (table["petrorad_r"] > 0.9 * table["psf_fwhm_r"]).all()
+    size = np.maximum(table["hlr_bulge_arcsec"], table["hlr_disk_arcsec"])
+    assert np.corrcoef(np.log(size), np.log(table["petrorad_r"]))[0, 1] > 0.6
+    assert table["petrorad_r"].unit == "arcsec" and table["petromag_g"].unit == "mag"
 
 
 def test_stripe82_photometry_is_deeper(cat600):
     table, _ = cat600
     deep = np.asarray(table["stripe82"])
     for band in ("u", "z"):  # sky-dominated: error ~ sky sigma x sqrt(effective area), whatever the galaxy
-        error = np.asarray(table[f"fluxerr_{band}"]) / np.sqrt(table[f"area_eff_{band}"])
+        floor = photometry.MODEL_FIT_FLOOR[band] * np.asarray(table[f"flux_{band}"])  # the same at any depth
+        pixels = np.sqrt(np.asarray(table[f"fluxerr_{band}"]) ** 2 - floor ** 2)
+        error = pixels / np.sqrt(table[f"area_eff_{band}"])
         ratio = np.median(error[~deep]) / np.median(error[deep])
-        assert ratio == pytest.approx(observe.STRIPE82_DEPTH, rel=0.1)
-    # closed form: sky sigma / 2.5 and 2.5^2 x the exposure divide every error by 2.5
-    p2, p3 = np.array([[0.01]]), np.array([[2e-4]])
-    shallow = galaxies.model_flux_error(p2, p3, np.array([[0.03]]), np.array([[900.0]]), np.array([[80.0]]))
-    deep_err = galaxies.model_flux_error(p2, p3, np.array([[0.03 / 2.5]]), np.array([[900.0 * 6.25]]),
-                                         np.array([[80.0]]))
-    assert shallow[0, 0] / deep_err[0, 0] == pytest.approx(2.5)
-    assert shallow[0, 0] == pytest.approx(np.sqrt(0.03 ** 2 * 100 + 80 / 900 * 2e-4 / 1e-4))
+        assert ratio == pytest.approx(observe.STRIPE82_DEPTH, rel=0.15)
 
 
 def test_photometry_is_seeded():
     a, _ = galaxies.make_catalog(40, seed=5)
     b, _ = galaxies.make_catalog(40, seed=5)
-    params = galaxies.make_catalog(40, seed=5)[1]
     np.testing.assert_array_equal(a["mag_g"], b["mag_g"])
-    sums = galaxies.profile_sums(params)
-    other = galaxies.photometry_from_sums(params, 6, *sums)["flux"]
-    assert not np.allclose(other, galaxies.photometry_from_sums(params, 5, *sums)["flux"])
-    # row i's noise depends only on (seed, i), not on how many galaxies there are, nor on the first row
+    np.testing.assert_array_equal(a["petromag_g"], b["petromag_g"])
+    # row i's draws depend only on (seed, i), not on how many galaxies there are, nor on the first row
     np.testing.assert_array_equal(galaxies.photometry_noise(5, 10), galaxies.photometry_noise(5, 40)[:10])
     np.testing.assert_array_equal(galaxies.photometry_noise(5, 10, start=30), galaxies.photometry_noise(5, 40)[30:])
+    assert not np.allclose(galaxies.photometry_noise(6, 10), galaxies.photometry_noise(5, 10))
 
 
-def test_photometry_adds_the_whole_model_fit_error():
-    """The true fluxes are noise free: measured = true + sigma_sim x the row's seeded unit normal."""
-    n, shape = 2000, (2000, len(config.BANDS))
-    params = dict(bulge_flux=np.full(shape, 30.0), disk_flux=np.full(shape, 50.0), noise_native=np.full(shape, 0.05),
-                  electrons_per_nmgy=np.full(shape, 900.0))
-    sums = np.full(shape, 0.01), np.full(shape, 2e-4)
-    sigma_sim = galaxies.model_flux_error(*sums, params["noise_native"], params["electrons_per_nmgy"], 80.0)
-    phot = galaxies.photometry_from_sums(params, 7, *sums)
-    np.testing.assert_array_equal(phot["error"], sigma_sim)
-    np.testing.assert_allclose(phot["flux"], 80.0 + sigma_sim * galaxies.photometry_noise(7, n))
-    # sample std of n normal deviates: relative standard error 1 / sqrt(2 n) per band
-    assert np.std(phot["flux"] - 80.0) == pytest.approx(sigma_sim[0, 0], rel=4 / np.sqrt(2 * phot["flux"].size))
+def test_model_fit_floor_is_drawn_per_row_and_quoted():
+    """MODEL_FIT_FLOOR adds f F_true z (z the row's seeded unit normal) to the model flux and f F_true in
+    quadrature to its error; the Petrosian photometry is left alone."""
+    n, bands = 2000, len(config.BANDS)
+    params = dict(bulge_flux=np.full((n, bands), 30.0), disk_flux=np.full((n, bands), 50.0))
+    phot = np.zeros((n, len(photometry.PHOTOMETRY), bands))
+    phot[:, 0], phot[:, 1], phot[:, 3] = 80.0, 0.3, 70.0
+    photometry.add_model_fit_floor(phot, params, 7, 0)
+    f = np.array([photometry.MODEL_FIT_FLOOR[b] for b in config.BANDS])
+    np.testing.assert_allclose(phot[:, 0], 80.0 + 80.0 * f * galaxies.photometry_noise(7, n))
+    np.testing.assert_allclose(phot[:, 1], np.broadcast_to(np.hypot(0.3, 80.0 * f), (n, bands)))
+    assert (phot[:, 3] == 70.0).all()
+    assert (f > 0).all() and (f < 0.01).all()  # fitted: 0.2-0.7 % (scripts/fit_catalogue_errors.py)
+    # the Petrosian floor enters the quoted errors only
+    fp = np.array([photometry.PETROSIAN_ERROR_FLOOR[b] for b in config.BANDS])
+    quoted = photometry.quoted_petrosian_error(np.full((2, bands), 70.0), np.full((2, bands), 0.5))
+    np.testing.assert_allclose(quoted, np.broadcast_to(np.hypot(0.5, 70.0 * fp), (2, bands)))
+    assert (fp > 0).all()
 
 
-def test_catalog_errors_match_matched_filter_scatter_on_images():
-    """Measure fluxes on noisy images as a model fit would: F = F_true sum(P I) / sum(P^2).
+def _one_galaxy(params, i, seed, noise=True):
+    """(image, clean, rendered) of row i as a build makes them."""
+    rendered = galaxies.render_galaxy(params, i)
+    clean = rendered.own if rendered.neighbours is None else rendered.own + rendered.neighbours
+    return (photometry.noisy_image(params, i, seed, i, clean) if noise else clean), clean, rendered
 
-    The images' noise (Lanczos-resampled sky + photon noise, neighbours included) over
-    many realisations must scatter the measured flux by the catalogue's fluxerr.
-    """
-    table, params = galaxies.make_catalog(200, seed=21)
+
+def test_measurement_on_a_noise_free_stamp_recovers_the_truth():
+    """No noise, no neighbour: the model fit returns the true flux (the profile is the template), and
+    the Petrosian flux of an exponential disk is ~99 % of it; the measured catalogue of a noise-free
+    render matches what measure_galaxy returns."""
+    table, params = galaxies.make_catalog(60, seed=13)
+    rows = np.flatnonzero(np.asarray(table["n_neighbours"]) == 0)[:15]
+    for i in rows:
+        image, clean, rendered = _one_galaxy(params, i, 13, noise=False)
+        phot = photometry.measure_galaxy(image, clean, rendered, params, i)
+        truth = params["bulge_flux"][i] + params["disk_flux"][i]
+        np.testing.assert_allclose(phot[0], truth, rtol=1e-5)
+        assert (phot[3] < truth * 1.001).all() and (phot[3] > 0.7 * truth).all()
+    disk = dict(params, bulge_flux=params["bulge_flux"] * 1e-9)
+    image, clean, rendered = _one_galaxy(disk, rows[0], 13, noise=False)
+    petro = photometry.measure_galaxy(image, clean, rendered, disk, rows[0])[3]
+    np.testing.assert_allclose(petro, disk["disk_flux"][rows[0]], rtol=0.02)
+
+
+def test_quoted_model_errors_match_the_scatter_on_noisy_stamps(monkeypatch):
+    """Measure each isolated galaxy's stamp under many noise draws: the model fluxes scatter by the
+    quoted error (sky + photon noise, through the cutout pipeline's spline resampling), floor excluded."""
+    monkeypatch.setattr(photometry, "MODEL_FIT_FLOOR", {b: 0.0 for b in config.BANDS})
+    table, params = galaxies.make_catalog(120, seed=21)
+    rows = np.flatnonzero(np.asarray(table["n_neighbours"]) == 0)[:80]
     n_real, ratios = 12, []
-    for i in range(len(table)):
-        model = render.render_stamp(galaxies.own_components(params, i), params["psf"][i])
-        image = render.render_stamp(galaxies.own_components(params, i) + galaxies.neighbour_components(params, i),
-                                   params["psf"][i])
-        p = model / (params["bulge_flux"][i] + params["disk_flux"][i])[:, None, None]
-        rng = np.random.default_rng(i)
-        measured = [(p * (image + observe.resampled_noise(
-            rng, params["noise_native"][i], params["shifts"][i], image=image,
-            electrons_per_unit=params["electrons_per_nmgy"][i]))).sum(axis=(1, 2)) / (p ** 2).sum(axis=(1, 2))
-            for _ in range(n_real)]
-        ratios.append(np.std(measured, axis=0, ddof=1)
-                      / np.array([table[f"fluxerr_{b}"][i] for b in config.BANDS]))
-    rms = np.sqrt(np.mean(np.square(ratios), axis=0))   # 200 x 11 degrees of freedom: +-1.5%
+    for i in rows:
+        _, clean, rendered = _one_galaxy(params, i, 21, noise=False)
+        measured = [photometry.measure_galaxy(photometry.noisy_image(params, i, 1000 + k, i, clean), clean,
+                                              rendered, params, i)[0] for k in range(n_real)]
+        ratios.append(np.std(measured, axis=0, ddof=1) / np.array([table[f"fluxerr_{b}"][i] for b in config.BANDS]))
+    rms = np.sqrt(np.mean(np.square(ratios), axis=0))   # 80 x 11 degrees of freedom: +-2.4 % per band
     np.testing.assert_allclose(rms, 1.0, atol=0.1)
-    # the magnitude errors are the same numbers in magnitudes
-    np.testing.assert_allclose(table["magerr_i"], 1.0857 * table["fluxerr_i"] / table["flux_i"], rtol=0.05)
+
+
+def test_deblending_removes_most_of_a_neighbour():
+    """A bright neighbour 8 pixels off: the symmetric-template deblender gives the galaxy back its
+    own flux to a few per cent, where a fit to the blended stamp would take much of the neighbour's."""
+    draws = galaxies.draw_galaxies(50, seed=3)
+    params = {k: v.copy() for k, v in draws.params.items()}
+    i = 0
+    params["nb_flux"][i] = 0.0
+    params["nb_flux"][i, 0] = 2 * (params["bulge_flux"][i] + params["disk_flux"][i])
+    params["nb_x"][i, 0], params["nb_y"][i, 0], params["nb_hlr"][i, 0] = 8.0, 0.0, 3.0
+    image, clean, rendered = _one_galaxy(params, i, 3, noise=False)
+    weight = photometry.deblend_weight(clean, rendered, params, i)
+    assert weight.shape == clean.shape and ((weight >= 0) & (weight <= 1)).all()
+    truth = params["bulge_flux"][i] + params["disk_flux"][i]
+    deblended = photometry.measure_galaxy(image, clean, rendered, params, i)[0]
+    t = rendered.own / truth[:, None, None]
+    blended = (t * clean).sum(axis=(1, 2)) / (t * t).sum(axis=(1, 2))
+    assert (np.abs(deblended / truth - 1) < 0.05).all()
+    assert (np.abs(blended / truth - 1) > 2 * np.abs(deblended / truth - 1)).all()
+    assert photometry.deblend_weight(rendered.own, rendered._replace(neighbours=None), params, i) is None
+
+
+def test_mirror_reflects_through_the_nearest_half_pixel():
+    image = np.arange(16.0).reshape(4, 4)
+    np.testing.assert_array_equal(photometry.mirror(image, (1.5, 1.5), np.full((4, 4), -1.0)), image[::-1, ::-1])
+    shifted = photometry.mirror(image, (1.0, 1.5), np.full((4, 4), -1.0))  # x' = 2 - x
+    np.testing.assert_array_equal(shifted[:, :3], image[::-1, 2::-1])
+    assert (shifted[:, 3] == -1).all()
+
+
+def test_catalogue_errors_match_the_real_catalogue_within_ten_percent():
+    """Issue 13: per band and magnitude bin (quintiles of the real magnitudes), the simulated model
+    magnitudes scatter about the truth like the real MGS catalogue's quoted errors, within 10 % and
+    two standard errors of the scatter (~5 % at ~400 galaxies per bin).  The floor was fitted on
+    another seed (101); without it the bright g, r, i bins fall to 0.74-0.81 and this test fails."""
+    from photoz_nb.validation.catalogue_errors import error_ratio_table, format_error_table, petrosian_error_table
+
+    table, _ = galaxies.make_catalog(2000, seed=5)
+    ratios = error_ratio_table(table)
+    assert len(ratios) == 25 and (ratios["n_sim"] > 250).all() and (ratios["n_real"] > 1700).all()
+    assert ratios["passed"].all(), format_error_table(ratios)
+    # quoted Petrosian errors (medians per bin, ~3 % statistical errors): with the fitted fraction of the
+    # flux, 0.85-1.14 of SDSS's on 6,000 galaxies (seed 101, the fit's); pixel noise alone gives 0.40-0.99
+    petro = petrosian_error_table(table)
+    assert ((petro["ratio"] > 0.8) & (petro["ratio"] < 1.25)).all(), format_error_table(petro)
 
 
 # -- renderer ------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 Images are rendered in chunks of rows, in parallel processes (or on a dask cluster), and
 written through :class:`photoz_nb.catalog.DatasetWriter` (resumable, published
-atomically).  The workers also measure each galaxy's photometry (flux, error, effective
-area) from its noise-free profile in the same render; it is kept next to the images in the
+atomically).  The workers also measure each galaxy's photometry on its stamp as SDSS would
+(model and Petrosian fluxes, :mod:`photoz_nb.simulate.photometry`); it is kept next to the images in the
 ``.partial`` directory (a memory-mapped file), and written into the catalogue just before
 the data set is published.  Every random number of a galaxy comes from a stream keyed by
 (seed, row) and every row is rendered alone, so the bytes depend neither on the number of
@@ -28,7 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import catalog, config, parallel, safeio
-from . import galaxies, observe
+from . import galaxies, photometry
 
 GENERATOR = "photoz_nb.simulate"
 #: Bump when the simulation changes: ensure_dataset then rebuilds existing data sets.
@@ -40,7 +40,9 @@ GENERATOR = "photoz_nb.simulate"
 #: 1.5: noise-free galaxies drawn from an extreme-deconvolution mixture of the real MGS (no clones),
 #: catalogue photometry with the whole model-fit error; observing conditions drawn per simulated field
 #: from a survey distribution; morphology fitted to real galaxies in the shared frames.
-VERSION = "1.5"
+#: 1.6: catalogue photometry measured on the stamps as SDSS's (deblended child, model flux with the r-band
+#: shape in every band, Petrosian flux within 2 R_P with R_P from r); new columns petromag_*, petrorad_r.
+VERSION = "1.6"
 CHUNK_SIZE = 256
 
 
@@ -57,28 +59,14 @@ def render_chunk(params: dict, seed: int, start: int, noise: bool = True) -> tup
     Returns
     -------
     images : (m, 64, 64, 5) float32
-    photometry : (m, 3, 5) float64, the measured flux, its error and the effective area of
-        each galaxy (:func:`galaxies.photometry_from_sums` of its own noise-free image)
+    photometry : (m, len(PHOTOMETRY), 5) float64, measured on the images as SDSS would
+        (:func:`photoz_nb.simulate.photometry.render_rows`)
     """
-    m = len(params["pa"])
-    images = np.empty(catalog.image_shape(m), dtype=np.float32)
-    sums = np.empty((m, 2, len(config.BANDS)))
-    total_flux = params["bulge_flux"] + params["disk_flux"]
-    for i in range(m):
-        own, neighbours = galaxies.render_galaxy(params, i)
-        sums[i] = galaxies.image_profile_sums(own, total_flux[i])
-        image = own if neighbours is None else own + neighbours
-        if noise:
-            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(galaxies.STREAM_NOISE, start + i)))
-            image = image + observe.resampled_noise(rng, params["noise_native"][i], params["shifts"][i], image=image,
-                                                    electrons_per_unit=params["electrons_per_nmgy"][i])
-        images[i] = np.moveaxis(image, 0, -1)
-    phot = galaxies.photometry_from_sums(params, seed, sums[:, 0], sums[:, 1], start)
-    return images, np.stack([phot[k] for k in PHOTOMETRY], axis=1)
+    return photometry.render_rows(params, seed, start, noise)
 
 
 #: What render_chunk measures, in the order of its photometry's second axis.
-PHOTOMETRY = ("flux", "error", "area")
+PHOTOMETRY = photometry.PHOTOMETRY
 
 
 def _save_rows(params: dict, directory: Path) -> dict[str, Path]:
