@@ -104,7 +104,7 @@ def galaxy_anatomy(ds, row: int) -> dict:
     clean = build.render_chunk(one, seed, row, noise=False)[0][0]
     image = np.asarray(ds.images[row], dtype=np.float32)
     point = render.Component("exponential", np.ones(len(config.BANDS)), hlr=0.05)  # far below a pixel
-    psf = np.moveaxis(render.render_stamp([point], one["psf"][0]), 0, -1)
+    psf = np.moveaxis(render.render_stamp([point], one["psf"][0], wing_scale=one["psf_wing_scale"][0]), 0, -1)
     ebv = float(ds.catalog["ebv"][row])
     return {"image": image, "noise": image - clean, "psf": psf,
             "psf_fwhm": one["psf"][0] * config.PIXEL_SCALE, "ebv": ebv,

@@ -180,7 +180,8 @@ def report_table(real: dict, run: dict, n: int = 20000, seed: int = 0) -> str:
     """Markdown table per band: simulated fields (median [5-95 %]) against the real fields and the run."""
     from photoz_nb.simulate import galaxies
 
-    obs = galaxies.draw_observing(n, galaxies.stream(seed, galaxies.STREAM_OBSERVING))
+    obs = galaxies.draw_observing(n, galaxies.stream(seed, galaxies.STREAM_OBSERVING),
+                                  galaxies.stream(seed, galaxies.STREAM_PSF_SHAPE))
     lines = ["| band | PSF core FWHM sim | real fields (core) | run 2583 PSF_WIDTH (effective) | "
              "native noise sim | run 2583 native noise | delivered noise sim | real fields (cutouts) | "
              "real percentile in sim |", "|---" * 9 + "|"]

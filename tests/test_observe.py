@@ -4,16 +4,35 @@ import pytest
 from scipy import stats
 
 from photoz_nb import config
-from photoz_nb.simulate import galaxies, observe
+from photoz_nb.simulate import galaxies, observe, render
 
 BANDS = config.BANDS
 R = BANDS.index("r")
 N = 20000  # galaxies: 10,000 fields, drawn in well under a second
 
 
+def observing(n, seed):
+    return galaxies.draw_observing(n, galaxies.stream(seed, galaxies.STREAM_OBSERVING),
+                                   galaxies.stream(seed, galaxies.STREAM_PSF_SHAPE))
+
+
 @pytest.fixture(scope="module")
 def obs():
-    return galaxies.draw_observing(N, galaxies.stream(0, galaxies.STREAM_OBSERVING))
+    return observing(N, 0)
+
+
+def test_the_psf_wing_scale_is_one_per_field_log_normal_around_the_survey_median(obs):
+    """A field's galaxies share its wing scale; over 10,000 fields ln(scale) has median 0 and sigma
+    FIELD_PSF_WING_SIGMA (4 standard errors: 1.2533 sigma / sqrt(n) for the median, sigma / sqrt(2n)),
+    clipped at FIELD_CLIP_SIGMA; a render's wing fraction stays below 1 in every band."""
+    first, _ = _per_field(obs, "psf_wing_scale")
+    for f in np.unique(obs["field"])[:200]:
+        assert len(set(obs["psf_wing_scale"][obs["field"] == f])) == 1
+    ln, sigma, n = np.log(first), observe.FIELD_PSF_WING_SIGMA, len(first)
+    assert abs(np.median(ln)) < 4 * 1.2533 * sigma / np.sqrt(n)
+    assert abs(ln.std() - sigma) < 4 * sigma / np.sqrt(2 * n) + 0.01 * sigma  # + the clipped tails' share
+    assert np.abs(ln).max() <= observe.FIELD_CLIP_SIGMA * sigma + 1e-12
+    assert (render.wing_fractions(BANDS, first.max()) < 1).all()
 
 
 def _per_field(obs, key):
@@ -104,12 +123,10 @@ def test_stripe82_fields_are_deeper_by_the_depth_factor(obs):
 
 
 def test_draws_are_deterministic_and_keyed_by_seed():
-    a = galaxies.draw_observing(500, galaxies.stream(7, galaxies.STREAM_OBSERVING))
-    b = galaxies.draw_observing(500, galaxies.stream(7, galaxies.STREAM_OBSERVING))
-    c = galaxies.draw_observing(500, galaxies.stream(8, galaxies.STREAM_OBSERVING))
+    a, b, c = (observing(500, seed) for seed in (7, 7, 8))
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
-    assert not np.array_equal(a["psf"], c["psf"])
+    assert not np.array_equal(a["psf"], c["psf"]) and not np.array_equal(a["psf_wing_scale"], c["psf_wing_scale"])
     with pytest.raises(ValueError, match="number of fields must be a positive integer"):
         observe.draw_fields(np.random.default_rng(0), 0)
 

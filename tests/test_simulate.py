@@ -462,14 +462,17 @@ def test_moffat_ft_and_its_closed_form_match_galsim():
         render.psf_ft(grid.k, [2.0], bands="y")
 
 
-def test_point_source_is_a_pixel_integrated_moffat_core_plus_wing():
-    """A rendered point source in each band against its real-space PSF integrated over sub-pixels."""
+@pytest.mark.parametrize("wing_scale", [1.0, 1.6])
+def test_point_source_is_a_pixel_integrated_moffat_core_plus_wing(wing_scale):
+    """A rendered point source in each band against its real-space PSF integrated over sub-pixels, at the
+    survey median's wing and at a field's wider share of the light in the wing."""
     fwhm, dx, dy = 3.0, 0.3, -0.2
-    images = render.render_stamp([Component("exponential", np.ones(5), 1e-4, dx=dx, dy=dy)], np.full(5, fwhm))
+    images = render.render_stamp([Component("exponential", np.ones(5), 1e-4, dx=dx, dy=dy)], np.full(5, fwhm),
+                                 wing_scale=wing_scale)
     y, x = np.indices(images.shape[1:], dtype=float)
     sub = (np.arange(8) + 0.5) / 8 - 0.5
     for image, band in zip(images, config.BANDS):
-        wing = render.PSF_WING_FRACTION[band]
+        wing = render.PSF_WING_FRACTION[band] * wing_scale
         parts = ((1 - wing, render.PSF_CORE_BETA[band], fwhm),
                  (wing, render.PSF_WING_BETA, fwhm * render.PSF_WING_SCALE))
         ref = np.zeros(image.shape)
@@ -481,8 +484,16 @@ def test_point_source_is_a_pixel_integrated_moffat_core_plus_wing():
                     ref += frac * (b - 1) / (np.pi * alpha ** 2) * (1 + r2 / alpha ** 2) ** -b / 64
         assert np.abs(image - ref).max() < 0.005 * ref.max(), band
         assert image.sum() == pytest.approx(ref.sum(), rel=2e-3), band
-    # the wing holds light far out: 0.13-0.34% of a point source's flux falls outside the 64x64 stamp
-    assert 0.995 < images.sum(axis=(1, 2)).min() and images.sum(axis=(1, 2)).max() < 0.999
+    # the wing holds light far out: 0.13-0.34% of a point source's flux falls outside the 64x64 stamp,
+    # in proportion to the wing's share
+    outside = 1 - images.sum(axis=(1, 2))
+    assert 0.001 * wing_scale < outside.min() and outside.max() < 0.005 * wing_scale
+
+
+@pytest.mark.parametrize("wing_scale", [-0.1, np.nan, 1 / min(render.PSF_WING_FRACTION.values()) + 1])
+def test_a_wing_scale_that_leaves_no_core_or_a_negative_wing_is_refused(wing_scale):
+    with pytest.raises(ValueError, match="wing_scale .* each must lie in"):
+        render.render_stamp([Component("exponential", np.ones(5), 1.0)], np.full(5, 3.0), wing_scale=wing_scale)
 
 
 def test_catalog_rows_render_with_their_flux(cat150):

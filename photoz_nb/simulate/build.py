@@ -40,9 +40,11 @@ GENERATOR = "photoz_nb.simulate"
 #: 1.5: noise-free galaxies drawn from an extreme-deconvolution mixture of the real MGS (no clones),
 #: catalogue photometry with the whole model-fit error; observing conditions drawn per simulated field
 #: from a survey distribution; morphology fitted to real galaxies in the shared frames.
-#: 1.6: catalogue photometry measured on the stamps as SDSS's (deblended child, model flux with the r-band
-#: shape in every band, Petrosian flux within 2 R_P with R_P from r); new columns petromag_*, petrorad_r.
-VERSION = "1.6"
+#: 1.6: catalogue photometry measured on the stamps as SDSS's (deblended child, model flux with the galaxy's
+#: own profile in each band, Petrosian flux within 2 R_P with R_P from r); new columns petromag_*, petrorad_r.
+#: 1.7: the PSF's shape varies between fields (the wing's share, observe.draw_psf_wing_scale); new column
+#: psf_wing_scale.
+VERSION = "1.7"
 CHUNK_SIZE = 256
 
 

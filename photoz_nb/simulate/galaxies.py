@@ -41,7 +41,7 @@ from .photometry import (as_dict, measured_photometry, neighbour_components, own
 from .real import (ROW_BLOCK, SIMULATED_OBJID_OFFSET, Population, by_blocks,  # noqa: F401 (galaxies.X)
                    load_real_galaxies)
 from .streams import (STREAM_MORPHOLOGY, STREAM_NEIGHBOURS, STREAM_NOISE, STREAM_OBSERVING,  # noqa: F401 (galaxies.X)
-                      STREAM_PHOTOMETRY, STREAM_SAMPLE, stream)
+                      STREAM_PHOTOMETRY, STREAM_PSF_SHAPE, STREAM_SAMPLE, stream)
 
 BANDS = config.BANDS
 R = BANDS.index("r")
@@ -226,18 +226,21 @@ def draw_morphology(pop: Population, rng: np.random.Generator) -> dict:
 
 
 # -- observing conditions -----------------------------------------------------------------
-def draw_observing(n: int, rng: np.random.Generator) -> dict:
+def draw_observing(n: int, rng: np.random.Generator, psf_shape_rng: np.random.Generator) -> dict:
     """Observing conditions of each galaxy: those of its simulated field, then its own position.
 
     The fields' PSF FWHM (arcsec), native sky noise and Stripe 82 flag are drawn jointly per field
     (:func:`observe.draw_fields`, ``observe.GALAXIES_PER_FIELD`` random galaxies per field, ``field``
-    the galaxy's field index); the resampling shifts, and with them the delivered noise, per galaxy.
+    the galaxy's field index), and the fields' PSF wing scale (:func:`observe.draw_psf_wing_scale`)
+    from ``psf_shape_rng``; the resampling shifts, and with them the delivered noise, per galaxy.
     """
     fields = observe.draw_fields(rng, observe.n_fields(n))
+    wing_scale = observe.draw_psf_wing_scale(psf_shape_rng, observe.n_fields(n))
     field = observe.assign_fields(rng, n)
     stripe82, noise = fields["stripe82"][field], fields["noise"][field]
     shifts = rng.random((n, len(BANDS), 2))
-    return dict(psf=fields["psf"][field], stripe82=stripe82, noise_native=noise, shifts=shifts,
+    return dict(psf=fields["psf"][field], psf_wing_scale=wing_scale[field], stripe82=stripe82,
+                noise_native=noise, shifts=shifts,
                 noise=noise * by_blocks(observe.resampling_noise_factor, shifts),
                 electrons_per_nmgy=observe.electrons_per_nmgy(stripe82), field=field)
 
@@ -289,7 +292,7 @@ def draw_galaxies(n: int | None, seed: int) -> Draws:
         raise ValueError(f"number of galaxies must be a positive integer or None, got n={n!r}")
     pop = sample_population(n, stream(seed, STREAM_SAMPLE))
     morph = draw_morphology(pop, stream(seed, STREAM_MORPHOLOGY))
-    obs = draw_observing(len(pop), stream(seed, STREAM_OBSERVING))
+    obs = draw_observing(len(pop), stream(seed, STREAM_OBSERVING), stream(seed, STREAM_PSF_SHAPE))
     nb = draw_neighbours(pop, stream(seed, STREAM_NEIGHBOURS))
     transmission = observe.extinction_factor(pop.ebv)
     draws = Draws(pop, morph, obs, nb, transmission,
@@ -366,7 +369,8 @@ def render_parameters(morph: dict, obs: dict, nb: dict, transmission: np.ndarray
         hlr_bulge=morph["hlr_bulge"] / pix, hlr_disk=morph["hlr_disk"] / pix,
         q_bulge=morph["q_bulge"], q_disk=morph["q_disk"], pa=morph["pa"],
         dx=morph["offset"][:, 0], dy=morph["offset"][:, 1],
-        psf=obs["psf"] / pix, noise_native=obs["noise_native"], shifts=obs["shifts"],
+        psf=obs["psf"] / pix, psf_wing_scale=obs["psf_wing_scale"], noise_native=obs["noise_native"],
+        shifts=obs["shifts"],
         electrons_per_nmgy=obs["electrons_per_nmgy"],
         nb_flux=nb["flux"] * transmission[:, None, :], nb_hlr=nb["hlr"] / pix, nb_q=nb["q"], nb_pa=nb["pa"],
         nb_x=nb["x"], nb_y=nb["y"], nb_devaucouleurs=nb["devaucouleurs"],
@@ -397,6 +401,7 @@ def _catalog_table(pop, morph, obs, nb, transmission, phot, split_fractions, see
         "offset_x_pix": morph["offset"][:, 0], "offset_y_pix": morph["offset"][:, 1],
         "field_id": obs["field"],  # simulated field: its galaxies share PSF, sky noise, Stripe 82 (observe.draw_fields)
         **{f"psf_fwhm_{b}": obs["psf"][:, i] for i, b in enumerate(BANDS) if b != "r"},
+        "psf_wing_scale": obs["psf_wing_scale"],  # the field's PSF wing / the survey median's (render.wing_fractions)
         **{f"noise_{b}": obs["noise"][:, i] for i, b in enumerate(BANDS)},
         **{f"flux_{b}": flux_obs[:, i] for i, b in enumerate(BANDS)},
         **{f"{name}_{b}": measured[f"{name}_{b}"] for name in ("fluxerr", "area_eff") for b in BANDS},

@@ -71,7 +71,7 @@ def render_galaxy(params: dict, i: int) -> Rendered:
     groups = [own_components(params, i)] + ([neighbours] if neighbours else [])
     if len(neighbours) > 1:
         groups += [[c] for c in neighbours]
-    images = render.render_groups(groups, params["psf"][i])
+    images = render.render_groups(groups, params["psf"][i], wing_scale=params["psf_wing_scale"][i])
     each = tuple(images[2:]) if len(neighbours) > 1 else tuple(images[1:2])
     return Rendered(images[0], images[1] if neighbours else None, each)
 

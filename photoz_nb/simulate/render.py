@@ -241,12 +241,23 @@ def psf_bands(bands, n_bands: int) -> tuple[str, ...]:
     return bands
 
 
-def psf_ft(k: np.ndarray, fwhm, bands=None) -> np.ndarray:
+def wing_fractions(bands, wing_scale: float = 1.0) -> np.ndarray:
+    """The PSF wing's share of the light per band: PSF_WING_FRACTION x ``wing_scale`` (a field's,
+    observe.draw_psf_wing_scale); a ValueError unless every share lies in [0, 1)."""
+    fraction = np.array([PSF_WING_FRACTION[b] for b in bands]) * wing_scale
+    if not (np.isfinite(fraction).all() and (fraction >= 0).all() and (fraction < 1).all()):
+        raise ValueError(f"psf: wing_scale {wing_scale!r} gives wing fractions {np.round(fraction, 3).tolist()} "
+                         f"in bands {list(bands)}; each must lie in [0, 1)")
+    return fraction
+
+
+def psf_ft(k: np.ndarray, fwhm, bands=None, wing_scale: float = 1.0) -> np.ndarray:
     """FT of the simulator's unit-flux PSF of core FWHM ``fwhm`` (n_bands,) in ``bands`` (default
-    config.BANDS): per band a Moffat core + Moffat wing (PSF_CORE_BETA, ...), float32, (n_bands, ...)."""
+    config.BANDS): per band a Moffat core + Moffat wing (PSF_CORE_BETA, ...) holding
+    :func:`wing_fractions` of the light, float32, (n_bands, ...)."""
     fwhm = np.atleast_1d(np.asarray(fwhm, dtype=float))
     bands = psf_bands(bands, len(fwhm))
-    fraction = np.array([PSF_WING_FRACTION[b] for b in bands], dtype=np.float32).reshape((-1,) + (1,) * np.ndim(k))
+    fraction = wing_fractions(bands, wing_scale).astype(np.float32).reshape((-1,) + (1,) * np.ndim(k))
     out = moffat_ft_half_integer(k, fwhm, [PSF_CORE_BETA[b] for b in bands])
     out *= 1 - fraction
     wing = moffat_ft_half_integer(k, fwhm * PSF_WING_SCALE, PSF_WING_BETA)
@@ -322,7 +333,7 @@ def _frequency_grid(n: int) -> _Grid:
 
 
 def render_stamp(components, psf_fwhm, stamp: int = config.STAMP, n_fft: int | None = None,
-                 bands=None) -> np.ndarray:
+                 bands=None, wing_scale: float = 1.0) -> np.ndarray:
     """Noise-free image of ``components`` seen through the PSF (:func:`psf_ft`), pixel-integrated.
 
     Parameters
@@ -338,16 +349,18 @@ def render_stamp(components, psf_fwhm, stamp: int = config.STAMP, n_fft: int | N
         Padded FFT size; by default the smallest that keeps wrap-around off the stamp.
     bands : str or sequence of str, optional
         The band of each PSF FWHM (its PSF shape); default config.BANDS.
+    wing_scale : float
+        The field's PSF wing, relative to the survey median (:func:`wing_fractions`).
 
     Returns
     -------
     ndarray of shape (n_bands, stamp, stamp), float32, flux per pixel.
     """
-    return render_groups([components], psf_fwhm, stamp, n_fft, bands)[0]
+    return render_groups([components], psf_fwhm, stamp, n_fft, bands, wing_scale)[0]
 
 
 def render_groups(groups, psf_fwhm, stamp: int = config.STAMP, n_fft: int | None = None,
-                  bands=None) -> np.ndarray:
+                  bands=None, wing_scale: float = 1.0) -> np.ndarray:
     """Separate images of groups of components on one grid through one PSF.
 
     Used to get a galaxy and its neighbours apart (their sum is the stamp) from one set of
@@ -366,7 +379,7 @@ def render_groups(groups, psf_fwhm, stamp: int = config.STAMP, n_fft: int | None
     grid = _frequency_grid(n)
     transfer = grid.pixel
     if psf_fwhm is not None:  # PSF x pixel, per band
-        transfer = psf_ft(grid.k, psf_fwhm, bands)
+        transfer = psf_ft(grid.k, psf_fwhm, bands, wing_scale)
         transfer *= grid.pixel
     ft = np.empty((len(groups), len(everything[0].flux), n, n // 2 + 1), dtype=np.complex64)
     for out, group in zip(ft, groups):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 #: Streams of the one seed (numpy SeedSequence spawn keys).
-STREAM_SAMPLE, STREAM_MORPHOLOGY, STREAM_OBSERVING, STREAM_NEIGHBOURS, STREAM_NOISE, STREAM_PHOTOMETRY = range(6)
+(STREAM_SAMPLE, STREAM_MORPHOLOGY, STREAM_OBSERVING, STREAM_NEIGHBOURS, STREAM_NOISE, STREAM_PHOTOMETRY,
+ STREAM_PSF_SHAPE) = range(7)
 
 
 def stream(seed: int, key: int) -> np.random.Generator:

@@ -46,12 +46,21 @@ def catalog_psf(cat: Table) -> np.ndarray:
     return np.column_stack([np.asarray(cat[f"psf_fwhm_{b}"], float) for b in BANDS])
 
 
-def point_source(psf_fwhm_pix, dx: float = 0.0, dy: float = 0.0, stamp: int = 32, bands=None) -> np.ndarray:
+def catalog_wing_scale(cat: Table) -> np.ndarray:
+    """PSF wing scale of each catalogue row (simulator 1.7's ``psf_wing_scale``; 1, the survey median's
+    shape, for data sets made before it varied between fields)."""
+    if "psf_wing_scale" not in cat.colnames:
+        return np.ones(len(cat))
+    return np.asarray(cat["psf_wing_scale"], float)
+
+
+def point_source(psf_fwhm_pix, dx: float = 0.0, dy: float = 0.0, stamp: int = 32, bands=None,
+                 wing_scale: float = 1.0) -> np.ndarray:
     """A rendered unit-flux point source through the simulator's PSF in ``bands`` (default all),
     shape (n_bands, stamp, stamp)."""
     psf = np.atleast_1d(np.asarray(psf_fwhm_pix, float))
     return render.render_stamp([render.Component("exponential", np.ones(len(psf)), 1e-3, dx=dx, dy=dy)], psf, stamp,
-                               bands=bands)
+                               bands=bands, wing_scale=wing_scale)
 
 
 def _psf_widths(box: np.ndarray | None, scale: float) -> tuple[float, float]:
@@ -129,14 +138,17 @@ def compare_psf(ds: catalog.Dataset, fields: list[RealField], n_sim: int = 150, 
     """PSF widths of real stars and of point sources rendered with the simulated PSFs, same code."""
 
     nominal = catalog_psf(ds.catalog)
+    wing = catalog_wing_scale(ds.catalog)
     rows = _rows(len(nominal), n_sim, seed)
     rng = np.random.default_rng(seed)
     widths, r_images = [], []
     for i in tqdm(rows, desc="PSF (sim)", unit="psf", disable=not progress):
         dx, dy = rng.uniform(-0.5, 0.5, 2)
-        image = point_source(nominal[i] / config.PIXEL_SCALE, dx, dy, stamp=FWHM_BOX + 1)[:, :-1, :-1]
+        image = point_source(nominal[i] / config.PIXEL_SCALE, dx, dy, stamp=FWHM_BOX + 1,
+                             wing_scale=wing[i])[:, :-1, :-1]
         widths.append([_psf_widths(image[j], config.PIXEL_SCALE) for j in range(len(BANDS))])
-        r_images.append(point_source([nominal[i, R] / config.PIXEL_SCALE], dx, dy, stamp=config.STAMP, bands="r")[0])
+        r_images.append(point_source([nominal[i, R] / config.PIXEL_SCALE], dx, dy, stamp=config.STAMP, bands="r",
+                                     wing_scale=wing[i])[0])
     widths = np.array(widths).reshape(len(rows), len(BANDS), 2)
     real, real_eff, real_r, calib, source = {}, {}, {}, {}, {}
     for field in tqdm(fields, desc="PSF (real)", unit="field", disable=not progress):
