@@ -238,7 +238,8 @@ def _simulate(args):
         from .validation import realism_report, tally  # lazy: matplotlib, see the note at the top
         table = realism_report(path, args.frames_dir, figures_dir=profile.figures_dir)
         table.pprint_all()
-        print(f"{tally(table)}; figures: {', '.join(table.meta['figures'][::2])}")
+        print(f"\n{table.meta['details']}\n\n{tally(table)}; figures: {', '.join(table.meta['figures'][::2])}; "
+              f"tables: {table.meta['tables']}")
 
 
 def _validate(args):

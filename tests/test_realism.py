@@ -285,8 +285,17 @@ def test_report_end_to_end_on_real_frames(small_build, tmp_path):
     galaxy = table[np.char.startswith(quantity, "galaxy r50")]
     assert "both" in galaxy["field"] and set(galaxy["field"]) - {"both"} <= set(used)
     tests = table[table["kind"] == "test"]
-    assert realism.tally(table) == (f"{int(tests['passed'].sum())}/{len(tests)} tests pass "
-                                    f"({len(info)} informative rows)")
+    assert realism.tally(table) == (
+        f"{int(tests['passed'].sum())}/{len(tests)} tests pass at their own thresholds, "
+        f"{int(tests['passed_family'].sum())}/{len(tests)} family-wise (Holm, alpha 0.05 over the "
+        f"{int(np.isfinite(tests['p_value']).sum())} tests with a p-value) ({len(info)} informative rows)")
+    # KS and percentile tests carry p-values; the catalogue's error ratios are 5 bands x 5 bins of tests
+    assert np.isfinite(table[np.char.startswith(quantity, "galaxy r50")]["p_value"]).all()
+    assert np.isfinite(per_field["p_value"]).all()
+    errors = table[quantity == "catalogue model-mag error [mag]"]
+    assert len(errors) == 25 and set(errors["band"]) == set(config.BANDS) and (errors["kind"] == "test").all()
+    details = (tmp_path / "realism_tables.md").read_text()
+    assert details.strip() == table.meta["details"] and "| 17–17.8 |" in details and "| z |" in details
     assert sorted(p.rsplit("/", 1)[-1] for p in table.meta["figures"] if p.endswith(".png")) == [
         "realism_colour_redshift.png", "realism_galaxy_sizes.png", "realism_psf_fwhm.png", "realism_sky_noise.png"]
 
@@ -299,3 +308,19 @@ def test_sky_noise_measurement_matches_the_simulated_truth(small_build):
     result = realism.compare_sky_noise(ds, [], n_sim=60, progress=False)
     ratio = np.median(result.sim / result.sim_truth, axis=0)
     np.testing.assert_allclose(ratio, 1.0, atol=0.04)
+
+
+def test_holm_family_wise_verdicts_on_a_worked_case_and_its_error_rate_under_the_null():
+    """Holm at 0.05 over 4 p-values: thresholds 0.0125, 0.0167, 0.025, 0.05; it stops at the first
+    p above its threshold.  Tests without a p-value keep their own verdict.  Under the null (independent
+    uniform p-values, 50 per family) at most 5 % of 4,000 families see any rejection (3 binomial errors)."""
+    p = [0.04, 0.001, np.nan, 0.3, 0.01, np.nan]
+    own = [False, False, False, True, False, True]
+    assert realism.holm_passed(p, own).tolist() == [True, False, False, True, False, True]
+    assert realism.holm_passed([0.0064] + [0.5] * 56, [False] + [True] * 56).all()
+    assert not realism.holm_passed([0.0005] + [0.5] * 56, [False] + [True] * 56)[0]
+    rng = np.random.default_rng(0)
+    any_rejected = np.mean([not realism.holm_passed(rng.uniform(size=50), np.ones(50, bool)).all()
+                            for _ in range(4000)])
+    assert any_rejected <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 4000)
+    assert any_rejected > 0.02  # and it is not vacuous: Holm at 0.05 does reject now and then

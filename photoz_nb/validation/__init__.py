@@ -40,7 +40,16 @@ Pass thresholds (fixed in advance, never tuned to the result):
   hold only a handful of MGS-bright galaxies, so these tests have little power: read N;
 * colours: rms over redshift bins of the median colour difference <= 0.03 mag for g-r and r-i,
   <= 0.05 mag for u-g (SDSS colour calibration is good to ~1-2%, u to ~3%), and the mean ratio of
-  the robust scatters within [0.8, 1.25].
+  the robust scatters within [0.8, 1.25];
+* catalogue errors (simulated catalogues with true magnitudes): per band and quintile of the real
+  magnitudes, the simulated model magnitudes' scatter about the truth within 10 % (and two standard
+  errors) of the real catalogue's quoted errors (:mod:`.catalogue_errors`).
+
+Each test passes or fails at its own threshold, and the report also gives a family-wise verdict
+(:func:`holm_passed`): the tests with a p-value (KS; a percentile span as 2 min(q, 1 - q)) fail only
+if Holm's procedure rejects them at a family-wise error of FAMILY_ALPHA, since ~50 tests at 1-2 %
+each would fail a perfect simulation more often than not.  :func:`detail_markdown` gives the
+tables behind the tests (sizes and concentrations per r bin, error ratios per band and bin).
 
 Every complete field of the frames folder is used, except crowded ones (:func:`field_crowding`:
 more than CROWDED_DENSITY sources with 15 < r < 19 per arcmin^2, where blends of stars pass for
@@ -51,7 +60,7 @@ Noise and PSF have rows per field; the galaxy tests are pooled ("both") and per 
 """
 from .colours import COLOURS, ColourResult, _binned, compare_colour_redshift
 from .fields import RealField, _box, _world_to_pixel, field_crowding, load_fields, split_crowded
-from .galaxy_sizes import (SizeResult, _measure_rows, _psf_profile_table, compare_galaxy_sizes,
+from .galaxy_sizes import (SizeResult, _measure_rows, _psf_profile_table, binned_size_table, compare_galaxy_sizes,
                            measure_real_galaxies, psf_concentration, psf_r50, real_galaxy_candidates, saturated_core,
                            size_offset_dex)
 from .noise import NoiseResult, _rows, compare_sky_noise
@@ -59,8 +68,9 @@ from .psf import (PSF_FIT_BOX, PSF_FIT_SN_MIN, PsfResult, _crop, _profile_table,
                   _star_boxes, _star_widths, calib_star_positions, catalog_psf, compare_psf, fit_psf_model,
                   locus_star_positions, other_sources, point_source, psf_stars, star_profiles, star_sn)
 from .report import (GALAXY_TESTS, RealismResults, _as_dataset, _crowding_rows, _galaxy_rows, _percentile_row,
-                     _psf_rows, _row, figures, realism_report, run_comparisons, summary_table, tally)
-from .thresholds import (BANDS, COLOUR_RMS_MAX, COLOUR_Z_EDGES, CROWDED_DENSITY, CROWDING_MAG_RANGE,
+                     _psf_rows, _row, detail_markdown, figures, holm_passed, realism_report, run_comparisons,
+                     summary_table, tally)
+from .thresholds import (BANDS, COLOUR_RMS_MAX, COLOUR_Z_EDGES, CROWDED_DENSITY, CROWDING_MAG_RANGE, FAMILY_ALPHA,
                          FLAT_CONCENTRATION_MARGIN, FWHM_BOX, FWHM_FIT_BOX, GALAXY_MAG_RANGE, KS_P_MIN, MIN_PER_BIN,
                          PERCENTILE_RANGE, RESOLVED_R50_RATIO, SATURATED_LINEAR_PIXELS, SATURATION_BOX,
                          SATURATION_MAG, SATURATION_MIN_DN, SCATTER_RATIO_RANGE, SIZE_OFFSET_MAX_DEX, STAR_MAG_RANGE,
@@ -73,9 +83,10 @@ from ..measure import (axis_ratio, core_wing_image, curve_of_growth, detect_sour
 __all__ = ["_as_dataset", "_binned", "_box", "_crop", "_crowding_rows", "_galaxy_rows",
            "_measure_rows", "_percentile_row", "_profile_table", "_psf_profile_table", "_psf_rows", "_psf_widths",
            "_quartiles", "_row", "_rows", "_star_boxes", "_star_widths", "_world_to_pixel", "axis_ratio", "BANDS",
+           "binned_size_table", "detail_markdown", "holm_passed",
            "calib_star_positions", "catalog_psf", "COLOUR_RMS_MAX", "COLOUR_Z_EDGES", "ColourResult", "COLOURS",
            "compare_colour_redshift", "compare_galaxy_sizes", "compare_psf", "compare_sky_noise", "core_wing_image",
-           "CROWDED_DENSITY", "CROWDING_MAG_RANGE", "curve_of_growth", "detect_sources", "effective_fwhm",
+           "CROWDED_DENSITY", "CROWDING_MAG_RANGE", "curve_of_growth", "FAMILY_ALPHA", "detect_sources", "effective_fwhm",
            "field_crowding", "figures", "fit_fwhm", "fit_psf_model", "fit_psf_wing", "FLAT_CONCENTRATION_MARGIN",
            "FWHM_BOX", "FWHM_FIT_BOX", "GALAXY_MAG_RANGE", "GALAXY_TESTS", "KS_P_MIN", "load_fields",
            "locus_star_positions", "measure_real_galaxies", "MIN_PER_BIN", "moffat_alpha", "moffat_image",

@@ -20,6 +20,7 @@ from .thresholds import (
     FLAT_CONCENTRATION_MARGIN,
     GALAXY_MAG_RANGE,
     RESOLVED_R50_RATIO,
+    SIZE_TABLE_EDGES,
     SATURATED_LINEAR_PIXELS,
     SATURATION_BOX,
     SATURATION_MAG,
@@ -157,6 +158,34 @@ def measure_real_galaxies(field: RealField, stars: Table, bands=("r",), mag_max:
         table[f"mag_{b}"] = np.array([curve_of_growth(s[:, :, j])["mag"] for s in stamps], float)
     table["field"], table["ra"], table["dec"] = [field.name] * n, cand["ra"][keep], cand["dec"][keep]
     return table
+
+
+def _median_and_error(values, rng, n_boot: int) -> tuple[float, float]:
+    """Median and its bootstrap standard error (NaN with fewer than 2 values)."""
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    if values.size < 2:
+        return (float(values[0]) if values.size else np.nan), np.nan
+    boot = np.median(values[rng.integers(0, values.size, (n_boot, values.size))], axis=1)
+    return float(np.median(values)), float(boot.std())
+
+
+def binned_size_table(sizes: SizeResult, edges=SIZE_TABLE_EDGES, n_boot: int = 1000, seed: int = 0) -> Table:
+    """Median Petrosian r50 (arcsec) and r90/r50 of the selected galaxies per bin of r magnitude,
+    simulated and real, with bootstrap standard errors and the number of galaxies per bin."""
+    rng = np.random.default_rng(seed)
+    sim, real = (t[t["selected"]] if len(t) else t for t in (sizes.sim, sizes.real))
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        row = {"r_lo": float(lo), "r_hi": float(hi)}
+        for name, t in (("sim", sim), ("real", real)):
+            inside = t[(t["mag"] >= lo) & (t["mag"] < hi)] if len(t) else t
+            row[f"n_{name}"] = len(inside)
+            for column, short in (("r50", "r50"), ("concentration", "c")):
+                values = inside[column] if len(inside) else []
+                row[f"{short}_{name}"], row[f"{short}_{name}_err"] = _median_and_error(values, rng, n_boot)
+        rows.append(row)
+    return Table(rows=rows)
 
 
 def size_offset_dex(sizes: SizeResult, bin_width: float = 0.5) -> float:

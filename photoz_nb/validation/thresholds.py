@@ -14,9 +14,13 @@ KS_P_MIN = 0.01
 SIZE_OFFSET_MAX_DEX = 0.10
 COLOUR_RMS_MAX = {"u-g": 0.05, "g-r": 0.03, "r-i": 0.03}
 SCATTER_RATIO_RANGE = (0.8, 1.25)
+#: Family-wise error rate of the report's tests that have a p-value (report.holm_passed).
+FAMILY_ALPHA = 0.05
 
 #: Selections.
 GALAXY_MAG_RANGE = (14.0, config.R_PETRO_MAX)
+#: r-magnitude bins of the size and concentration table (galaxy_sizes.binned_size_table).
+SIZE_TABLE_EDGES = (GALAXY_MAG_RANGE[0], 16.0, 17.0, GALAXY_MAG_RANGE[1])
 STAR_MAG_RANGE = (15.0, 19.0)
 #: A source is resolved (a galaxy) when its r50 exceeds this multiple of the PSF's r50.
 RESOLVED_R50_RATIO = 1.2
