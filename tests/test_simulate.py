@@ -115,7 +115,8 @@ def test_measured_sizes_follow_shen_and_concentration_follows_colour():
     """Like with like: the Petrosian R50 that realism's curve of growth measures on the noise-free,
     PSF-convolved r images of drawn galaxies (Shen et al. 2003 used SDSS's petroR50_r, seeing
     included) follows the Shen relation per type, and red (early, u-r > 2.22) galaxies are the
-    concentrated ones (Strateva et al. 2001: C = R90/R50 = 2.6 separates early from late types).
+    concentrated ones (Strateva et al. 2001: C = R90/R50 = 2.6 separates early from late types), and
+    their surface brightness passes the MGS's as Strauss et al. (2002) describe it.
     The real shared fields show red galaxies 0.4 more concentrated than blue ones (11 and 9 galaxies)."""
     from photoz_nb import measure as realism
 
@@ -136,6 +137,12 @@ def test_measured_sizes_follow_shen_and_concentration_follows_colour():
         assert np.median(np.log(r50_kpc[sel] / shen)) == pytest.approx(0.0, abs=0.12), kind
     assert np.median(conc[early]) - np.median(conc[~early]) > 0.2
     assert np.mean(conc[early] > 2.6) > 3 * np.mean(conc[~early] > 2.6)
+    # Strauss et al. 2002: the MGS's cut on the Petrosian half-light surface brightness (dereddened r),
+    # mu50 <= 24.5 mag/arcsec^2, removes < 0.1 % of galaxies; binomially at most 3 of 400 may lie beyond it
+    # (P(> 3) < 1e-3 at 0.1 %), and a population with 1 % of such galaxies would show ~4
+    r50_arcsec = np.array([o["r50"] for o in out]) * config.PIXEL_SCALE
+    mu50 = pop.petro_r + 2.5 * np.log10(2 * np.pi * r50_arcsec ** 2)
+    assert (mu50 > 24.5).sum() <= 3, np.sort(mu50)[-5:]
 
 
 def test_inclination_is_isotropic_and_follows_the_colour():
