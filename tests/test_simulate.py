@@ -277,7 +277,7 @@ def test_model_fit_floor_is_drawn_per_row_and_quoted():
 def _one_galaxy(params, i, seed, noise=True):
     """(image, clean, rendered) of row i as a build makes them."""
     rendered = galaxies.render_galaxy(params, i)
-    clean = rendered.own if rendered.neighbours is None else rendered.own + rendered.neighbours
+    clean = rendered.stamp
     return (photometry.noisy_image(params, i, seed, i, clean) if noise else clean), clean, rendered
 
 

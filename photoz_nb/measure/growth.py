@@ -124,6 +124,13 @@ def petrosian_radius(r, cumulative, max_radius: float, eta: float = 0.2) -> tupl
     return _petrosian_radius(_radii(max_radius), r, cumulative, eta, max_radius)
 
 
+def pixel_distance(shape, centre) -> np.ndarray:
+    """Distance (pixels, float32) of each pixel's centre of an image of ``shape`` (ny, nx) from ``centre`` (x, y)."""
+    dx2 = (np.arange(shape[1], dtype=np.float32) - np.float32(centre[0])) ** 2
+    dy2 = (np.arange(shape[0], dtype=np.float32) - np.float32(centre[1])) ** 2
+    return np.sqrt(dx2[None, :] + dy2[:, None])
+
+
 def binned_curve_of_growth(images: np.ndarray, centre, step: float = 0.25,
                            distance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(radii, flux within each radius) of a stack of images (..., ny, nx) about ``centre`` (x, y).
@@ -139,9 +146,7 @@ def binned_curve_of_growth(images: np.ndarray, centre, step: float = 0.25,
     images = np.asarray(images)
     ny, nx = images.shape[-2:]
     if distance is None:
-        dx2 = (np.arange(nx, dtype=np.float32) - np.float32(centre[0])) ** 2
-        dy2 = (np.arange(ny, dtype=np.float32) - np.float32(centre[1])) ** 2
-        distance = np.sqrt(dx2[None, :] + dy2[:, None])
+        distance = pixel_distance((ny, nx), centre)
     ring = (distance * np.float32(1 / step)).astype(np.intp).ravel()
     n_radii = int(ring.max()) + 2
     stack = images.reshape(-1, ny * nx)

@@ -14,8 +14,8 @@ contract plus the per-galaxy render parameters.
 
 Catalogue photometry is *measured* on the stamps, as SDSS measures it
 (:mod:`photoz_nb.simulate.photometry`): each stamp (galaxy, neighbours, noise: the bytes of
-``images.npy``) is deblended like SDSS's deblender would, then a model flux (the galaxy's r-band
-shape fitted in every band) and a Petrosian flux within 2 R_P (R_P from r) are measured on it.
+``images.npy``) is deblended like SDSS's deblender would, then a model flux (the galaxy's own
+profile fitted in each band) and a Petrosian flux within 2 R_P (R_P from r) are measured on it.
 The true fluxes are noise free, so images and catalogue magnitudes each carry their noise once.
 ``mag_*`` are the measured, dereddened asinh model magnitudes with errors ``magerr_*``, ``petromag_*``
 the Petrosian ones; the true values are kept as ``mag_true_*``.  ``petro_r``, on which the paper's

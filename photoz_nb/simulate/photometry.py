@@ -31,10 +31,9 @@ BANDS = config.BANDS
 R = BANDS.index("r")
 
 
-def own_components(params: dict, i: int, fluxes=None) -> list:
-    """Bulge and disk of row ``i`` of the render parameters; ``fluxes``: (bulge, disk) fluxes per
-    band instead of the row's."""
-    bulge, disk = (params["bulge_flux"][i], params["disk_flux"][i]) if fluxes is None else fluxes
+def own_components(params: dict, i: int) -> list:
+    """Bulge and disk of row ``i`` of the render parameters (no neighbours: SDSS deblends them)."""
+    bulge, disk = params["bulge_flux"][i], params["disk_flux"][i]
     common = dict(pa=params["pa"][i], dx=params["dx"][i], dy=params["dy"][i])
     return [render.Component("devaucouleurs", bulge, params["hlr_bulge"][i], params["q_bulge"][i], **common),
             render.Component("exponential", disk, params["hlr_disk"][i], params["q_disk"][i], **common)]
@@ -58,6 +57,11 @@ class Rendered(NamedTuple):
     own: np.ndarray                   # the galaxy
     neighbours: np.ndarray | None     # all its neighbours together (None: none)
     each_neighbour: tuple             # the neighbours one by one (for the deblender)
+
+    @property
+    def stamp(self) -> np.ndarray:
+        """The noise-free stamp: the galaxy and all its neighbours."""
+        return self.own if self.neighbours is None else self.own + self.neighbours
 
 
 def render_galaxy(params: dict, i: int) -> Rendered:
@@ -166,7 +170,7 @@ def measure_galaxy(image: np.ndarray, clean: np.ndarray, rendered: Rendered, par
     error = np.sqrt(sky_var * sky_t2 + _dot(t * t, photon) / electrons) / t2
     # Petrosian: R_P from the r band's curve of growth, then the flux of the pixels within 2 R_P
     x, y = centre(params, i)
-    distance = _distance(x, y)
+    distance = growth.pixel_distance((config.STAMP, config.STAMP), (x, y))
     radii, cumulative = growth.binned_curve_of_growth(child[R], (x, y), distance=distance)
     edge = min(x + 0.5, y + 0.5, config.STAMP - 0.5 - x, config.STAMP - 0.5 - y)
     r_petro, _ = growth.petrosian_radius(radii, cumulative, edge)
@@ -178,12 +182,6 @@ def measure_galaxy(image: np.ndarray, clean: np.ndarray, rendered: Rendered, par
     out[4] = np.sqrt(sky_var * n_sky + (photon @ inside).astype(float) / electrons)
     out[5] = r_petro
     return out
-
-
-def _distance(x: float, y: float) -> np.ndarray:
-    """Distance (pixels) of each stamp pixel's centre from (x, y), float32."""
-    pixels = np.arange(config.STAMP, dtype=np.float32)
-    return np.sqrt(((pixels - np.float32(x)) ** 2)[None, :] + ((pixels - np.float32(y)) ** 2)[:, None])
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -228,7 +226,7 @@ def render_rows(params: dict, seed: int, start: int, noise: bool = True) -> tupl
     phot = np.empty((m, len(PHOTOMETRY), len(BANDS)))
     for i in range(m):
         rendered = render_galaxy(params, i)
-        clean = rendered.own if rendered.neighbours is None else rendered.own + rendered.neighbours
+        clean = rendered.stamp
         image = noisy_image(params, i, seed, start + i, clean) if noise else clean
         phot[i] = measure_galaxy(image, clean, rendered, params, i)
         images[i] = np.moveaxis(image, 0, -1)
