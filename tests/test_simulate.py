@@ -85,6 +85,24 @@ def test_drawing_in_blocks_gives_the_same_sample(monkeypatch):
         np.testing.assert_array_equal(b[name], a[name], err_msg=name)
 
 
+def test_cached_sed_fit_is_the_fit_and_a_corrupt_cache_is_rebuilt(tmp_path, monkeypatch):
+    """The real sample's kcorrect fit is cached on disk: the cached coefficients are the fit's, new
+    inputs get their own entry, and an unreadable file is refitted with a warning."""
+    real = galaxies.load_real_galaxies().take(np.arange(40))
+    monkeypatch.setattr(sed, "cache_dir", lambda: tmp_path)
+    ivar = 1 / real.flux_error ** 2
+    fitted = sed.fit_coeffs(real.z, real.flux, ivar)
+    first = sed.fit_coeffs(real.z, real.flux, ivar, cache=True)
+    (entry,) = tmp_path.glob("kcorrect_coeffs_*.pkl")
+    np.testing.assert_array_equal(first, fitted)
+    np.testing.assert_array_equal(sed.fit_coeffs(real.z, real.flux, ivar, cache=True), fitted)
+    sed.fit_coeffs(real.z, real.flux * 1.1, ivar, cache=True)
+    assert len(list(tmp_path.glob("kcorrect_coeffs_*.pkl"))) == 2
+    entry.write_bytes(b"not a pickle")
+    with pytest.warns(UserWarning, match="unreadable cache"):
+        np.testing.assert_array_equal(sed.fit_coeffs(real.z, real.flux, ivar, cache=True), fitted)
+
+
 def test_sed_dimming_matches_distance_and_kcorrection():
     """Independent check of the SED model: moving a galaxy gives m' - m = DM(z') - DM(z) + K(z') - K(z) in r."""
     from astropy.cosmology import Planck18

@@ -306,16 +306,21 @@ def resampled_noise(rng: np.random.Generator, sigma: np.ndarray, shifts: np.ndar
         variance += (sigma ** 2).astype(np.float32)
         sigma = np.sqrt(variance)[:, edge][:, :, edge]
     white = rng.standard_normal((len(shifts), stamp + taps - 1, stamp + taps - 1))
-    white = (white * sigma).astype(np.float32)
+    white = np.multiply(white, sigma, out=white).astype(np.float32)
     # separable spline filter: ``taps`` shifted multiply-adds along x, then along y
-    wx = cubic_spline_weights(shifts[:, 0]).astype(np.float32)[:, :, None, None]
-    wy = cubic_spline_weights(shifts[:, 1]).astype(np.float32)[:, :, None, None]
-    along_x = wx[:, 0] * white[:, :, :stamp]
-    for j in range(1, taps):
-        along_x += wx[:, j] * white[:, :, j:j + stamp]
-    out = wy[:, 0] * along_x[:, :stamp]
-    for j in range(1, taps):
-        out += wy[:, j] * along_x[:, j:j + stamp]
+    weights = cubic_spline_weights(shifts).astype(np.float32)[..., None, None]  # (n_bands, 2, taps, 1, 1)
+    along_x = _spline_pass(white, weights[:, 0], stamp, axis=2)
+    return _spline_pass(along_x, weights[:, 1], stamp, axis=1)
+
+
+def _spline_pass(image: np.ndarray, weights: np.ndarray, stamp: int, axis: int) -> np.ndarray:
+    """sum_j weights[:, j] x image shifted by j along ``axis`` (1: rows, 2: columns), ``stamp`` long."""
+    def shifted(j):
+        return image[:, j:j + stamp] if axis == 1 else image[:, :, j:j + stamp]
+    out = weights[:, 0] * shifted(0)
+    product = np.empty_like(out)
+    for j in range(1, weights.shape[1]):
+        out += np.multiply(weights[:, j], shifted(j), out=product)
     return out
 
 

@@ -71,7 +71,7 @@ def _load_real_galaxies(path: str) -> Population:
     m = mgs.read_mgs(path)
     with np.errstate(divide="ignore"):
         flux_error = 1.0 / np.sqrt(m.ivar)  # ivar 0 (none in the file): infinite, so no noise is added
-    coeffs = sed.fit_coeffs(m.z, m.flux, m.ivar)
+    coeffs = sed.fit_coeffs(m.z, m.flux, m.ivar, cache=True)
     # a few u fluxes are <= 0 (noise): the SED fit gives the galaxy's expected flux there
     flux = m.flux
     bad = flux <= 0
