@@ -354,14 +354,6 @@ def test_deblending_removes_most_of_a_neighbour():
     assert photometry.deblend_weight(rendered.own, rendered._replace(neighbours=None), params, i) is None
 
 
-def test_mirror_reflects_through_the_nearest_half_pixel():
-    image = np.arange(16.0).reshape(4, 4)
-    np.testing.assert_array_equal(photometry.mirror(image, (1.5, 1.5), np.full((4, 4), -1.0)), image[::-1, ::-1])
-    shifted = photometry.mirror(image, (1.0, 1.5), np.full((4, 4), -1.0))  # x' = 2 - x
-    np.testing.assert_array_equal(shifted[:, :3], image[::-1, 2::-1])
-    assert (shifted[:, 3] == -1).all()
-
-
 def test_catalogue_errors_match_the_real_catalogue_within_ten_percent():
     """Issue 13: per band and magnitude bin (quintiles of the real magnitudes), the simulated model
     magnitudes scatter about the truth like the real MGS catalogue's quoted errors, within 10 % and

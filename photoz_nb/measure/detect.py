@@ -44,7 +44,11 @@ def _check_image(image, name: str = "image") -> np.ndarray:
     return image
 
 
-def source_mask(image, nsigma: float = 3.0, smooth: float = 1.5, grow: int = 2, n_iter: int = 3) -> np.ndarray:
+#: Gaussian smoothing (pixels, sigma) of the image sources are found on: about the PSF's.
+DETECTION_SMOOTH = 1.5
+
+
+def source_mask(image, nsigma: float = 3.0, smooth: float = DETECTION_SMOOTH, grow: int = 2, n_iter: int = 3) -> np.ndarray:
     """True on pixels of sources: the Gaussian-smoothed image above ``nsigma`` of its own
     robust noise (so correlated noise is handled), dilated by ``grow`` pixels.  On pure white or
     resampling-correlated noise the sky left outside the mask has its sigma biased by < 0.5%."""
@@ -71,7 +75,7 @@ def sky_noise(image, nsigma: float = 3.0) -> float:
 
 
 
-def detect_sources(image, nsigma: float = 3.0, smooth: float = 1.5, min_pixels: int = 10) -> Table:
+def detect_sources(image, nsigma: float = 3.0, smooth: float = DETECTION_SMOOTH, min_pixels: int = 10) -> Table:
     """Sources of a (sky-subtracted) frame: segments of the smoothed image above ``nsigma``.
 
     Columns x, y (flux-weighted centroid, 0-based pixels), flux (segment sum), npix,

@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..stats import nanomaggies_to_mag
-from .detect import _check_image, sky_noise, source_mask
+from ..stats import nanomaggies_to_mag, sigma_mad
+from . import deblend
+from .detect import DETECTION_SMOOTH, _check_image, sky_noise, source_mask
 
 
 def _cumulative_flux(image: np.ndarray, centre, oversample: int = 3):
@@ -35,12 +36,42 @@ def _central_segment(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return labels == label
 
 
+def _children(clean: np.ndarray, central: np.ndarray, image: np.ndarray, mask: np.ndarray):
+    """(smoothed ``clean``, the peaks (k, 2) (x, y) of the central segment's children, the one
+    nearest the image centre first) -- :func:`photoz_nb.measure.deblend.peaks` on the detection image."""
+    smoothed = ndimage.gaussian_filter(clean, DETECTION_SMOOTH)
+    sky = ~mask
+    sigma = sigma_mad(ndimage.gaussian_filter(image, DETECTION_SMOOTH)[sky]) if sky.sum() > 50 else 0.0
+    ny, nx = clean.shape
+    return smoothed, deblend.peaks(smoothed, central, sigma, ((nx - 1) / 2, (ny - 1) / 2))
+
+
+def _prepare(image: np.ndarray, noise: float | None):
+    """(sky-subtracted image with other segments at the sky, central segment, source mask)."""
+    if noise is None:
+        noise = sky_noise(image) if np.ptp(image) > 0 else 0.0
+    mask = source_mask(image) if noise > 0 else image > 0
+    sky_pixels = image[~mask]
+    sky = float(np.median(sky_pixels)) if sky_pixels.size > 50 else 0.0
+    central = _central_segment(image, mask)
+    return np.where(mask & ~central, 0.0, image - sky), central, mask
+
+
+def central_children(image, noise: float | None = None) -> np.ndarray:
+    """Peaks (k, 2) (x, y pixels) of the children of the source at the centre of ``image``: one row
+    for a single source, more for a blend (:mod:`photoz_nb.measure.deblend`), the central one first."""
+    image = _check_image(image)
+    clean, central, mask = _prepare(image, noise)
+    return _children(clean, central, image, mask)[1]
+
+
 def curve_of_growth(image, noise: float | None = None, eta: float = 0.2, max_radius: float | None = None) -> dict:
     """Petrosian photometry of the source at the centre of ``image`` (pixels, image units).
 
     Other sources (separate segments of :func:`source_mask`) are replaced by the sky; the sky
-    (median of unmasked pixels) is subtracted; the centre is the flux-weighted centroid of the
-    central segment.  The Petrosian radius R_P is where the mean surface brightness in the
+    (median of unmasked pixels) is subtracted; a central segment holding several peaks is deblended
+    as SDSS's photo would (:mod:`photoz_nb.measure.deblend`) and the child nearest the image centre
+    measured; the centre is its flux-weighted centroid.  The Petrosian radius R_P is where the mean surface brightness in the
     annulus [0.8, 1.25] r falls to ``eta`` times the mean within r (SDSS's definition); the
     Petrosian flux is the flux within 2 R_P (capped at ``max_radius``, default the distance from
     the centre to the nearest edge); r50 and r90 enclose 50% and 90% of it, as SDSS's
@@ -52,13 +83,10 @@ def curve_of_growth(image, noise: float | None = None, eta: float = 0.2, max_rad
     source larger than the stamp).
     """
     image = _check_image(image)
-    if noise is None:
-        noise = sky_noise(image) if np.ptp(image) > 0 else 0.0
-    mask = source_mask(image) if noise > 0 else image > 0
-    sky_pixels = image[~mask]
-    sky = float(np.median(sky_pixels)) if sky_pixels.size > 50 else 0.0
-    central = _central_segment(image, mask)
-    clean = np.where(mask & ~central, 0.0, image - sky)
+    clean, central, mask = _prepare(image, noise)
+    smoothed, children = _children(clean, central, image, mask)
+    if len(children) > 1:  # a blend: the central child's share of each pixel
+        clean = np.where(central, clean * deblend.child_share(smoothed, children), clean)
     weights = np.where(central, np.maximum(clean, 0), 0)
     yy, xx = np.indices(image.shape)
     x, y = (weights * xx).sum() / weights.sum(), (weights * yy).sum() / weights.sum()

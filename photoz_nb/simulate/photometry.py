@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from .. import catalog, config
 from ..measure import growth
+from ..measure.deblend import mirror
 from ..mgs import asinh_mag, asinh_mag_error
 from . import observe, render
 from .streams import STREAM_NOISE, STREAM_PHOTOMETRY
@@ -94,21 +95,6 @@ def centre(params: dict, i: int) -> tuple[float, float]:
 
 
 # -- SDSS-like measurement on the stamp ---------------------------------------------------------------
-def mirror(image: np.ndarray, point, fill: np.ndarray) -> np.ndarray:
-    """``image`` (..., ny, nx) reflected through ``point`` (x, y) rounded to the nearest half pixel.
-
-    Pixels whose reflection leaves the stamp take ``fill`` (same shape as ``image``).
-    """
-    out = np.array(fill, copy=True)
-    ny, nx = image.shape[-2:]
-    xs = int(np.rint(2 * point[0])) - np.arange(nx)  # x' = 2 x_point - x
-    ys = int(np.rint(2 * point[1])) - np.arange(ny)
-    vx, vy = np.flatnonzero((xs >= 0) & (xs < nx)), np.flatnonzero((ys >= 0) & (ys < ny))
-    if len(vx) and len(vy):  # the valid pixels are one rectangle
-        out[..., vy[0]:vy[-1] + 1, vx[0]:vx[-1] + 1] = image[..., ys[vy], :][..., xs[vx]]
-    return out
-
-
 def deblend_weight(clean: np.ndarray, rendered: Rendered, params: dict, i: int) -> np.ndarray | None:
     """Fraction of each pixel's flux that SDSS's deblender gives the galaxy (None: no neighbours).
 

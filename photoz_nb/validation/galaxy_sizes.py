@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from .. import catalog, config
 from ..measure import curve_of_growth, detect_sources
+from ..measure.growth import central_children
 from ..measure.sky import nearest_arcsec
 from ..sdss.cutouts import CutoutError, cutout
 from ..stats import nanomaggies_to_mag
@@ -105,12 +106,14 @@ def saturated_core(image: np.ndarray, x: float, y: float, min_value: float, half
 def real_galaxy_candidates(field: RealField, mag_max: float = GALAXY_MAG_RANGE[1] + 0.7) -> Table:
     """Sources of the r frame brighter than ~18.5 by segment flux, away from calibObj stars and
     without a saturated core (:func:`saturated_core`).  Unsaturated stars are left to the
-    stellar-locus cut of :func:`_measure_rows` (r50 against the PSF's), so no calibObj is needed."""
+    stellar-locus cut of :func:`_measure_rows` (r50 against the PSF's), so no calibObj is needed.
+    A blend is split into its children (:func:`split_blends`): each is a catalogue object, as in SDSS."""
     frame = field.frames["r"]
     src = detect_sources(frame.image)
     with np.errstate(divide="ignore", invalid="ignore"):
         mag = nanomaggies_to_mag(np.asarray(src["flux"], float))
-    src = src[(mag < mag_max) & (mag > GALAXY_MAG_RANGE[0] - 1.5)]  # segment fluxes miss the faint wings
+    src = split_blends(frame.image, src[(mag < mag_max) & (mag > GALAXY_MAG_RANGE[0] - 1.5)])  # segment
+    # fluxes miss the faint wings
     ra, dec = frame.wcs.pixel_to_world_values(np.asarray(src["x"]), np.asarray(src["y"]))
     src["ra"], src["dec"] = np.atleast_1d(ra), np.atleast_1d(dec)
     min_value = SATURATION_MIN_DN * float(frame.header.get("NMGY", 0.005))
@@ -120,6 +123,20 @@ def real_galaxy_candidates(field: RealField, mag_max: float = GALAXY_MAG_RANGE[1
     if field.stars is not None:
         src = src[nearest_arcsec(src["ra"], src["dec"], field.stars["RA"], field.stars["DEC"]) > STAR_MATCH_ARCSEC]
     return src
+
+
+def split_blends(image: np.ndarray, sources: Table, half: int = config.STAMP // 2) -> Table:
+    """``sources`` (x, y frame pixels) with each blend replaced by its children at their peaks
+    (:func:`photoz_nb.measure.growth.central_children` of a stamp-sized box of ``image``)."""
+    rows = []
+    for k, (x, y) in enumerate(zip(sources["x"], sources["y"])):
+        x0, y0 = max(int(round(x)) - half, 0), max(int(round(y)) - half, 0)
+        box = np.nan_to_num(np.asarray(image[y0:y0 + 2 * half, x0:x0 + 2 * half], float))
+        children = central_children(box) + (x0, y0)
+        rows += [(k, cx, cy) for cx, cy in (children if len(children) > 1 else [(x, y)])]
+    out = sources[[k for k, _, _ in rows]] if rows else sources[:0]
+    out["x"], out["y"] = [x for _, x, _ in rows], [y for _, _, y in rows]
+    return out
 
 
 def compare_galaxy_sizes(ds: catalog.Dataset, fields: list[RealField], psf: PsfResult, n_sim: int | None = 600,
