@@ -71,8 +71,9 @@ def curve_of_growth(image, noise: float | None = None, eta: float = 0.2, max_rad
     Other sources (separate segments of :func:`source_mask`) are replaced by the sky; the sky
     (median of unmasked pixels) is subtracted; a central segment holding several peaks is deblended
     as SDSS's photo would (:mod:`photoz_nb.measure.deblend`) and the child nearest the image centre
-    measured; the centre is its flux-weighted centroid.  The Petrosian radius R_P is where the mean surface brightness in the
-    annulus [0.8, 1.25] r falls to ``eta`` times the mean within r (SDSS's definition); the
+    measured; the centre is its flux-weighted centroid.  The Petrosian radius R_P is where the mean
+    surface brightness in the annulus [0.8, 1.25] r falls to ``eta`` times the mean within r (SDSS's
+    definition); the
     Petrosian flux is the flux within 2 R_P (capped at ``max_radius``, default the distance from
     the centre to the nearest edge); r50 and r90 enclose 50% and 90% of it, as SDSS's
     petroR50 / petroR90.

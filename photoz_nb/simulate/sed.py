@@ -58,8 +58,9 @@ def kcorrect_model():
     """The SDSS ugriz kcorrect model on z in [0, 1] (500 steps), cached on disk."""
     import kcorrect.kcorrect  # lazy: importing kcorrect takes ~4 s; the cached model and distances need none of it
 
-    return _pickled(cache_dir() / f"{model_name()}.pkl", lambda: kcorrect.kcorrect.KcorrectSDSS(redshift_range=list(KCORRECT_ZRANGE),
-                                                                  nredshift=KCORRECT_NZ))
+    def build():
+        return kcorrect.kcorrect.KcorrectSDSS(redshift_range=list(KCORRECT_ZRANGE), nredshift=KCORRECT_NZ)
+    return _pickled(cache_dir() / f"{model_name()}.pkl", build)
 
 
 def fit_coeffs(z: np.ndarray, flux: np.ndarray, flux_ivar: np.ndarray, cache: bool = False) -> np.ndarray:

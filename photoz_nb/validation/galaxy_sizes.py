@@ -112,8 +112,8 @@ def real_galaxy_candidates(field: RealField, mag_max: float = GALAXY_MAG_RANGE[1
     src = detect_sources(frame.image)
     with np.errstate(divide="ignore", invalid="ignore"):
         mag = nanomaggies_to_mag(np.asarray(src["flux"], float))
-    src = split_blends(frame.image, src[(mag < mag_max) & (mag > GALAXY_MAG_RANGE[0] - 1.5)])  # segment
-    # fluxes miss the faint wings
+    bright = (mag < mag_max) & (mag > GALAXY_MAG_RANGE[0] - 1.5)  # segment fluxes miss the faint wings
+    src = split_blends(frame.image, src[bright])
     ra, dec = frame.wcs.pixel_to_world_values(np.asarray(src["x"]), np.asarray(src["y"]))
     src["ra"], src["dec"] = np.atleast_1d(ra), np.atleast_1d(dec)
     min_value = SATURATION_MIN_DN * float(frame.header.get("NMGY", 0.005))
