@@ -237,6 +237,16 @@ def test_split_blends_lists_every_child_at_its_peak():
                                [[61.5, 51.5], [73.5, 54.5], [231.5, 131.5]], atol=1.0)
 
 
+def test_split_blends_keeps_a_source_whose_box_has_no_sky(monkeypatch):
+    from astropy.table import Table
+
+    def no_sky(box):
+        raise ValueError("sky_noise: only 12 sky pixels left after masking sources")
+    monkeypatch.setattr(realism.galaxy_sizes, "central_children", no_sky)
+    kept = realism.galaxy_sizes.split_blends(np.zeros((100, 100)), Table({"x": [50.0], "y": [40.0], "flux": [1.0]}))
+    assert list(kept["x"]) == [50.0] and list(kept["y"]) == [40.0]
+
+
 def test_axis_ratio_of_an_inclined_disk():
     """Moments of a noise-free inclined exponential give its b/a (the circular 2 R_P aperture trims
     the major axis a little: biased up by 0.03 at q = 0.3); a round PSF pushes it towards 1."""

@@ -127,12 +127,16 @@ def real_galaxy_candidates(field: RealField, mag_max: float = GALAXY_MAG_RANGE[1
 
 def split_blends(image: np.ndarray, sources: Table, half: int = config.STAMP // 2) -> Table:
     """``sources`` (x, y frame pixels) with each blend replaced by its children at their peaks
-    (:func:`photoz_nb.measure.growth.central_children` of a stamp-sized box of ``image``)."""
+    (:func:`photoz_nb.measure.growth.central_children` of a stamp-sized box of ``image``).  A source
+    filling its box (too few sky pixels to measure the noise: a bright star's halo) stays as detected."""
     rows = []
     for k, (x, y) in enumerate(zip(sources["x"], sources["y"])):
         x0, y0 = max(int(round(x)) - half, 0), max(int(round(y)) - half, 0)
         box = np.nan_to_num(np.asarray(image[y0:y0 + 2 * half, x0:x0 + 2 * half], float))
-        children = central_children(box) + (x0, y0)
+        try:
+            children = central_children(box) + (x0, y0)
+        except ValueError:  # detect.sky_noise: no sky left in the box
+            children = np.empty((0, 2))
         rows += [(k, cx, cy) for cx, cy in (children if len(children) > 1 else [(x, y)])]
     out = sources[[k for k, _, _ in rows]] if rows else sources[:0]
     out["x"], out["y"] = [x for _, x, _ in rows], [y for _, _, y in rows]
