@@ -1,5 +1,5 @@
-"""sigma_MAD of each method's saved test predictions for red and blue galaxies (dereddened measured
-u - r above / below 2.22, Strateva et al. 2001), with bootstrap errors.
+"""sigma_MAD of each method's saved test predictions for blue and red galaxies (dereddened measured
+u - r below / above 2.22, Strateva et al. 2001), with bootstrap errors (metrics.binned_metrics).
 
 The embedded population is the MGS matched to 2MASS, redder than the MGS (see photoz_nb/mgs.py): this
 says which way a bluer population would move each method.  Needs a trained profile:
@@ -7,10 +7,7 @@ says which way a bluer population would move each method.  Needs a trained profi
 """
 import sys
 
-import numpy as np
-
-from photoz_nb import config, pipeline
-from photoz_nb.stats import sigma_mad
+from photoz_nb import config, metrics, pipeline
 
 RED_U_MINUS_R = 2.22
 
@@ -20,11 +17,8 @@ pdfs = pipeline.compared(pipeline.all_pdfs(profile, ds))
 rows = ds.split("test")
 z = ds.column("z_spec", "test")
 u_minus_r = ds.column("mag_u", "test") - ds.column("mag_r", "test")
-rng = np.random.default_rng(0)
-for name, sel in (("red", u_minus_r > RED_U_MINUS_R), ("blue", u_minus_r <= RED_U_MINUS_R)):
-    cells = []
-    for method, zp in pipeline.point_estimates(pdfs).items():
-        dz = ((zp[rows] - z) / (1 + z))[sel]
-        boot = [sigma_mad(dz[rng.integers(len(dz), size=len(dz))]) for _ in range(300)]
-        cells.append(f"{method} {sigma_mad(dz):.4f} ± {np.std(boot):.4f}")
-    print(f"{name} ({sel.sum()} test galaxies): " + "; ".join(cells))
+edges = [u_minus_r.min(), RED_U_MINUS_R, u_minus_r.max()]
+for method, zp in pipeline.point_estimates(pdfs).items():
+    blue, red = metrics.binned_metrics(u_minus_r, zp[rows], z, edges)
+    print(f"{method}: blue {blue['sigma_mad']:.4f} ± {blue['sigma_mad_err']:.4f} ({blue['n']} galaxies), "
+          f"red {red['sigma_mad']:.4f} ± {red['sigma_mad_err']:.4f} ({red['n']} galaxies)")

@@ -36,6 +36,12 @@ def mirror(image: np.ndarray, point, fill: np.ndarray) -> np.ndarray:
     return out
 
 
+def template(image: np.ndarray, point, fill: np.ndarray) -> np.ndarray:
+    """The child's template about ``point`` (x, y): min(I(x), I(x')), x' the reflection of x through it
+    (:func:`mirror`, ``fill`` where x' leaves the image); not clipped at 0."""
+    return np.minimum(image, mirror(image, point, fill))
+
+
 def peaks(smoothed: np.ndarray, region: np.ndarray, sigma: float, near) -> np.ndarray:
     """Children's peaks (k, 2) as (x, y) pixels in ``region`` of the sky-subtracted ``smoothed`` image
     (its noise ``sigma``), the one nearest ``near`` (x, y) first: see PEAK_MIN_SIGMA."""
@@ -68,7 +74,7 @@ def child_share(smoothed: np.ndarray, centres: np.ndarray) -> np.ndarray:
     reflection that leaves the stamp takes the pixel's own value (the larger frame would hold the
     child's other side).  Pixels no template covers go to the nearest child.
     """
-    templates = np.array([np.maximum(np.minimum(smoothed, mirror(smoothed, c, smoothed)), 0) for c in centres])
+    templates = np.array([np.maximum(template(smoothed, c, smoothed), 0) for c in centres])
     total = templates.sum(axis=0)
     yy, xx = np.indices(smoothed.shape)
     nearest = np.argmin([(xx - x) ** 2 + (yy - y) ** 2 for x, y in centres], axis=0) == 0

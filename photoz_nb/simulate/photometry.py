@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .. import catalog, config
 from ..measure import growth
-from ..measure.deblend import mirror
+from ..measure.deblend import template
 from ..mgs import asinh_mag, asinh_mag_error
 from . import observe, render
 from .streams import STREAM_NOISE, STREAM_PHOTOMETRY
@@ -111,8 +111,8 @@ def deblend_weight(clean: np.ndarray, rendered: Rendered, params: dict, i: int) 
         return None
     nb_centres = [(centre(params, i)[0] + params["nb_x"][i, j], centre(params, i)[1] + params["nb_y"][i, j])
                   for j in np.flatnonzero(params["nb_flux"][i].sum(axis=1) > 0)]
-    own_t = np.minimum(clean, mirror(clean, centre(params, i), rendered.own))
-    others = sum(np.minimum(clean, mirror(clean, c, nb)) for c, nb in zip(nb_centres, rendered.each_neighbour))
+    own_t = template(clean, centre(params, i), rendered.own)
+    others = sum(template(clean, c, nb) for c, nb in zip(nb_centres, rendered.each_neighbour))
     own_t, others = np.maximum(own_t, 0), np.maximum(others, 0)
     total = own_t + others
     return np.where(total > 0, own_t / np.where(total > 0, total, 1), 1.0).astype(np.float32)
