@@ -44,7 +44,9 @@ GENERATOR = "photoz_nb.simulate"
 #: own profile in each band, Petrosian flux within 2 R_P with R_P from r); new columns petromag_*, petrorad_r.
 #: 1.7: the PSF's shape varies between fields (the wing's share, observe.draw_psf_wing_scale); new column
 #: psf_wing_scale.
-VERSION = "1.7"
+#: 1.8: a galaxy's bulge fraction follows the Petrosian flux deficit (r_petro - r_model) its real
+#: counterparts had, and early types are bulge-dominated (mean B/T 0.80, calibrated on the whole real sample).
+VERSION = "1.8"
 CHUNK_SIZE = 256
 
 
