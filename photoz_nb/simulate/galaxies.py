@@ -160,6 +160,18 @@ def peer_groups(z: np.ndarray, early: np.ndarray) -> np.ndarray:
     return group
 
 
+def group_rows(group: np.ndarray) -> list[np.ndarray]:
+    """The row indices of each group of :func:`peer_groups`, in increasing row order within a group."""
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+    return np.split(order, starts[1:])
+
+
+def uniform_ranks(x: np.ndarray) -> np.ndarray:
+    """(rank + 0.5) / n of each value of ``x`` (ties in row order): its quantile in (0, 1)."""
+    return (np.argsort(np.argsort(x, kind="stable"), kind="stable") + 0.5) / len(x)
+
+
 def _robust_covariance(c: np.ndarray) -> np.ndarray:
     """2 x 2 covariance of the columns of ``c`` from MADs (Gnanadesikan & Kettenring 1972)."""
     scale = np.maximum([sigma_mad(c[:, 0]), sigma_mad(c[:, 1])], 1e-3)  # 1 mmag floor: twins
@@ -176,14 +188,11 @@ def reddening_scores(flux: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, n
     colours = np.column_stack([mag[:, BANDS.index(x)] - mag[:, BANDS.index(y)] for x, y in INCLINATION_COLOURS])
     e = _reddening_vector()
     score, sigma_p = np.zeros(len(flux)), np.zeros(len(flux))
-    order = np.argsort(group, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
-    for rows in np.split(order, starts[1:]):
+    for rows in group_rows(group):
         if len(rows) < INCLINATION_MIN_GROUP:
             continue  # too few peers for a residual: g = 0, rho = 0 (independent inclination)
         w = np.linalg.solve(_robust_covariance(colours[rows]), e)
-        rank = np.argsort(np.argsort(colours[rows] @ w, kind="stable"), kind="stable")
-        score[rows] = ndtri((rank + 0.5) / len(rows))
+        score[rows] = ndtri(uniform_ranks(colours[rows] @ w))
         sigma_p[rows] = np.sqrt(e @ w)
     return score, sigma_p
 
@@ -207,10 +216,8 @@ def concentration_rank(pop: Population, group: np.ndarray) -> np.ndarray:
     deficit: 1 for the galaxy whose Petrosian aperture misses most of its model light."""
     deficit = pop.petro_r - nanomaggies_to_mag(pop.flux[:, R])
     rank = np.zeros(len(pop))
-    order = np.argsort(group, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
-    for rows in np.split(order, starts[1:]):
-        rank[rows] = (np.argsort(np.argsort(deficit[rows], kind="stable"), kind="stable") + 0.5) / len(rows)
+    for rows in group_rows(group):
+        rank[rows] = uniform_ranks(deficit[rows])
     return rank
 
 
