@@ -66,15 +66,15 @@ SHEN_LATE = dict(alpha=0.21, beta=0.53, gamma=-1.31, sigma1=0.48, sigma2=0.25, m
 HLR_OVER_SHEN_R50 = {"early": 0.9, "late": 1.25}
 #: r-band bulge-to-total ratio: Beta distributions for early and late types, whose quantile each galaxy
 #: takes by its rank in Petrosian flux deficit among its peers (draw_bulge_fraction).  Late types: mean
-#: 0.05 (most disks nearly bulgeless).  Early types: mean 0.80, calibrated on the whole real sample by
-#: scripts/fit_bulge_fractions.py: the quantiles of r_model - r_petro with SDSS's model magnitude (the
-#: better of truncated deV and exp fits, fitted to 600 simulated stamps, seed 11), red (u - r > 2.22,
-#: 475 simulated) p25-p90 -0.103 / -0.075 / -0.037 / +0.011 against -0.141 / -0.087 / -0.037 / +0.018
-#: for the 7,577 real red galaxies (rms 0.020; mean 0.55: rms 0.062, median -0.026; 0.85: 0.023; 0.9:
-#: 0.035), blue (125) -0.069 / -0.030 / +0.018 / +0.066 against -0.076 / -0.020 / +0.017 / +0.053 (2,234
-#: real).  No bulge + disk reaches the real p10 (-0.208; simulated -0.137): real galaxies more
-#: concentrated than de Vaucouleurs' (Sersic n > 4) have no model here.  The mean 0.55 of 1.7 (fitted
-#: to 20 galaxies of three frames) made noise-free r90/r50 above 2.86 rare (7 %).
+#: 0.05 (most disks nearly bulgeless).  Early types: mean 0.80 (a + b kept at 8.5), calibrated on the
+#: whole real sample by `scripts/fit_bulge_fractions.py --n-fit 600 --seed 11`: quantiles p25-p90 of
+#: r_model - r_petro with SDSS's model magnitude (the better of truncated deV and exp fits to the
+#: simulated stamps) for red galaxies (u - r > 2.22; 475 simulated) -0.103 / -0.075 / -0.037 / +0.011
+#: against -0.141 / -0.087 / -0.037 / +0.018 for the 7,577 real red galaxies: rms 0.020 (mean 0.55:
+#: 0.090, median -0.026; 0.7: 0.045; 0.85: 0.023; 0.9: 0.035); blue (125) within 0.013 mag of the 2,234
+#: real blue galaxies at every mean.  No bulge + disk reaches the real p10 (red -0.208, simulated -0.137):
+#: real galaxies more concentrated than de Vaucouleurs' (Sersic n > 4) have no model here.  1.7's mean
+#: 0.55, fitted to 20 galaxies of three frames, made noise-free r90/r50 above 2.86 rare (7 %; now 36 %).
 BULGE_FRAC_BETA = {"early": (6.8, 1.7), "late": (0.315, 5.985)}
 #: Sizes of the second component relative to the first (uniform ranges).
 DISK_OVER_BULGE_EARLY = (1.0, 2.0)   # early types: R50 is the bulge's
