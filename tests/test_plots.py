@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from astropy.table import Table  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.testing.compare import compare_images  # noqa: E402
 from matplotlib.testing.decorators import remove_ticks_and_titles  # noqa: E402
@@ -64,8 +65,12 @@ def assert_matches_baseline(fig, name, tmp_path):
     assert result is None, result
 
 
+def legends(fig):
+    return [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends)
+
+
 def legend_texts(fig):
-    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    return [t.get_text() for legend in legends(fig) for t in legend.get_texts()]
 
 
 def hist_heights(polygon, n_bins):
@@ -354,6 +359,14 @@ def test_metric_vs_property_from_binned_metrics():
     assert axes[-1].get_xlabel() == "r [mag]"
     assert [len(ax.containers) for ax in axes] == [2, 2, 2]  # one errorbar series per label
     assert set(legend_texts(fig)) == {"CNN", "B16"}
+    # labels as long as the README's E(B-V) figure's: the legend must not cover the bias axis' scale ("1e-3")
+    wide = plots.metric_vs_property({"CNN with E(B-V)": tables["CNN"], "CNN without E(B-V)": tables["B16"]}, "E(B-V) [mag]")
+    canvas = FigureCanvasAgg(wide)
+    canvas.draw()
+    scale = wide.axes[0].yaxis.get_offset_text()
+    assert scale.get_text(), "the bias axis should carry its scale above it"
+    assert not any(legend.get_window_extent(canvas.get_renderer()).overlaps(scale.get_window_extent(canvas.get_renderer()))
+                   for legend in legends(wide))
     outliers = axes[2].containers[0].lines[0].get_ydata()
     assert np.allclose(outliers, 100 * np.asarray(tables["CNN"]["outlier_frac"]))  # percent
     sig = axes[1].containers[1].lines[0].get_ydata()

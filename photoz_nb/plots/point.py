@@ -137,9 +137,8 @@ def metric_vs_property(tables, property_label: str,
                 ax.axhline(0, color="k", lw=0.6, ls="--")
             ax.yaxis.get_major_formatter().set_powerlimits((-2, 3))
         axes[-1, 0].set_xlabel(property_label)
-        if len(tables) > 1:  # above the panels, where it hides no point
-            axes[0, 0].legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=min(len(tables), 3),
-                              borderaxespad=0.1)
+        if len(tables) > 1:  # above the panels, where it hides neither a point nor the axis' offset (1e-3)
+            fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncols=min(len(tables), 3))
     return fig
 
 # --------------------------------------------------------------------------- training-set size
