@@ -320,7 +320,8 @@ class DatasetWriter:
 
     Memory and time do not grow with N: the identity is hashed once, each chunk goes to disk
     with ``pwrite`` + ``fdatasync`` (writing through a memmap would keep every written page in
-    this process), and the image file's disk space is reserved up front, so that a full disk
+    this process) and into the images' running sha256 (a resumed build hashes the file at the end
+    instead), and the image file's disk space is reserved up front, so that a full disk
     is reported (``OSError`` ENOSPC, saying how much space is needed) before any work is done.
     """
 
@@ -366,6 +367,10 @@ class DatasetWriter:
         self.done = {tuple(c) for c in progress["done"]}
         self._images_offset = np.load(self.partial / IMAGES, mmap_mode="r").offset  # .npy header length
         self._images_fd = os.open(self.partial / IMAGES, os.O_RDWR)
+        # the images' sha256, advanced while the build runs instead of read back at the end on one core;
+        # a resumed build hashes the whole file when it publishes
+        self._images_hash = None if self.done else hashlib.sha256(os.pread(self._images_fd, self._images_offset, 0))
+        self._hashed_rows = 0
         return self
 
     def _close(self) -> None:
@@ -404,6 +409,22 @@ class DatasetWriter:
             os.fdatasync(self._images_fd)  # on disk before progress.json says so
         self.done.add((start, stop))
         self._write_progress({"identity": self.identity, "done": sorted(self.done)})
+        self._hash_forward()
+
+    def _hash_forward(self) -> None:
+        """Extend the images' running sha256 over the rows written right after those hashed so far.
+
+        Chunks finish out of order: a chunk ahead of the hash waits on disk and is read back (from the
+        page cache it was just written to) when the rows before it arrive.
+        """
+        if self._images_hash is None:
+            return
+        stops = dict(self.done)  # start -> stop of each written chunk
+        while self._hashed_rows in stops:
+            start, stop = self._hashed_rows, stops[self._hashed_rows]
+            offset = self._images_offset + start * _IMAGE_BYTES
+            self._images_hash.update(os.pread(self._images_fd, (stop - start) * _IMAGE_BYTES, offset))
+            self._hashed_rows = stop
 
     def replace_catalog(self, table: Table) -> None:
         """Publish ``table`` (same rows, e.g. with photometry measured on the images) as the catalogue.
@@ -466,8 +487,11 @@ class DatasetWriter:
         if written != self.n:
             raise ContractError(f"{self.partial}: only {written} of {self.n} images written; "
                                 "run the build again to resume")
-        files = {name: {"sha256": sha256(self.partial / name), "bytes": (self.partial / name).stat().st_size}
-                 for name in (CATALOG, IMAGES)}
+        hashed = self._images_hash is not None and self._hashed_rows == self.n
+        digests = {CATALOG: sha256(self.partial / CATALOG),
+                   IMAGES: self._images_hash.hexdigest() if hashed else sha256(self.partial / IMAGES)}
+        files = {name: {"sha256": digest, "bytes": (self.partial / name).stat().st_size}
+                 for name, digest in digests.items()}
         manifest = {
             "format": FORMAT,
             "n_galaxies": self.n,

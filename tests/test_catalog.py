@@ -74,6 +74,24 @@ def test_wrong_images_are_named(tiny_dataset, images, message):
         catalog.validate_dataset(tiny_dataset)
 
 
+def test_images_checksum_follows_chunks_written_out_of_order(tmp_path, monkeypatch):
+    """The writer hashes images.npy as chunks arrive (in completion order, as parallel builds deliver them):
+    the manifest's sha256 must be the file's, without reading the file back at the end."""
+    cat, out = make_catalog(100), tmp_path / "ds"
+    rng = np.random.default_rng(3)
+    read_back = []
+    original = catalog.sha256
+    monkeypatch.setattr(catalog, "sha256", lambda path: read_back.append(path.name) or original(path))
+    with catalog.DatasetWriter(out, cat, {"seed": 1}) as w:
+        chunks = w.pending_chunks(30)  # 30, 30, 30, 10 rows
+        for start, stop in [chunks[i] for i in (2, 0, 3, 1)]:
+            w.write(start, rng.normal(size=(stop - start, 64, 64, 5)).astype(np.float32))
+    assert read_back == [catalog.CATALOG]  # the images were hashed while written
+    manifest = json.loads((out / catalog.MANIFEST).read_text())
+    assert manifest["files"][catalog.IMAGES]["sha256"] == original(out / catalog.IMAGES)
+    catalog.validate_dataset(out)
+
+
 def test_interrupted_build_resumes_and_never_validates(tmp_path):
     cat = make_catalog(100)
     out = tmp_path / "ds"
