@@ -409,21 +409,22 @@ class DatasetWriter:
             os.fdatasync(self._images_fd)  # on disk before progress.json says so
         self.done.add((start, stop))
         self._write_progress({"identity": self.identity, "done": sorted(self.done)})
-        self._hash_forward()
+        self._hash_forward(start, block)
 
-    def _hash_forward(self) -> None:
+    def _hash_forward(self, start: int, block: np.ndarray) -> None:
         """Extend the images' running sha256 over the rows written right after those hashed so far.
 
-        Chunks finish out of order: a chunk ahead of the hash waits on disk and is read back (from the
-        page cache it was just written to) when the rows before it arrive.
+        Chunks finish out of order: ``block`` (rows ``start..``, just written) is hashed from memory when it
+        is next in line; a chunk that came early waits on disk and is read back (from the page cache it
+        was written to) when the rows before it arrive.
         """
         if self._images_hash is None:
             return
         stops = dict(self.done)  # start -> stop of each written chunk
         while self._hashed_rows in stops:
-            start, stop = self._hashed_rows, stops[self._hashed_rows]
-            offset = self._images_offset + start * _IMAGE_BYTES
-            self._images_hash.update(os.pread(self._images_fd, (stop - start) * _IMAGE_BYTES, offset))
+            first, stop = self._hashed_rows, stops[self._hashed_rows]
+            self._images_hash.update(block if first == start else os.pread(
+                self._images_fd, (stop - first) * _IMAGE_BYTES, self._images_offset + first * _IMAGE_BYTES))
             self._hashed_rows = stop
 
     def replace_catalog(self, table: Table) -> None:

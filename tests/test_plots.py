@@ -363,10 +363,9 @@ def test_metric_vs_property_from_binned_metrics():
     wide = plots.metric_vs_property({"CNN with E(B-V)": tables["CNN"], "CNN without E(B-V)": tables["B16"]}, "E(B-V) [mag]")
     canvas = FigureCanvasAgg(wide)
     canvas.draw()
-    scale = wide.axes[0].yaxis.get_offset_text()
+    renderer, scale = canvas.get_renderer(), wide.axes[0].yaxis.get_offset_text()
     assert scale.get_text(), "the bias axis should carry its scale above it"
-    assert not any(legend.get_window_extent(canvas.get_renderer()).overlaps(scale.get_window_extent(canvas.get_renderer()))
-                   for legend in legends(wide))
+    assert not any(legend.get_window_extent(renderer).overlaps(scale.get_window_extent(renderer)) for legend in legends(wide))
     outliers = axes[2].containers[0].lines[0].get_ydata()
     assert np.allclose(outliers, 100 * np.asarray(tables["CNN"]["outlier_frac"]))  # percent
     sig = axes[1].containers[1].lines[0].get_ydata()
