@@ -46,7 +46,9 @@ GENERATOR = "photoz_nb.simulate"
 #: psf_wing_scale.
 #: 1.8: a galaxy's bulge fraction follows the Petrosian flux deficit (r_petro - r_model) its real
 #: counterparts had, and early types are bulge-dominated (mean B/T 0.80, calibrated on the whole real sample).
-VERSION = "1.8"
+#: 1.9: the catalogue's error floors refitted on 1.8 with each galaxy's floor error added (catalogue only:
+#: the images are 1.8's, byte for byte).
+VERSION = "1.9"
 CHUNK_SIZE = 256
 
 
