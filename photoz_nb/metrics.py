@@ -69,6 +69,11 @@ def point_metrics(z_phot, z_spec, outlier_cut: float = OUTLIER_CUT) -> dict:
             "outlier_frac": float(np.mean(np.abs(d) > outlier_cut)), "n": len(d)}
 
 
+def sigma_mad_dz(z_phot, z_spec) -> float:
+    """sigma_MAD of ``dz`` alone: the statistic to bootstrap when comparing methods' scatter."""
+    return sigma_mad(dz(z_phot, z_spec))
+
+
 def pdf_metrics(pdfs, edges, z_spec, kind: str = "mean") -> dict:
     """:func:`point_metrics` of the ``kind`` point estimate, plus the mean ``crps`` and ``kind``."""
     z_phot = pdf_mod.point_estimate(pdfs, edges, kind)

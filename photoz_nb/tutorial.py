@@ -227,9 +227,8 @@ def seed_agreement(model_pdfs: dict, edges, z_spec, seed: int = 0) -> dict:
     """
     z_spec = np.asarray(z_spec, float)
     point = {k: pdf.point_estimate(p, edges, "mean") for k, p in model_pdfs.items()}
-    sigma = {k: metrics.point_metrics(zp, z_spec)["sigma_mad"] for k, zp in point.items()}
-    sigma_err = metrics.bootstrap(lambda zp, zs: metrics.point_metrics(zp, zs)["sigma_mad"],
-                                  point["ensemble mean"], z_spec, seed=seed)
+    sigma = {k: metrics.sigma_mad_dz(zp, z_spec) for k, zp in point.items()}
+    sigma_err = metrics.bootstrap(metrics.sigma_mad_dz, point["ensemble mean"], z_spec, seed=seed)
     members = [k for k in model_pdfs if k.startswith("member")]
     crps = {k: pdf.crps(model_pdfs[k], edges, z_spec) for k in [*members, "ensemble mean"]}
     best = min(members, key=lambda k: crps[k].mean())

@@ -72,11 +72,10 @@ def paired_sigma_differences(profile, ds, pdfs: dict) -> str:
     """sigma_MAD of the CNN minus each baseline's, with the paired bootstrap error (notebook 02's test)."""
     test, z = ds.split("test"), ds.column("z_spec", "test")
     point = pipeline.point_estimates({k: v[test] for k, v in pdfs.items()})
-    sigma = lambda zp, zs: metrics.point_metrics(zp, zs)["sigma_mad"]  # noqa: E731
     lines = []
     for method in ("RF", "kNN"):
-        diff, err = tutorial.paired_difference(sigma, point["CNN"], point[method], z, seed=profile.seed)
-        ratio = sigma(point["CNN"], z) / sigma(point[method], z)
+        diff, err = tutorial.paired_difference(metrics.sigma_mad_dz, point["CNN"], point[method], z, seed=profile.seed)
+        ratio = metrics.sigma_mad_dz(point["CNN"], z) / metrics.sigma_mad_dz(point[method], z)
         lines.append(f"- CNN − {method}: {diff:+.5f} ± {err:.5f} ({tutorial.significance(diff, err):+.1f} sigma); "
                      f"ratio CNN/{method} {ratio:.2f}")
     return "\n".join(lines)

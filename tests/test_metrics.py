@@ -35,6 +35,7 @@ def test_sigma_mad_matches_astropy():
     d = (z_phot - z_spec) / (1 + z_spec)
     assert np.isclose(metrics.point_metrics(z_phot, z_spec)["sigma_mad"],
                       1.4826 * median_absolute_deviation(d), rtol=1e-12)
+    assert np.isclose(metrics.sigma_mad_dz(z_phot, z_spec), 1.4826 * median_absolute_deviation(d), rtol=1e-12)
 
 
 def test_bootstrap_error_of_a_mean():

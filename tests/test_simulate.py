@@ -375,7 +375,7 @@ def test_catalogue_errors_match_the_real_catalogue_within_ten_percent():
     """Issue 13: per band and magnitude bin (quintiles of the real magnitudes), the simulated model
     magnitudes scatter about the truth like the real MGS catalogue's quoted errors, within 10 % and
     two standard errors of the scatter (~5 % at ~400 galaxies per bin).  The floor was fitted on
-    another seed (101); without it the bright g, r, i bins fall to 0.74-0.81 and this test fails."""
+    another seed (101); without it the bright g, r, i bins fall to 0.72-0.84 and this test fails."""
     from photoz_nb.validation.catalogue_errors import error_ratio_table, format_error_table, petrosian_error_table
 
     table, _ = galaxies.make_catalog(2000, seed=5)
@@ -383,7 +383,7 @@ def test_catalogue_errors_match_the_real_catalogue_within_ten_percent():
     assert len(ratios) == 25 and (ratios["n_sim"] > 250).all() and (ratios["n_real"] > 1700).all()
     assert ratios["passed"].all(), format_error_table(ratios)
     # quoted Petrosian errors (medians per bin, ~3 % statistical errors): with the fitted fraction of the
-    # flux, 0.85-1.14 of SDSS's on 6,000 galaxies (seed 101, the fit's); pixel noise alone gives 0.40-0.99
+    # flux, 0.85-1.15 of SDSS's on 20,000 galaxies (seed 101, the fit's); pixel noise alone gives 0.40-0.94
     petro = petrosian_error_table(table)
     assert ((petro["ratio"] > 0.8) & (petro["ratio"] < 1.25)).all(), format_error_table(petro)
 

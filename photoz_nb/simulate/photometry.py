@@ -264,7 +264,7 @@ def photometry_columns(phot: dict, transmission: np.ndarray) -> dict:
 #: to the median quoted Petrosian errors of the 9,811 real MGS galaxies per magnitude bin
 #: (validation.catalogue_errors.petrosian_error_table; 20,000 simulated galaxies, seed 101).  Without it
 #: the quoted Petrosian errors are 0.40-0.99 of SDSS's (least at the bright end: snr_r up to 2.5x too
-#: high); with it 0.84-1.15, the simulated errors still growing a little slower towards faint magnitudes.
+#: high); with it 0.85-1.15, the simulated errors still growing a little slower towards faint magnitudes.
 PETROSIAN_ERROR_FLOOR = {"u": 0.0368, "g": 0.0080, "r": 0.0068, "i": 0.0080, "z": 0.0138}
 
 
