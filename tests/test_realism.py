@@ -367,6 +367,9 @@ def test_report_end_to_end_on_real_frames(small_build, tmp_path):
     assert len(errors) == 25 and set(errors["band"]) == set(config.BANDS) and (errors["kind"] == "test").all()
     details = (tmp_path / "realism_tables.md").read_text()
     assert details.strip() == table.meta["details"] and "| 17–17.8 |" in details and "| z |" in details
+    # the population's re-observed colours: a row per colour and redshift bin, the last per colour pooled
+    pooled = [line for line in details.splitlines() if "| 0–0.4 | 9811 / 10000 |" in line]
+    assert [line.split("|")[1].strip() for line in pooled] == ["u-g", "g-r", "r-i", "i-z"]
     assert sorted(p.rsplit("/", 1)[-1] for p in table.meta["figures"] if p.endswith(".png")) == [
         "realism_colour_redshift.png", "realism_galaxy_sizes.png", "realism_psf_fwhm.png", "realism_sky_noise.png"]
 

@@ -453,6 +453,16 @@ def reobservation_table(n_sim: int = 10_000, seed: int = 0, z_edges=REOBSERVATIO
                                    "scatter_ratio", "ratio_err", "ks_p"))
 
 
+def format_reobservation_table(table: Table) -> str:
+    """:func:`reobservation_table` as Markdown: a row per colour and redshift bin (the last per colour: all)."""
+    lines = ["| colour | z | n real / sim | median offset [mag] | scatter ratio sim/real | KS p |",
+             "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['colour']} | {r['z_lo']:g}–{r['z_hi']:g} | {r['n_real']} / {r['n_sim']} "
+              f"| {r['median_offset']:+.3f} ± {r['offset_err']:.3f} | {r['scatter_ratio']:.3f} ± {r['ratio_err']:.3f} "
+              f"| {r['ks_p']:.3f} |" for r in table]
+    return "\n".join(lines)
+
+
 def timed_draw(n: int, seed: int = 0) -> float:
     """Seconds to draw ``n`` galaxies (for the report)."""
     start = time.perf_counter()
