@@ -184,7 +184,7 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 #: the 9,811 real MGS galaxies of kcorrect's catalogue (9,417 inside the bins) against the scatter
 #: of 20,000 simulated galaxies (seed 101) with each galaxy's floor error added, per band and magnitude
 #: bin (validation.catalogue_errors; simulator 1.9: 1.8's quadrature solution left the brightest g, r, i
-#: bins 9-17 % too wide).  Drawn once per (seed, row) (STREAM_PHOTOMETRY), added to the model flux and,
+#: bins 9-17 % too wide on its own 6,000 galaxies).  Drawn once per (seed, row) (STREAM_PHOTOMETRY), added to the model flux and,
 #: in quadrature, to its quoted error.
 MODEL_FIT_FLOOR = {"u": 0.0090, "g": 0.0021, "r": 0.0017, "i": 0.0022, "z": 0.0036}
 
@@ -263,7 +263,7 @@ def photometry_columns(phot: dict, transmission: np.ndarray) -> dict:
 #: the quoted error only (the fluxes keep their pixel noise): fitted by scripts/fit_catalogue_errors.py
 #: to the median quoted Petrosian errors of the 9,811 real MGS galaxies per magnitude bin
 #: (validation.catalogue_errors.petrosian_error_table; 20,000 simulated galaxies, seed 101).  Without it
-#: the quoted Petrosian errors are 0.40-0.99 of SDSS's (least at the bright end: snr_r up to 2.5x too
+#: the quoted Petrosian errors are 0.40-0.94 of SDSS's (least at the bright end: snr_r up to 2.5x too
 #: high); with it 0.85-1.15, the simulated errors still growing a little slower towards faint magnitudes.
 PETROSIAN_ERROR_FLOOR = {"u": 0.0368, "g": 0.0080, "r": 0.0068, "i": 0.0080, "z": 0.0138}
 

@@ -241,7 +241,8 @@ def detail_markdown(res: RealismResults) -> str:
                   format_error_table(res.catalogue_errors)]
     if res.reobservation is not None:
         lines += ["", "The noise-free population's colours re-observed with SDSS's errors against the real catalogue's "
-                  "(10,000 drawn galaxies, dereddened model colours; offset = median sim - real):", "",
+                  f"({max(res.reobservation['n_sim']):,} drawn galaxies, dereddened model colours; offset = median "
+                  "sim - real):", "",
                   population.format_reobservation_table(res.reobservation)]
     return "\n".join(lines)
 
