@@ -72,18 +72,41 @@ def test_xd_inputs_propagate_the_flux_errors():
     var_r, var_g = -cov[:, 4, 5], cov[:, 4, 4] + cov[:, 4, 5]       # g-r and r-i share r
     np.testing.assert_allclose(cov[:, 3, 4], -var_g)                 # u-g and g-r share g
     np.testing.assert_allclose(cov[:, 3, 5], 0.0)                    # u-g and r-i share nothing
-    np.testing.assert_allclose(cov[:, 0, 0], population.Z_VARIANCE)
+    np.testing.assert_allclose(cov[:, 0, 0], population.Z_VARIANCE / meas["z"] ** 2)  # of ln z
+    np.testing.assert_allclose(np.exp(x[:, 0]), meas["z"])
     relative = np.sqrt(var_r) / (1.0857 / np.sqrt(meas["ivar"][:, 2]) / meas["flux"][:, 2])
     assert np.median(relative) == pytest.approx(1.0, abs=0.02)
     np.testing.assert_allclose(x[:, 1], galaxies.load_real_galaxies().petro_r, atol=1e-4)  # asinh = Pogson here
 
 
-def test_committed_model_comes_from_this_catalogue():
-    model = population.load_model()
+@pytest.mark.parametrize("name", list(population.MIXTURES))
+def test_committed_models_come_from_this_catalogue(name):
+    model = population.load_model(name)
     assert str(model["catalogue_sha256"]) == population.catalogue_sha256()
-    k = len(model["alpha"])
-    assert model["alpha"].sum() == pytest.approx(1.0) and model["mu"].shape == (k, 7)
+    k, d = len(model["alpha"]), len(population.MIXTURES[name])
+    assert model["alpha"].sum() == pytest.approx(1.0) and model["mu"].shape == (k, d)
     assert int(model["k_tried"][np.argmax(model["held_out_log_likelihood"])]) == k  # the best K was kept
+    assert 0 < np.argmax(model["held_out_log_likelihood"]) < len(model["k_tried"]) - 1  # bracketed by worse K
+    np.testing.assert_array_equal(model["trend"], population.load_model("population")["trend"])
+
+
+def test_conditional_draws_match_the_joint_mixture():
+    """Closed form against Monte Carlo: draws of b given a from draw_conditional have the
+    distribution of b among joint draws whose a falls in a narrow window (KS, n ~ 2,000)."""
+    rng = np.random.default_rng(4)
+    sigma = np.array([[[1.0, 0.3, 0.5], [0.3, 0.5, -0.2], [0.5, -0.2, 0.8]],
+                      [[0.4, 0.0, -0.3], [0.0, 0.3, 0.1], [-0.3, 0.1, 0.5]]])
+    model = dict(alpha=np.array([0.4, 0.6]), mu=np.array([[0.0, 0.0, 0.0], [1.0, 0.5, 2.0]]), sigma=sigma,
+                 chol=np.linalg.cholesky(sigma))
+    joint = population.draw_mixture(model, 2_000_000, rng)
+    given = np.array([0.6, 0.3])
+    near = np.all(np.abs(joint[:, :2] - given) < 0.03, axis=1)
+    drawn = population.draw_conditional(model, np.tile(given, (4000, 1)), rng)
+    assert near.sum() > 1000
+    assert ks_2samp(drawn, joint[near, 2]).pvalue > 0.001
+    # both components contribute here: the conditional is bimodal, not one Gaussian
+    assert np.mean(drawn < 1.0) == pytest.approx(np.mean(joint[near, 2] < 1.0), abs=0.05)
+    assert 0.1 < np.mean(drawn < 1.0) < 0.9
 
 
 def test_drawn_galaxies_are_new_within_the_cuts_and_seeded():
@@ -129,21 +152,29 @@ def test_flux_error_model_reproduces_the_real_errors():
 
 
 def test_reobserved_truths_reproduce_the_real_colours():
-    """Re-observed drawn truths against the real catalogue, per colour and redshift bin.
+    """Re-observed drawn truths against the real catalogue, per colour and redshift bin (n ~ 10,000).
 
-    Tolerances from the statistical errors at these sizes, Bonferroni-corrected for the 24
-    rows (family-wise false alarm 1 %: z = 3.5, p > 0.01 / 24): the median's standard error
-    is 1.2533 sigma / sqrt(n) and sigma_MAD's relative one 1.166 / sqrt(n) (Gaussian).
+    Tolerances from the statistical errors, Bonferroni-corrected for the 24 rows (family-wise
+    false alarm 1 %: z = 3.5, p > 0.01 / 24): the median's standard error is 1.2533 sigma /
+    sqrt(n); sigma_MAD's relative one is bootstrapped on the real colours (non-Gaussian: 1.1-1.4x
+    the Gaussian 1.166 / sqrt(n)) and scaled to both samples' sizes.  Pooled over redshift, the
+    issue's bar: scatter ratios within 5 % (seeds 0-5 give u-g 1.031-1.045; a 7-d mixture that
+    also fitted r_model - r_petro gave 1.068).
     """
-    table = population.reobservation_table(n_sim=3000, seed=1)
+    table = population.reobservation_table(n_sim=10_000, seed=0)
     assert len(table) == len(population.COLOURS) * len(population.REOBSERVATION_Z_EDGES)
     meas = population.real_measurements()
     mags = population.dereddened_mags(meas["flux"], 1 / np.sqrt(meas["ivar"]), meas["extinction"])[0]
     z = norm.isf(0.01 / len(table) / 2)
+    rng = np.random.default_rng(0)
     for row in table:
         a, b = (config.BANDS.index(band) for band in row["colour"].split("-"))
-        s = sigma_mad((mags[:, a] - mags[:, b])[(meas["z"] > row["z_lo"]) & (meas["z"] <= row["z_hi"])])
+        real = (mags[:, a] - mags[:, b])[(meas["z"] > row["z_lo"]) & (meas["z"] <= row["z_hi"])]
+        boot = [np.log(sigma_mad(rng.choice(real, len(real)))) for _ in range(200)]
+        log_ratio_err = np.std(boot) * np.sqrt(1 + row["n_real"] / row["n_sim"])
         root_n = np.sqrt(1 / row["n_real"] + 1 / row["n_sim"])
-        assert abs(row["median_offset"]) < z * 1.2533 * s * root_n, row
-        assert abs(np.log(row["scatter_ratio"])) < z * 1.166 * root_n, row
+        assert abs(row["median_offset"]) < z * 1.2533 * sigma_mad(real) * root_n, row
+        assert abs(np.log(row["scatter_ratio"])) < z * log_ratio_err, row
         assert row["ks_p"] > 0.01 / len(table), row
+        if row["z_hi"] - row["z_lo"] == config.Z_MAX:  # pooled
+            assert abs(row["scatter_ratio"] - 1) < 0.05, row

@@ -48,7 +48,9 @@ GENERATOR = "photoz_nb.simulate"
 #: counterparts had, and early types are bulge-dominated (mean B/T 0.80, calibrated on the whole real sample).
 #: 1.9: the catalogue's error floors refitted on 1.8 with each galaxy's floor error added (catalogue only:
 #: the images are 1.8's, byte for byte).
-VERSION = "1.9"
+#: 2.0: the population's colours come from a 6-d mixture without r_model - r_petro, which is drawn from
+#: its own mixture's conditional (population.MIXTURES): the re-observed u-g is no longer 7 % too broad.
+VERSION = "2.0"
 CHUNK_SIZE = 256
 
 
