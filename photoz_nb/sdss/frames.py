@@ -117,6 +117,7 @@ def parse_frame_name(name: str | os.PathLike) -> FrameKey:
 KEEP_DECOMPRESSED_ENV = "PHOTOZ_KEEP_DECOMPRESSED_FRAMES"
 _decompressed: OrderedDict[bytes, bytes] = OrderedDict()  # least recently used first
 _decompressed_lock = threading.Lock()
+_WARNING_FILTERS = threading.Lock()  # held while read_frame changes the process-wide warning filters
 
 
 def _frames_to_keep() -> int:
@@ -182,8 +183,11 @@ def read_frame(path, band: str | None = None, warn_bad: bool = True) -> Frame:
     unit = str(header.get("BUNIT", "nanomaggy")).strip().lower()
     if not unit.startswith("nanomagg"):
         raise FrameError(f"{path}: BUNIT={unit!r}, expected nanomaggy (a corrected frame)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SDSS headers carry non-standard cards astropy warns about
+    # SDSS headers carry non-standard cards astropy warns about.  catch_warnings swaps the process-wide
+    # filters and frames are read in download threads: the lock keeps one thread's restore from
+    # undoing another's (which left every warning ignored, or this one shown).
+    with _WARNING_FILTERS, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         wcs = WCS(header, naxis=2)
     if not wcs.has_celestial:
         raise FrameError(f"{path}: header has no celestial WCS (CTYPE1/2)")
@@ -198,9 +202,7 @@ def read_frame(path, band: str | None = None, warn_bad: bool = True) -> Frame:
 
 def verify_frame(path) -> None:
     """Raise :class:`FrameError` unless ``path`` decompresses and parses as a frame."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FrameWarning)
-        read_frame(path)
+    read_frame(path, warn_bad=False)  # runs in download threads: no process-wide filter changes
 
 
 # -- fetching -------------------------------------------------------------
