@@ -293,9 +293,9 @@ def model_path(name: str) -> Path:
     return MODEL_DIR / f"xd_{name}.npz"
 
 
-def save_model(name: str, fit: dict, trend: np.ndarray, path: Path | None = None, **provenance) -> None:
+def save_model(name: str, fit: dict, trend: np.ndarray, **provenance) -> None:
     """Write the mixture ``name`` of MIXTURES, fitted to detrend(x, trend), with its provenance."""
-    np.savez(path or model_path(name), alpha=fit["alpha"], mu=fit["mu"], sigma=fit["sigma"], trend=trend,
+    np.savez(model_path(name), alpha=fit["alpha"], mu=fit["mu"], sigma=fit["sigma"], trend=trend,
              dimensions=np.array(MIXTURES[name]), **{k: np.asarray(v) for k, v in provenance.items()})
 
 
