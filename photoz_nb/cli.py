@@ -107,6 +107,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--studies", action="store_true",
                    help="also the bias studies: fitted slopes of the bias vs each property, and the E(B-V) test")
     command("figures", _figures, "regenerate every figure from saved models and predictions (never trains)")
+    c = command("report", lambda a: __import__("photoz_nb.report", fromlist=["run"]).run(a),  # lazy, as the others
+                "the README's and docs/results.md's generated numbers, from saved products (never trains) or the record")
+    c.add_argument("--from-record", action="store_true", help="from photoz_nb/expected_small.json, not saved products")
+    c.add_argument("--write-record", action="store_true", help="rewrite photoz_nb/expected_small.json (profile small)")
+    c.add_argument("--update", action="store_true", help="rewrite the marked blocks of README.md and docs/results.md")
+    c.add_argument("--check", action="store_true", help="exit 1 if a marked block differs from the record")
     c = command("reproduce", _reproduce, "run notebooks 01..05 in order with papermill, writing figures and tables")
     c.add_argument("--data-source", choices=["simulation", "sdss", "cube"], default="simulation",
                    help="the embedded simulation (default), cutouts of SDSS frames, or the authors' public cube")
