@@ -162,5 +162,8 @@ def test_site_has_every_notebook_and_the_figure_index():
     from photoz_nb.cli import NOTEBOOKS
 
     pages = {p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html")}
-    wanted = {"index.html", "readme.html", "figures.html", *(f"notebooks/{n}.html" for n in NOTEBOOKS)}
+    from build import PAGES  # docs/build.py: the pages written in docs/
+
+    wanted = {"index.html", "readme.html", "figures.html", "changelog.html", *(f"{p}.html" for p in PAGES),
+              *(f"notebooks/{n}.html" for n in NOTEBOOKS)}
     assert wanted <= pages, f"missing pages: {sorted(wanted - pages)}"
