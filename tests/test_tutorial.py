@@ -113,3 +113,16 @@ def test_seed_agreement_measures_each_member_against_the_ensemble():
     assert out["sigma"]["member 0"][0] == 0 and out["sigma"]["member 1"][0] > 2 * out["sigma"]["member 1"][1]
     best, gap, err = out["crps"]
     assert best == "member 0" and gap == 0 and err > 0
+
+
+def test_width_coverage_bounds_are_those_of_gaussian_pdfs_ten_percent_off():
+    from scipy.stats import norm
+    rng = np.random.default_rng(0)
+    truth = rng.standard_normal(200_000)
+    for level in (0.68, 0.95):
+        lo, hi = tutorial.width_coverage_bounds(level, 10**12)  # no binomial widening
+        z = norm.isf((1 - level) / 2)
+        covered = [np.mean(np.abs(truth) < z * s) for s in (0.9, 1.1)]  # PDFs 10 % too narrow, too wide
+        assert covered[0] == pytest.approx(lo, abs=0.003) and covered[1] == pytest.approx(hi, abs=0.003)
+        wide = tutorial.width_coverage_bounds(level, 1962)
+        assert wide[0] == pytest.approx(lo - 3 * tutorial.binomial_error(level, 1962), abs=1e-5)
