@@ -30,15 +30,16 @@ PAGES = {"results": "the `small` run's tables: summary, bias studies, the redden
          "architecture": "the package's layers and what the tests check"}
 #: Each chapter's title and one line, for the landing page.
 CHAPTERS = {
-    "01_data_preparation": ("Data preparation", "the data: one galaxy's five bands, its PSF, noise and extinction; the data set and its "
-                           "realism against real SDSS galaxies"),
-    "02_train_cnn": ("Training the CNN", "Net_P block by block, the pixel stretch and the eight views, the loss; the ensemble against "
-                    "kNN, a random forest and the constant n(z)"),
-    "03_pdf_calibration": ("Calibrating the PDFs", "PIT and CRPS, what a PIT histogram's shape says, and three recalibrations judged on the "
-                          "test split"),
-    "04_bias_studies": ("Bias studies", "bias and scatter against reddening, inclination, seeing, S/N, magnitude and redshift; the "
-                       "paper's E(B−V) experiment"),
-    "05_paper_figures": ("The paper's figures", "every figure of the paper and its summary table, regenerated from the saved predictions"),
+    "01_data_preparation": ("Data preparation", "the data: one galaxy's five bands, its PSF, noise and extinction; "
+                            "the data set and its realism against real SDSS galaxies"),
+    "02_train_cnn": ("Training the CNN", "Net_P block by block, the pixel stretch and the eight views, the loss; the "
+                     "ensemble against kNN, a random forest and the constant n(z)"),
+    "03_pdf_calibration": ("Calibrating the PDFs", "PIT and CRPS, what a PIT histogram's shape says, and three "
+                           "recalibrations judged on the test split"),
+    "04_bias_studies": ("Bias studies", "bias and scatter against reddening, inclination, seeing, S/N, magnitude and "
+                        "redshift; the paper's E(B−V) experiment"),
+    "05_paper_figures": ("The paper's figures", "every figure of the paper and its summary table, regenerated from "
+                         "the saved predictions"),
 }
 
 
