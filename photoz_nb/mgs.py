@@ -70,6 +70,8 @@ class MgsGalaxies:
     flux: np.ndarray   # (n, 5)
     ivar: np.ndarray   # (n, 5)
     petro_r: np.ndarray
+    petro_flux: np.ndarray  # (n, 5) dereddened Petrosian fluxes (nanomaggies), all bands within r's 2 R_P
+    petro_ivar: np.ndarray  # (n, 5)
 
 
 def read_mgs(path=None) -> MgsGalaxies:
@@ -94,4 +96,6 @@ def _read_mgs(path: str) -> MgsGalaxies:
                        ebv=ext[keep, R] / config.EXTINCTION_COEFF["r"], z=z[keep],
                        flux=np.asarray(t["MODELFLUX"], float)[keep] * deredden[keep],
                        ivar=np.asarray(t["MODELFLUX_IVAR"], float)[keep] / deredden[keep] ** 2,
-                       petro_r=petro_r[keep])
+                       petro_r=petro_r[keep],
+                       petro_flux=np.asarray(t["PETROFLUX"], float)[keep] * deredden[keep],
+                       petro_ivar=np.asarray(t["PETROFLUX_IVAR"], float)[keep] / deredden[keep] ** 2)

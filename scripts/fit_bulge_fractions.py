@@ -5,9 +5,9 @@ Petrosian aperture (2 R_P) holds ~80 % of a de Vaucouleurs profile and ~98 % of 
 so the more bulge-dominated a galaxy, the more light its Petrosian flux misses.  SDSS's model
 magnitude is the better (chi^2) of a PSF-convolved de Vaucouleurs and an exponential fit in r, whose
 totals are truncated profiles (deV smoothly to zero between 7 and 8 r_e, exp between 3 and 4 r_e:
-TRUNCATED_TOTAL of the untruncated flux).  The simulator's own model flux fits the galaxy's own
+modelfit.TRUNCATED_TOTAL of the untruncated flux).  The simulator's own model flux fits the galaxy's own
 bulge + disk instead (photometry.measure_galaxy), so its r_model - r_petro is not SDSS's: here each
-simulated stamp's r child is fitted as SDSS does (free r_e, b/a, position angle; flux linear) and
+simulated stamp's r child is fitted as SDSS does (photoz_nb.simulate.modelfit) and
 the quantiles of r_model - r_petro of red (u - r > 2.22) and blue galaxies are printed against
 the real catalogue's, for early types' mean B/T over ``MEANS`` (Beta with a + b as in
 galaxies.BULGE_FRAC_BETA).
@@ -19,16 +19,13 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from photoz_nb import config, mgs
-from photoz_nb.simulate import galaxies, photometry, population, render
+from photoz_nb.simulate import galaxies, modelfit, photometry, population
 
 R = config.BANDS.index("r")
 QUANTILES = (10, 25, 50, 75, 90)
 RED_U_MINUS_R = galaxies.EARLY_TYPE_U_MINUS_R
-#: Fraction of an untruncated profile's flux that SDSS's truncated model holds (numerical integral).
-TRUNCATED_TOTAL = {"devaucouleurs": 0.937, "exponential": 0.981}
 
 
 def real_deficits() -> tuple[np.ndarray, np.ndarray]:
@@ -39,42 +36,6 @@ def real_deficits() -> tuple[np.ndarray, np.ndarray]:
     return r - petro, u - r
 
 
-def _start(child: np.ndarray, centre, hlr: float) -> list[float]:
-    """(ln r_e, logit b/a, position angle) from the child's second moments within 3 r_e."""
-    yy, xx = np.mgrid[:config.STAMP, :config.STAMP]
-    dx, dy = xx - centre[0], yy - centre[1]
-    w = (np.hypot(dx, dy) < max(3 * hlr, 6)) * np.clip(child, 0, None)
-    ixx, iyy, ixy = (w * dx * dx).sum(), (w * dy * dy).sum(), (w * dx * dy).sum()
-    small, large = np.linalg.eigvalsh([[ixx, ixy], [ixy, iyy]])
-    q = float(np.clip(np.sqrt(max(small, 1e-9) / large), 0.1, 0.95))
-    return [float(np.clip(np.log(hlr), np.log(0.4), np.log(25))), np.log(q / (1 - q)),
-            0.5 * float(np.arctan2(2 * ixy, ixx - iyy))]
-
-
-def sdss_model_flux(child: np.ndarray, sigma: np.ndarray, params: dict, i: int) -> float:
-    """SDSS's model flux of row ``i``'s r child: the better fit of the two truncated profiles."""
-    centre = photometry.centre(params, i)
-    y = (child / sigma).ravel()
-
-    def template(profile, p):
-        c = render.Component(profile, [1.0], float(np.exp(p[0])), float(1 / (1 + np.exp(-p[1]))), float(p[2]),
-                             float(params["dx"][i]), float(params["dy"][i]))
-        return (render.render_stamp([c], [params["psf"][i][R]], bands=("r",),
-                                    wing_scale=params["psf_wing_scale"][i])[0] / sigma).ravel()
-
-    fits = []
-    for profile in TRUNCATED_TOTAL:
-        def residual(p):
-            t = template(profile, p)
-            return y - (t @ y) / (t @ t) * t
-        guess = params["hlr_bulge" if profile == "devaucouleurs" else "hlr_disk"][i]
-        sol = least_squares(residual, _start(child, centre, max(guess, 0.5)), x_scale=[0.3, 1, 0.5],
-                            max_nfev=200, bounds=([np.log(0.3), -4, -10], [np.log(30), 6, 10]))
-        t = template(profile, sol.x)
-        fits.append((sol.cost, (t @ y) / (t @ t) * TRUNCATED_TOTAL[profile]))
-    return min(fits)[1]
-
-
 def simulated_deficits(n: int, n_fit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(r_model - r_petro with SDSS's model flux, u - r) of ``n_fit`` of ``n`` simulated galaxies."""
     table, params = galaxies.make_catalog(n, seed)
@@ -82,13 +43,9 @@ def simulated_deficits(n: int, n_fit: int, seed: int) -> tuple[np.ndarray, np.nd
     deficit = np.empty(len(rows))
     for k, i in enumerate(rows):
         rendered = photometry.render_galaxy(params, i)
-        clean = rendered.stamp
-        image = photometry.noisy_image(params, i, seed, i, clean)
-        weight = photometry.deblend_weight(clean, rendered, params, i)
-        w = 1.0 if weight is None else weight[R]
-        variance = params["noise_native"][i][R] ** 2 + np.maximum(clean[R] * w * w, 0) / params["electrons_per_nmgy"][i][R]
-        petro = photometry.measure_galaxy(image, clean, rendered, params, i)[3][R]
-        deficit[k] = -2.5 * np.log10(sdss_model_flux(image[R] * w, np.sqrt(variance), params, i) / petro)
+        image = photometry.noisy_image(params, i, seed, i, rendered.stamp)
+        petro = photometry.measure_galaxy(image, rendered.stamp, rendered, params, i)[3][R]
+        deficit[k] = -2.5 * np.log10(modelfit.sdss_model_fluxes(image, rendered, params, i)[R] / petro)
     u_minus_r = np.asarray(table["mag_u"])[rows] - np.asarray(table["mag_r"])[rows]
     return deficit, u_minus_r
 
