@@ -38,6 +38,7 @@ from .. import catalog as contract
 from .. import config, parallel
 from ..stats import require_columns
 from .cutouts import FLAG_NAMES, NO_FRAME, CutoutError, cutout, describe_flags
+from . import net
 from .frames import FrameCache, FrameError, fetch_for, read_frame
 
 FIELD_COLUMNS = ("run", "camcol", "field")
@@ -46,8 +47,8 @@ GENERATOR = "photoz_nb.sdss.build_cutout_dataset"
 
 # -- the task ------------------------------------------------------------------------------------
 def cut_field(frames_dir: str, mirror: str | None, key: tuple[int, int, int], ra: np.ndarray, dec: np.ndarray,
-              bands=config.BANDS) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
-    """Stamps of rows of one field: its frames are fetched (if missing) and read once.
+              bands=config.BANDS, sas_url: str | None = None) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Stamps of rows of one field: its frames are fetched (if missing, from ``sas_url``) and read once.
 
     Returns
     -------
@@ -59,7 +60,7 @@ def cut_field(frames_dir: str, mirror: str | None, key: tuple[int, int, int], ra
     stamps = np.full(contract.image_shape(n)[:3] + (len(bands),), np.nan, dtype=np.float32)
     flags = np.zeros(n, dtype=np.int32)
     try:
-        cache = FrameCache(frames_dir, fetch=fetch_for(mirror))
+        cache = FrameCache(frames_dir, fetch=fetch_for(mirror), base=sas_url)
         paths = cache.get_field(*key, bands=bands)
         frames = {band: read_frame(path, band, warn_bad=False) for band, path in paths.items()}
     except (FrameError, OSError) as err:
@@ -112,7 +113,7 @@ def catalog_digest(cat: Table) -> str:
 # -- the build -----------------------------------------------------------------------------------
 def build_cutout_dataset(catalog, frames_dir, out, mirror=None, workers: int | None = None,
                          scheduler: str | None = None, rows_per_task: int = 512, chunk_rows: int = 256,
-                         progress: bool = True) -> Path:
+                         progress: bool = True, sas_url: str | None = None) -> Path:
     """Cut stamps for a catalogue and write a data set (flagged rows listed beside it, not written).
 
     Parameters
@@ -125,6 +126,7 @@ def build_cutout_dataset(catalog, frames_dir, out, mirror=None, workers: int | N
     scheduler : a dask scheduler address, or "dask-local"; default local processes.  A remote
         cluster must see ``frames_dir`` (and ``mirror``) at the same paths.
     rows_per_task : a field with more rows is split into tasks of this many (each reads the frames).
+    sas_url : SAS base URL frames are downloaded from (default ``$PHOTOZ_SAS_URL``, else the public SAS).
 
     Returns ``out``.  Raises :class:`~photoz_nb.catalog.ContractError` before any work for a
     catalogue missing columns, and when every row is flagged.
@@ -136,7 +138,7 @@ def build_cutout_dataset(catalog, frames_dir, out, mirror=None, workers: int | N
     scratch = ScratchStamps(out.with_name("." + out.name + ".cutouts"), len(cat), catalog_digest(cat))
     tasks = field_tasks(cat, rows_per_task)
     _cut_pending(cat, tasks, scratch, str(frames_dir), None if mirror is None else str(mirror),
-                 workers, scheduler, progress)
+                 workers, scheduler, progress, net.sas_url(sas_url))
     flags = np.array(scratch.flags)
     _write_flagged(cat, flags, scratch.details(), out.with_name(out.name + ".flagged.ecsv"))
     good = np.flatnonzero(flags == 0)
@@ -152,10 +154,11 @@ def build_cutout_dataset(catalog, frames_dir, out, mirror=None, workers: int | N
     return out
 
 
-def _cut_pending(cat, tasks, scratch, frames_dir, mirror, workers, scheduler, progress) -> None:
+def _cut_pending(cat, tasks, scratch, frames_dir, mirror, workers, scheduler, progress, sas_url=None) -> None:
     pending = [t for t in tasks if not scratch.is_done(t[0], t[1])]
     ra, dec = np.asarray(cat["ra"], dtype=float), np.asarray(cat["dec"], dtype=float)
-    args = ((frames_dir, mirror, key, ra[start:stop], dec[start:stop]) for start, stop, key in pending)
+    args = ((frames_dir, mirror, key, ra[start:stop], dec[start:stop], config.BANDS, sas_url)
+            for start, stop, key in pending)
     done = len(cat) - sum(stop - start for start, stop, _ in pending)
     with tqdm(total=len(cat), initial=done, desc="cutouts", unit="stamp", disable=not progress) as bar:
         for index, (stamps, flags, details) in parallel.run_tasks(cut_field, args, workers, scheduler):

@@ -3,24 +3,38 @@
 A corrected frame (SDSS datamodel ``frame``) is a bzip2-compressed FITS file whose HDU0
 is a 2048x1489 float32 image in nanomaggies with a TAN WCS.  :func:`read_frame`
 decompresses the whole file before parsing it, so a truncated or corrupt download is
-caught at once and reported with its file name, never half-read.
+caught at once and reported with its file name, never half-read.  It refuses a file that
+decompresses to more than :data:`MAX_FRAME_BYTES` (a bzip2 "bomb") while decompressing, so memory
+stays bounded, and a header that declares more data than the file holds.
+
+:class:`FrameCache` downloads over HTTP from the SAS (or the base URL of :mod:`.net`: a mirror, the
+local stand-in of :mod:`.standin`), at most :data:`DEFAULT_MAX_DOWNLOADS` at once.  Its guarantees:
+
+* a file appears under its final name only once complete and verified (written as
+  ``.part-<name>``, decompressed and parsed, then renamed with :func:`photoz_nb.safeio.replace_file`);
+* each frame is fetched by one thread or process at a time (an ``flock`` on ``.lock-<name>``), so
+  processes sharing a cache neither corrupt it nor download a frame twice;
+* a partial download left by a failure or a ``kill -9`` is resumed from where it stopped (HTTP
+  ``Range``) and verified as a whole; a verification failure starts it again from zero;
+* failures are retried a bounded number of times (``Retry-After`` honoured, else exponential
+  backoff), then end in one line naming the URL and the file; a 404 is not retried.
 """
 from __future__ import annotations
 
 import bz2
+import contextlib
+import fcntl
 import hashlib
+import http.client
 import io
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import warnings
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, OrderedDict
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple
 
@@ -29,10 +43,12 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from tqdm.auto import tqdm
 
-from .. import config
+from .. import config, safeio
+from . import net
 
-#: Root of the Science Archive Server; the DR17 tree serves the final ("301") frames.
-SAS_BASE = "https://data.sdss.org/sas"
+#: Root of the public Science Archive Server; the DR17 tree serves the final ("301") frames.
+#: (:func:`photoz_nb.sdss.net.sas_url` gives the one in use: ``--sas-url``, ``$PHOTOZ_SAS_URL``, this.)
+SAS_BASE = net.SAS_URL
 RELEASE = "dr17"
 RERUN = 301
 FRAME_PATTERN = re.compile(r"frame-([ugriz])-(\d{6})-(\d)-(\d{4})\.fits(\.bz2)?$")
@@ -42,6 +58,23 @@ Fetch = Callable[[str, Path], None]
 
 class FrameError(ValueError):
     """A frame file is unreadable, corrupt, or not what its name says."""
+
+
+class FrameTooLarge(FrameError):
+    """A download or a decompressed frame over its size limit (refused before memory grows)."""
+
+
+#: Largest decompressed frame accepted, bytes (a real frame decompresses to 12.4 MB).  A file that
+#: expands beyond it (a bzip2 bomb) is refused while decompressing: memory stays under this plus a chunk.
+MAX_FRAME_BYTES = 32 * 2**20
+#: Largest download accepted, bytes (a real compressed frame is 3.0-3.4 MB).
+MAX_DOWNLOAD_BYTES = 32 * 2**20
+#: Downloads in flight at once per :class:`FrameCache` (per process); the SAS is shared, be polite.
+DEFAULT_MAX_DOWNLOADS = 4
+#: Seconds a connection may wait for the server (connect, headers, each read) before the attempt fails.
+DEFAULT_TIMEOUT_S = 60.0
+#: A download slower than this (bytes/s, averaged) after ``timeout`` seconds is abandoned and resumed.
+MIN_BYTES_PER_S = 10_000
 
 
 class FrameWarning(UserWarning):
@@ -137,16 +170,60 @@ def _decompressed_bytes(path: Path) -> bytes:
         if key in _decompressed:
             _decompressed.move_to_end(key)
             return _decompressed[key]
-    try:
-        data = bz2.decompress(raw)
-    except (OSError, EOFError, ValueError) as err:
-        raise FrameError(f"{path}: corrupt or truncated bzip2 file ({err}); delete it and download again") from None
+    data = _decompress_capped(raw, MAX_FRAME_BYTES, path)
     with _decompressed_lock:
         if keep:
             _decompressed[key] = data
         while len(_decompressed) > keep:
             _decompressed.popitem(last=False)
     return data
+
+
+def _decompress_capped(raw: bytes, limit: int, path) -> bytes:
+    """bzip2 (every stream of a multi-stream file) decompressed, refused as soon as it exceeds ``limit``."""
+    out, size, step = [], 0, 1 << 20  # 1 MiB pieces: refusing holds at most limit + 1 MiB
+    data, first = raw, True
+    while data:
+        d = bz2.BZ2Decompressor()
+        try:
+            piece = d.decompress(data, max_length=step)
+            while True:
+                out.append(piece)
+                size += len(piece)
+                if d.eof or d.needs_input or size > limit:
+                    break
+                piece = d.decompress(b"", max_length=step)
+        except (OSError, EOFError, ValueError) as err:
+            if not first:
+                break  # trailing bytes that are not a bzip2 stream are ignored, as bz2.decompress does
+            raise FrameError(f"{path}: corrupt or truncated bzip2 file ({err}); delete it and download again") from None
+        if size > limit:
+            raise FrameTooLarge(f"{path}: decompresses to more than {limit / 2**20:.0f} MiB (MAX_FRAME_BYTES; a real "
+                                "frame is 12 MB): refused, not a frame")
+        if not d.eof:
+            raise FrameError(f"{path}: corrupt or truncated bzip2 file (compressed data ended before the "
+                             "end-of-stream marker); delete it and download again")
+        data, first = d.unused_data, False
+    return b"".join(out)
+
+
+def _check_declared_size(data: bytes, path) -> None:
+    """FrameError unless the HDU0 header's image (BITPIX x NAXISn) fits in the bytes after the header."""
+    end = next((i for i in range(0, min(len(data), 2880 * 100), 80) if data[i:i + 8] == b"END     "), None)
+    if end is None:
+        return  # no END card in the first blocks: astropy reports the malformed header
+    try:
+        header = fits.Header.fromstring(data[:end + 80].decode("ascii", "replace"))
+        n_axes = int(header.get("NAXIS", 0))
+        shape = [int(header[f"NAXIS{k}"]) for k in range(1, n_axes + 1)]
+        declared = abs(int(header.get("BITPIX", 8))) // 8 * int(np.prod(shape, dtype=np.int64)) if shape else 0
+    except (KeyError, ValueError, TypeError):
+        return  # astropy reports it
+    available = len(data) - (end // 2880 + 1) * 2880
+    if declared > available:
+        raise FrameError(f"{path}: FITS header declares a {'x'.join(map(str, shape))} image ({declared:,} bytes) but "
+                         f"the file holds {max(available, 0):,} bytes of data (a header that lies about its shape, or "
+                         "a truncated file)")
 
 
 def read_frame(path, band: str | None = None, warn_bad: bool = True) -> Frame:
@@ -168,6 +245,7 @@ def read_frame(path, band: str | None = None, warn_bad: bool = True) -> Frame:
     if band is None and FRAME_PATTERN.search(path.name):
         band = parse_frame_name(path).band
     data = _decompressed_bytes(path)
+    _check_declared_size(data, path)
     try:
         with fits.open(io.BytesIO(data), memmap=False) as hdul:
             hdu = hdul[0]
@@ -206,10 +284,10 @@ def verify_frame(path) -> None:
 
 
 # -- fetching -------------------------------------------------------------
-def urllib_fetch(url: str, dest: Path, timeout: float = 120.0) -> None:
-    """Download ``url`` to ``dest`` with urllib (the default fetch of :class:`FrameCache`)."""
-    with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
-        shutil.copyfileobj(response, out, length=1 << 20)
+def urllib_fetch(url: str, dest: Path, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    """Download ``url`` to ``dest`` (from zero) with the checks of :class:`FrameCache`'s own download."""
+    Path(dest).unlink(missing_ok=True)
+    _http_download(url, Path(dest), timeout)
 
 
 def local_fetch(directory) -> Fetch:
@@ -230,27 +308,118 @@ def fetch_for(mirror) -> Fetch | None:
     return None if mirror is None else local_fetch(mirror)
 
 
+class _Discard(net.TransientError):
+    """A transient failure whose bytes are not a prefix of the frame (an HTML page): start from zero."""
+
+
+def _http_download(url: str, dest: Path, timeout: float, on_bytes: Callable[[int], None] = lambda n: None) -> bool:
+    """Download ``url`` into ``dest``, resuming after the bytes already there (HTTP Range); True if resumed.
+
+    Raises :class:`~.net.TransientError` (the bytes written so far are a valid prefix, kept for the next
+    attempt, except :class:`_Discard`), :class:`~.net.PermanentError`, or :class:`FrameTooLarge`.
+    """
+    offset = dest.stat().st_size if dest.exists() else 0
+    try:
+        response = net.open_url(url, timeout, {"Range": f"bytes={offset}-"} if offset else None)
+    except net.PermanentError as err:
+        if offset and err.status == 416:  # the partial file is not a prefix of this one: from zero
+            dest.unlink()
+            raise _Discard(url, f"{err.detail} for the resumed range") from None
+        raise
+    with response:
+        resumed = bool(offset) and response.status == 206 and \
+            (response.headers.get("Content-Range") or "").startswith(f"bytes {offset}-")
+        if not resumed:
+            offset = 0  # a full answer (a server without Range support): rewrite the file
+        length = response.headers.get("Content-Length")
+        length = int(length) if length and length.strip().isdigit() else None
+        if length is not None and offset + length > MAX_DOWNLOAD_BYTES:
+            raise FrameTooLarge(f"{url}: Content-Length {offset + length:,} bytes is over the download limit "
+                                f"{MAX_DOWNLOAD_BYTES / 2**20:.0f} MiB (MAX_DOWNLOAD_BYTES); refused")
+        received, start = 0, time.monotonic()
+        with open(dest, "ab" if resumed else "wb") as out:
+            while True:
+                try:
+                    chunk = response.read(1 << 18)
+                except (OSError, http.client.HTTPException, ValueError) as err:
+                    raise net.transient(url, err) from None
+                if not chunk:
+                    break
+                if not received and not resumed:
+                    if net.looks_like_html(chunk, response.headers.get("Content-Type")):
+                        raise _Discard(url, f"answered with an HTML page (status {response.status}), not a "
+                                            f"frame: {net.html_title(chunk)!r}")
+                    if url.endswith(".bz2") and not chunk.startswith(b"BZh"):
+                        raise _Discard(url, f"answered with something that is not bzip2 (starts {chunk[:16]!r})")
+                out.write(chunk)
+                received += len(chunk)
+                on_bytes(len(chunk))
+                if offset + received > MAX_DOWNLOAD_BYTES:
+                    raise FrameTooLarge(f"{url}: more than {MAX_DOWNLOAD_BYTES / 2**20:.0f} MiB "
+                                        "(MAX_DOWNLOAD_BYTES); refused")
+                elapsed = time.monotonic() - start
+                if elapsed > timeout and received / elapsed < MIN_BYTES_PER_S:
+                    raise net.TransientError(url, f"too slow ({received / elapsed:,.0f} bytes/s after {elapsed:.0f} s, "
+                                                  f"under MIN_BYTES_PER_S = {MIN_BYTES_PER_S:,}); will resume")
+    if length is not None and received != length:
+        raise net.TransientError(url, f"body ended after {received:,} of {length:,} bytes (Content-Length)")
+    return resumed
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path):
+    """Hold an ``flock`` on ``lock`` (blocking): one thread or process at a time, dropped by the kernel
+    when its holder dies.  The holder removes the file; a waiter that locked a removed file tries again."""
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)  # while still holding it: nobody else holds this file
+        os.close(fd)
+
+
 class FrameCache:
     """Local cache of frames, laid out as ``root/{run}/{camcol}/frame-....fits.bz2``.
 
     Parameters
     ----------
     root : cache directory (created on demand).
-    fetch : ``fetch(url, dest_path)`` writing the file; default :func:`urllib_fetch`.
-    retries : attempts per frame before giving up; waits ``backoff * 2**attempt`` s between.
+    fetch : ``fetch(url, dest_path)`` writing the file; default: HTTP from ``base``, resumable.
+    retries : attempts per frame before giving up; waits ``Retry-After`` when the server sent one,
+        else ``backoff * 2**attempt`` s, between attempts.
+    base : SAS base URL (default :func:`~.net.sas_url`: ``$PHOTOZ_SAS_URL``, else the public SAS).
+    timeout : seconds to wait for a connection, for headers and for each read.
+    max_downloads : frames fetched at once by :meth:`get_many` (default :data:`DEFAULT_MAX_DOWNLOADS`).
 
-    A download goes to a temporary name in the same directory, is verified by
-    decompressing and parsing it, then renamed.  A verified file gets a ``.ok`` sidecar
-    with its size; a cached file whose size disagrees is verified again and, if corrupt,
-    fetched again.
+    See the module docstring for the guarantees.  A verified file gets a ``.ok`` sidecar with its
+    size; a cached file whose size disagrees is verified again and, if corrupt, fetched again.
+    ``stats`` counts bytes, downloads, attempts, retries and resumed downloads; ``events`` lists
+    ``(url, reason)`` of every failed attempt.
     """
 
-    def __init__(self, root, fetch: Fetch | None = None, retries: int = 3, backoff: float = 2.0,
-                 release: str = RELEASE, rerun: int = RERUN, base: str = SAS_BASE):
+    def __init__(self, root, fetch: Fetch | None = None, retries: int = 5, backoff: float = 2.0,
+                 release: str = RELEASE, rerun: int = RERUN, base: str | None = None,
+                 timeout: float = DEFAULT_TIMEOUT_S, max_downloads: int = DEFAULT_MAX_DOWNLOADS):
+        if retries < 1 or max_downloads < 1:
+            raise ValueError(f"retries and max_downloads must be >= 1, got {retries} and {max_downloads}")
         self.root = Path(root)
-        self.fetch = fetch or urllib_fetch
-        self.retries, self.backoff = retries, backoff
-        self.release, self.rerun, self.base = release, rerun, base
+        self._http = fetch is None
+        self.fetch = fetch or (lambda url, dest: _http_download(url, dest, self.timeout, self._count_bytes))
+        self.retries, self.backoff, self.timeout, self.max_downloads = retries, backoff, timeout, max_downloads
+        self.release, self.rerun, self.base = release, rerun, net.sas_url(base)
+        self.stats: Counter = Counter()
+        self.events: list[tuple[str, str]] = []
+        self._stats_lock = threading.Lock()
 
     def path(self, band: str, run: int, camcol: int, field: int) -> Path:
         k = _check_key(band, run, camcol, field)
@@ -262,31 +431,58 @@ class FrameCache:
     def get(self, band: str, run: int, camcol: int, field: int) -> Path:
         """Local path of a verified frame, downloading it if missing or corrupt."""
         path = self.path(band, run, camcol, field)
-        if path.is_file() and self._is_verified(path):
+        if self._is_verified(path):
             return path
-        unusable = None
-        if path.is_file():
-            try:
-                verify_frame(path)
-                self._mark_verified(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _exclusive(path.with_name(".lock-" + path.name)):
+            if self._is_verified(path):  # another thread or process finished it while we waited
                 return path
-            except FrameError as err:
-                unusable = err
-                path.unlink()  # corrupt or mislabelled cached copy: fetch it again below
-        try:
-            self._download(self.url(band, run, camcol, field), path)
-        except (OSError, FrameError) as err:
-            if unusable is None:
-                raise
-            raise FrameError(f"cached copy was unusable ({unusable}) and fetching it again failed: {err}") from err
+            unusable = None
+            if path.is_file():
+                try:
+                    verify_frame(path)
+                    self._mark_verified(path)
+                    return path
+                except FrameError as err:
+                    unusable = err
+                    path.unlink()  # corrupt or mislabelled cached copy: fetch it again below
+            try:
+                self._download(self.url(band, run, camcol, field), path)
+            except (OSError, FrameError) as err:
+                if unusable is None:
+                    raise
+                raise FrameError(f"cached copy was unusable ({unusable}) and fetching it again failed: {err}") from err
         return path
 
-    def get_many(self, keys: Iterable, max_workers: int = 4, progress: bool = True) -> list[Path]:
-        """:meth:`get` for many ``(band, run, camcol, field)`` keys, concurrently, in order."""
+    def get_many(self, keys: Iterable, max_workers: int | None = None, progress: bool = True) -> list[Path]:
+        """:meth:`get` for many ``(band, run, camcol, field)`` keys, at most ``max_workers`` (default
+        ``max_downloads``) at once; paths in the order of ``keys``.  A progress bar counts files and bytes.
+
+        Every key is tried; then a failure is raised (one line: how many failed, the first error).
+        """
         keys = [FrameKey(*k) for k in keys]
-        with ThreadPoolExecutor(max_workers=max_workers) as pool:
-            results = pool.map(lambda k: self.get(*k), keys)
-            return list(tqdm(results, total=len(keys), desc="SDSS frames", unit="frame", disable=not progress))
+        paths: list[Path | None] = [None] * len(keys)
+        errors: dict[int, BaseException] = {}
+        bytes_before = self.stats["bytes"]
+        with ThreadPoolExecutor(max_workers=max_workers or self.max_downloads) as pool, \
+                tqdm(total=len(keys), desc="SDSS frames", unit="file", disable=not progress) as bar:
+            futures = {pool.submit(self.get, *k): i for i, k in enumerate(keys)}
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    paths[i] = future.result()
+                except (OSError, FrameError) as err:
+                    errors[i] = err
+                bar.set_postfix_str(f"{(self.stats['bytes'] - bytes_before) / 1e6:,.1f} MB downloaded"
+                                    + (f", {len(errors)} failed" if errors else ""), refresh=False)
+                bar.update(1)
+        if errors:
+            first = errors[min(errors)]
+            if len(errors) == 1:
+                raise first
+            raise FrameError(f"{len(errors)} of {len(keys)} frames failed (the others are verified in {self.root}; "
+                             f"the same command retries the failed ones); first: {first}") from first
+        return paths
 
     def get_field(self, run: int, camcol: int, field: int, bands=config.BANDS) -> dict[str, Path]:
         """Paths of the frames of one field, by band."""
@@ -304,34 +500,54 @@ class FrameCache:
             return False
 
     def _mark_verified(self, path: Path) -> None:
-        self._sidecar(path).write_text(str(path.stat().st_size))
+        safeio.write_atomic(self._sidecar(path), str(path.stat().st_size))  # under the frame's lock
+
+    def _count_bytes(self, n: int) -> None:
+        with self._stats_lock:
+            self.stats["bytes"] += n
+
+    def _note(self, **counts) -> None:
+        with self._stats_lock:
+            self.stats.update(counts)
 
     def _download(self, url: str, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Fetch into ``.part-<name>`` (kept between attempts and runs while it is a valid prefix), verify,
+        rename; the caller holds the frame's lock."""
+        # The temporary name ends with the frame name, so read_frame still checks the band.
+        part = path.with_name(".part-" + path.name)
         last_error = None
         for attempt in range(self.retries):
-            # The temporary name ends with the frame name, so read_frame still checks the band.
-            fd, tmp = tempfile.mkstemp(prefix=".part-", suffix="-" + path.name, dir=path.parent)
-            os.close(fd)
-            tmp = Path(tmp)
+            self._note(attempts=1)
             try:
-                self.fetch(url, tmp)
-                verify_frame(tmp)
-                os.replace(tmp, path)
+                if not self._http:
+                    part.unlink(missing_ok=True)  # a fetch function writes from zero
+                    self.fetch(url, part)
+                    self._count_bytes(part.stat().st_size)
+                elif self.fetch(url, part):
+                    self._note(resumed=1)
+                verify_frame(part)
+                safeio.replace_file(part, path)
                 self._mark_verified(path)
+                self._note(downloaded=1)
                 return
             except FileNotFoundError:
+                part.unlink(missing_ok=True)
                 raise  # not in the mirror: retrying will not make it appear
-            except urllib.error.HTTPError as err:
-                if err.code == 404:  # a missing frame will not appear by retrying
-                    raise FileNotFoundError(f"{url}: not on the server (HTTP 404)") from None
-                last_error = err
-                if attempt + 1 < self.retries:
-                    time.sleep(self.backoff * 2**attempt)
-            except (OSError, FrameError) as err:  # URLError is an OSError
-                last_error = err
-                if attempt + 1 < self.retries:
-                    time.sleep(self.backoff * 2**attempt)
-            finally:
-                tmp.unlink(missing_ok=True)
-        raise FrameError(f"{url}: download to {path} failed after {self.retries} attempt(s): {last_error}")
+            except net.PermanentError as err:
+                part.unlink(missing_ok=True)
+                if err.status == 404:  # a missing frame will not appear by retrying
+                    raise FileNotFoundError(f"{url}: not on the server (HTTP 404); {path} not written") from None
+                raise FrameError(f"{url}: download to {path} refused by the server: {err.detail}") from None
+            except net.TransientError as err:
+                last_error, wait = err.detail, err.retry_after
+                if isinstance(err, _Discard):
+                    part.unlink(missing_ok=True)
+            except (OSError, FrameError) as err:  # a verification failure or a fetch function's error
+                part.unlink(missing_ok=True)  # the bytes are wrong: the next attempt starts from zero
+                last_error, wait = " ".join(str(err).replace(str(part), "the download").split()), None
+            with self._stats_lock:
+                self.events.append((url, last_error))
+            if attempt + 1 < self.retries:
+                self._note(retries=1)
+                time.sleep(self.backoff * 2**attempt if wait is None else wait)
+        raise FrameError(f"{url}: download to {path} failed after {self.retries} attempt(s); last: {last_error}")

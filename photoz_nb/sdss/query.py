@@ -7,15 +7,25 @@ GALAXY_BRIGHT_CORE 0x100; the paper writes "primTarget >= 64"), clean photometry
 applied here.  One spectrum per object (``sciencePrimary = 1``).
 
 Pages are keyset-paginated on ``objID`` (``TOP n ... WHERE objID > last ORDER BY objID``),
-so every page is a stable, independent query; each is written to
+so every page is a stable, independent query (the sample is complete when a page comes back
+empty: a short page may be a truncated answer); each is written to
 ``cache_dir/<query hash>/page_NNNNN.ecsv`` as soon as it arrives, and a later call
 resumes after the last page on disk.
+
+The query goes to SkyServer's SQL search over HTTP (:func:`skyserver_fn`, the same URL and CSV
+format as ``astroquery.sdss.SDSS.query_sql``), at the base URL of :func:`.net.skyserver_url`
+(``--skyserver-url``, ``$PHOTOZ_SKYSERVER_URL``, else the public SkyServer).  A page that fails
+(network, 5xx, an HTML error page where CSV was expected) is retried, honouring ``Retry-After``,
+then reported in one line naming the page and the URL.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import time
+import urllib.parse
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -24,8 +34,9 @@ from astropy.table import Table, vstack
 from tqdm.auto import tqdm
 
 from .. import catalog as contract
-from .. import config
+from .. import config, safeio
 from ..stats import require_columns
+from . import net
 from .cube import is_stripe82
 
 #: Neighbours counted within the half-width of a 64-pixel stamp (arcmin, Neighbors.distance).
@@ -61,6 +72,57 @@ def mgs_sql(after: int = 0, page_size: int = 50_000, z_max: float = config.Z_MAX
                          mgs_bits=MGS_BITS, z_min=config.Z_MIN, z_max=z_max, r_max=r_max, after=int(after))
 
 
+#: Largest SkyServer answer accepted, bytes (a 50,000-row page is about 10 MB).
+MAX_PAGE_BYTES = 512 * 2**20
+
+
+class QueryError(OSError, RuntimeError):
+    """A SkyServer page could not be fetched or read (one line naming the page and the URL)."""
+
+
+def skyserver_fn(data_release: int = 12, base: str | None = None, timeout: float = 600.0) -> QueryFn:
+    """Run SQL on SkyServer over HTTP: ``{base}/dr{N}/en/tools/search/x_results.aspx?cmd=SQL&format=csv``.
+
+    The answer is SkyServer's CSV (a ``#Table1`` line, a header line, rows).  Raises
+    :class:`~.net.TransientError` naming the URL (without the SQL) for network failures, 5xx, an HTML
+    page (SkyServer reports SQL errors and maintenance that way, with status 200) or a truncated body.
+    """
+    url = f"{net.skyserver_url(base)}/dr{int(data_release)}/en/tools/search/x_results.aspx"
+
+    def run(sql: str) -> Table:
+        query = urllib.parse.urlencode({"cmd": sql, "format": "csv", "searchtool": "SQL"})
+        with net.open_url(f"{url}?{query}", timeout) as response:
+            length = response.headers.get("Content-Length")
+            try:
+                body = response.read(MAX_PAGE_BYTES + 1)
+            except OSError as err:
+                raise net.transient(url, err) from None
+            except Exception as err:  # http.client.IncompleteRead and friends
+                raise net.transient(url, err) from None
+            ctype = response.headers.get("Content-Type")
+        if len(body) > MAX_PAGE_BYTES:
+            raise net.PermanentError(url, f"answer over {MAX_PAGE_BYTES / 2**20:.0f} MiB (MAX_PAGE_BYTES); refused")
+        if length and length.strip().isdigit() and len(body) != int(length):
+            raise net.TransientError(url, f"body ended after {len(body):,} of {int(length):,} bytes (Content-Length)")
+        if net.looks_like_html(body[:512], ctype):
+            raise net.TransientError(url, f"answered with an HTML page, not CSV: {net.html_title(body)!r}")
+        text = body.decode("utf-8", "replace")
+        if not text.strip():
+            return Table()
+        if not text.lstrip().startswith("#Table"):
+            raise net.TransientError(url, f"answer is not SkyServer CSV (starts {text[:40]!r})")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # specobjid > 2**63 is read as a string
+                table = Table.read(text, format="ascii.csv", comment="#")
+        except Exception as err:  # astropy's readers raise many types
+            raise net.TransientError(url, f"CSV answer could not be read ({type(err).__name__}: "
+                                          f"{' '.join(str(err).split())[:120]})") from None
+        return table
+
+    return run
+
+
 def astroquery_fn(data_release: int = 12, timeout: float = 600.0) -> QueryFn:
     """Run SQL on SkyServer through ``astroquery.sdss.SDSS.query_sql``."""
     try:
@@ -76,16 +138,18 @@ def astroquery_fn(data_release: int = 12, timeout: float = 600.0) -> QueryFn:
 
 
 def query_sample(cache_dir, query_fn: QueryFn | None = None, page_size: int = 50_000, max_pages: int | None = None,
-                 retries: int = 3, backoff: float = 10.0, data_release: int = 12, progress: bool = True) -> Table:
+                 retries: int = 3, backoff: float = 10.0, data_release: int = 12, progress: bool = True,
+                 skyserver_url: str | None = None) -> Table:
     """Fetch the sample page by page (resuming from ``cache_dir``) and return the raw rows.
 
     Parameters
     ----------
-    query_fn : ``sql -> Table``; default :func:`astroquery_fn` for ``data_release``.
+    query_fn : ``sql -> Table``; default :func:`skyserver_fn` for ``data_release`` at ``skyserver_url``.
     max_pages : stop after this many pages in total (for tests and partial runs).
-    retries, backoff : attempts per page, waiting ``backoff * 2**attempt`` s between.
+    retries, backoff : attempts per page, waiting ``Retry-After`` when sent, else ``backoff * 2**attempt`` s.
+    skyserver_url : SkyServer base URL (default :func:`.net.skyserver_url`).
     """
-    query_fn = query_fn or astroquery_fn(data_release)
+    query_fn = query_fn or skyserver_fn(data_release, skyserver_url)
     pages_dir = Path(cache_dir) / _query_id(page_size, data_release)
     pages_dir.mkdir(parents=True, exist_ok=True)
     state = _read_state(pages_dir)
@@ -116,9 +180,11 @@ def _with_retries(query_fn: QueryFn, sql: str, retries: int, backoff: float, whe
         try:
             return query_fn(sql)
         except Exception as err:  # network, HTTP and server errors all look different
-            if attempt + 1 == retries:
-                raise RuntimeError(f"SkyServer query for {where} failed after {retries} attempt(s): {err}") from err
-            time.sleep(backoff * 2**attempt)
+            if attempt + 1 == retries or isinstance(err, net.PermanentError):
+                raise QueryError(f"SkyServer query for {where} failed after {attempt + 1} attempt(s): "
+                                 f"{' '.join(str(err).split())}") from err
+            wait = getattr(err, "retry_after", None)
+            time.sleep(backoff * 2**attempt if wait is None else wait)
 
 
 def _write_page(pages_dir: Path, state: dict, page: Table, page_size: int) -> None:
@@ -129,12 +195,12 @@ def _write_page(pages_dir: Path, state: dict, page: Table, page_size: int) -> No
             raise ValueError(f"SkyServer page {state['pages']}: objid not increasing after {state['after']}")
         name = pages_dir / f"page_{state['pages']:05d}.ecsv"
         page.write(name.with_suffix(".tmp"), format="ascii.ecsv", overwrite=True)
-        name.with_suffix(".tmp").replace(name)
+        safeio.replace_file(name.with_suffix(".tmp"), name)
         state.update(pages=state["pages"] + 1, after=int(objid[-1]))
-    state["complete"] = len(page) < page_size
-    tmp = pages_dir / "state.json.tmp"
-    tmp.write_text(json.dumps(state))
-    tmp.replace(pages_dir / "state.json")
+    # Complete only on an empty page: a short page may be a truncated answer (SkyServer's CSV has no
+    # end marker), so one more query after its last objID confirms the end.
+    state["complete"] = len(page) == 0
+    safeio.write_atomic(pages_dir / "state.json", json.dumps(state))
 
 
 def _read_pages(pages_dir: Path, n_pages: int) -> Table:
