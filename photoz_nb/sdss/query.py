@@ -118,6 +118,8 @@ def skyserver_fn(data_release: int = 12, base: str | None = None, timeout: float
         except Exception as err:  # astropy's readers raise many types
             raise net.TransientError(url, f"CSV answer could not be read ({type(err).__name__}: "
                                           f"{' '.join(str(err).split())[:120]})") from None
+        if "specobjid" in table.colnames:  # exceeds int64 from DR12 on: text on every page, so pages stack
+            table["specobjid"] = np.asarray(table["specobjid"]).astype(str)
         return table
 
     return run
