@@ -3,6 +3,8 @@
 Definitions (Pasquet et al. 2019; other libraries differ, so these are implemented here):
 ``dz = (z_phot - z_spec) / (1 + z_spec)``; bias = mean(dz);
 ``sigma_MAD = 1.4826 * median(|dz - median(dz)|)``; outlier fraction = fraction of ``|dz| > 0.05``.
+Inputs must be finite, and ``z_spec >= Z_SPEC_MIN`` (-0.01): a lower value is a placeholder or a
+star, not a galaxy's redshift, and is refused with its index rather than scored.
 
 >>> point_metrics([0.11, 0.2], [0.1, 0.2])["outlier_frac"]
 0.0
@@ -33,12 +35,21 @@ TEX_HEADERS = {"sigma_mad": r"$\sigma_{\rm MAD}$", "outliers_pct": r"outliers (\
                "bias": "bias", "crps": "CRPS", "trial": "trial", "training_size": "training size"}
 
 
+#: Lowest spectroscopic redshift accepted: blueshifts of nearby galaxies stay above it (M31: -0.001).
+Z_SPEC_MIN = -0.01
+
+
 def _check_pair(z_phot, z_spec) -> tuple[np.ndarray, np.ndarray]:
     zp, zs = finite_vector(z_phot, "z_phot", allow_empty=True), finite_vector(z_spec, "z_spec", allow_empty=True)
     if len(zp) != len(zs):
         raise ValueError(f"z_phot and z_spec differ in length: {len(zp)} != {len(zs)}")
     if np.any(zs <= -1):
         raise ValueError("z_spec must be > -1 (dz divides by 1 + z_spec)")
+    low = zs < Z_SPEC_MIN
+    if low.any():
+        i = int(np.argmax(low))
+        raise ValueError(f"z_spec has {int(low.sum())} value(s) below {Z_SPEC_MIN}, first at index {i} ({zs[i]:g}): "
+                         "not a galaxy redshift (a placeholder or a star?); remove those rows")
     return zp, zs
 
 

@@ -44,11 +44,30 @@ def require_columns(table, names, where: str, why: str = "", error: type = Value
         raise error(f"{where}: missing column(s) {missing}{why}; it has {list(table.colnames)}")
 
 
-def sigma_mad(x) -> float:
-    """``1.4826 * median(|x - median(x)|)``: the Gaussian sigma of a robust spread (of any shape)."""
+def sigma_mad(x, *, nan_policy: str = "propagate") -> float:
+    """``1.4826 * median(|x - median(x)|)``: the Gaussian sigma of a robust spread (of any shape).
+
+    A NaN in ``x`` has no rank, so the median is undefined: with ``nan_policy="propagate"`` (the
+    default, as ``np.median`` and ``scipy.stats.median_abs_deviation``) the result is NaN, so a NaN
+    is never hidden inside a number; ``"raise"`` raises a ValueError naming the first NaN/inf's index;
+    ``"omit"`` uses the finite values only (a ValueError if none is left).  An empty ``x`` raises.
+
+    >>> sigma_mad([1.0, 2.0, float("nan")])
+    nan
+    >>> sigma_mad([1.0, 2.0, 3.0, float("nan")], nan_policy="omit")
+    1.4826
+    """
     x = np.asarray(x, dtype=float)
     if x.size == 0:
         raise ValueError("sigma_mad of an empty array is undefined")
+    if nan_policy == "raise":
+        check_finite(x.ravel(), "sigma_mad input")
+    elif nan_policy == "omit":
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            raise ValueError("sigma_mad with nan_policy='omit': no finite value left")
+    elif nan_policy != "propagate":
+        raise ValueError(f"nan_policy must be 'propagate', 'raise' or 'omit', got {nan_policy!r}")
     return float(MAD_TO_SIGMA * np.median(np.abs(x - np.median(x))))
 
 
@@ -74,6 +93,9 @@ def bootstrap(statistic_fn, *arrays, n_boot: int = 200, seed: int = 0, progress:
     Returns
     -------
     dict of key -> standard deviation over resamples (ddof=1), or a float for a scalar statistic.
+
+    The statistic is first evaluated once on the arrays as given, so an error it raises (a NaN's
+    index, a bad value) names the caller's row, not a row of a resample.
     """
     if not arrays:
         raise ValueError("bootstrap needs at least one array")
@@ -83,6 +105,7 @@ def bootstrap(statistic_fn, *arrays, n_boot: int = 200, seed: int = 0, progress:
         raise ValueError(f"bootstrap arrays differ in length: {[len(a) for a in arrays]}")
     if n == 0 or n_boot < 2:
         raise ValueError(f"bootstrap needs non-empty arrays and n_boot >= 2 (got n={n}, n_boot={n_boot})")
+    statistic_fn(*arrays)  # errors name the caller's rows (see above)
     rng = np.random.default_rng(seed)
     show = progress if progress is not None else n * n_boot > PROGRESS_THRESHOLD
     draws = []

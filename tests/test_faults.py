@@ -420,6 +420,32 @@ def test_sigma_mad_of_nothing_raises():
         metrics.sigma_mad([])
 
 
+def test_a_negative_spectroscopic_redshift_is_refused_with_its_index():
+    with pytest.raises(ValueError, match=r"z_spec has 1 value\(s\) below -0.01, first at index 1 \(-0.5\)"):
+        metrics.point_metrics([0.1, 0.2, 0.3], [0.1, -0.5, 0.3])
+    out = metrics.point_metrics([0.0, 0.1], [-0.001, 0.1])  # a nearby galaxy's blueshift is a redshift
+    assert out["n"] == 2 and np.isfinite(out["bias"])
+
+
+def test_sigma_mad_of_nan_is_nan_unless_asked_otherwise():
+    from photoz_nb import stats
+    x = [0.1, np.nan, 0.3, 0.2]
+    assert np.isnan(stats.sigma_mad(x))  # documented: a NaN is never hidden inside a number
+    with pytest.raises(ValueError, match=r"sigma_mad input has 1 NaN/inf value\(s\); first at index 1"):
+        stats.sigma_mad(x, nan_policy="raise")
+    assert stats.sigma_mad(x, nan_policy="omit") == stats.sigma_mad([0.1, 0.3, 0.2])
+    with pytest.raises(ValueError, match="nan_policy must be"):
+        stats.sigma_mad(x, nan_policy="ignore")
+
+
+def test_bootstrap_names_the_callers_index_of_a_nan():
+    z = np.linspace(0.05, 0.35, 60)
+    z_phot = z + 0.01
+    z_phot[37] = np.nan
+    with pytest.raises(ValueError, match=r"z_phot has 1 NaN/inf value\(s\); first at index 37$"):
+        metrics.bootstrap(metrics.point_metrics, z_phot, z, n_boot=20)
+
+
 @pytest.mark.parametrize("column, value, message", [
     ("z_spec", 0.55, "'z_spec' has 1 redshift.s. outside the PDF grid"),
     ("z_spec", np.nan, "'z_spec' has 1 NaN/inf value"),
