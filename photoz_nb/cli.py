@@ -130,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     c = command("bench", _bench, "print throughput tables (img/s, peak memory; `libraries`: our renderer and "
                 "CRPS against GalSim and properscoring, which need the test extra)")
     c.add_argument("what", choices=["backends", "train", "predict", "fit", "memory", "simulate", "cutouts", "baselines",
-                                    "libraries"])
+                                    "libraries", "sdss-faults"])
     c.add_argument("--n", type=int, default=None,
                    help="galaxies for `bench simulate` and `bench fit`, cutouts for `bench cutouts` (default 2000); "
                         "galaxies rendered by `bench libraries` (default 200)")
@@ -169,19 +169,37 @@ def _baselines(args):
 
 
 def _sdss_parser(sub) -> None:
+    where = ("Where the real path connects (a mirror is a server with the same URL layout): the SAS, for "
+             "frames, at --sas-url, else $PHOTOZ_SAS_URL, else https://data.sdss.org/sas; SkyServer's SQL "
+             "search, for the sample query, at --skyserver-url, else $PHOTOZ_SKYSERVER_URL, else "
+             "https://skyserver.sdss.org.  --mirror is a local folder of frame files instead of the SAS.  Failed "
+             "downloads are retried (bounded), then named in one line; the same command resumes "
+             "(docs/real_survey.md).")
     sdss = sub.add_parser("sdss", help="the real SDSS data path: query, frames, cutouts, import-cube",
-                          description="Rebuild the paper's data set from SDSS itself, or import the public cube.")
+                          description="Rebuild the paper's data set from SDSS itself, or import the public cube. "
+                                      + where)
     steps = _DebugSubparsers(sdss.add_subparsers(dest="step", required=True))
-    c = steps.add_parser("query", help="run the paper's sample query on SkyServer (paged, cached, resumable)")
+    sas = argparse.ArgumentParser(add_help=False)
+    sas.add_argument("--sas-url", default=None, metavar="URL",
+                     help="SAS base URL (default $PHOTOZ_SAS_URL, else https://data.sdss.org/sas)")
+    c = steps.add_parser("query", help="run the paper's sample query on SkyServer (paged, cached, resumable)",
+                         description=where)
     c.add_argument("--out", type=Path, required=True, help="catalogue FITS to write")
     c.add_argument("--max-pages", type=int, default=None)
-    c.set_defaults(run=lambda a: _sdss_call("query_catalog", a.out, max_pages=a.max_pages))
-    c = steps.add_parser("frames", help="download (or copy from --mirror) every frame a catalogue needs")
+    c.add_argument("--skyserver-url", default=None, metavar="URL",
+                   help="SkyServer base URL (default $PHOTOZ_SKYSERVER_URL, else https://skyserver.sdss.org)")
+    c.set_defaults(run=lambda a: _sdss_call("query_catalog", a.out, max_pages=a.max_pages,
+                                            skyserver_url=a.skyserver_url))
+    c = steps.add_parser("frames", help="download (or copy from --mirror) every frame a catalogue needs",
+                         description=where, parents=[sas])
     c.add_argument("catalog", type=Path)
     c.add_argument("--frames-dir", type=Path, required=True)
     c.add_argument("--mirror", type=Path, default=None, help="local folder holding frame-*.fits.bz2 files")
-    c.set_defaults(run=lambda a: _sdss_call("fetch_frames", a.catalog, a.frames_dir, mirror=a.mirror))
-    c = steps.add_parser("cutouts", help="resample the five bands onto one grid and cut 64x64 stamps")
+    c.add_argument("--max-downloads", type=int, default=4, metavar="N", help="frames downloaded at once (default 4)")
+    c.set_defaults(run=lambda a: _sdss_call("fetch_frames", a.catalog, a.frames_dir, mirror=a.mirror,
+                                            sas_url=a.sas_url, max_workers=a.max_downloads))
+    c = steps.add_parser("cutouts", help="resample the five bands onto one grid and cut 64x64 stamps",
+                         description=where, parents=[sas])
     c.add_argument("catalog", type=Path)
     c.add_argument("--frames-dir", type=Path, required=True)
     c.add_argument("--out", type=Path, required=True, help="data set directory to write")
@@ -190,7 +208,7 @@ def _sdss_parser(sub) -> None:
     c.add_argument("--scheduler", default=None,
                    help="dask scheduler address to cut on (or 'dask-local'); default: local processes")
     c.set_defaults(run=lambda a: _sdss_call("build_cutout_dataset", a.catalog, a.frames_dir, a.out, mirror=a.mirror,
-                                            workers=a.workers, scheduler=a.scheduler))
+                                            workers=a.workers, scheduler=a.scheduler, sas_url=a.sas_url))
     c = steps.add_parser("figure", help="cutouts of the brightest galaxies of the real fields in data/sdss_sample")
     c.add_argument("--profile", default=None, type=_profile_name,
                    help="writes figures/<profile>/sdss_bright_galaxies.{pdf,png}")
@@ -377,6 +395,8 @@ def _bench(args):
         bench.bench_cutouts(n=n)
     elif args.what == "baselines":
         bench.bench_baselines()
+    elif args.what == "sdss-faults":  # --n: frame requests (default 2000)
+        bench.bench_sdss_faults(n=n)
     elif args.what == "libraries":
         bench.bench_libraries(**({} if args.n is None else {"n": args.n}))
     elif args.what == "fit":

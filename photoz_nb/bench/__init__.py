@@ -8,6 +8,7 @@ One module per subject; this package only re-exports them, so ``photoz_nb.bench.
 * :mod:`~photoz_nb.bench.cutouts`: cutouts/s on the real SDSS frames;
 * :mod:`~photoz_nb.bench.simulate`: galaxies/s of the simulator;
 * :mod:`~photoz_nb.bench.libraries`: the renderer against GalSim, the exact CRPS against properscoring;
+* :mod:`~photoz_nb.bench.sdss_faults`: frame downloads from the local SAS stand-in at scale, under faults;
 * :mod:`~photoz_nb.bench.common`, :mod:`~photoz_nb.bench.memory`: what they share.
 
 ``python -m photoz_nb.bench --worker ...`` (:mod:`photoz_nb.bench.__main__`) runs one measurement in a
@@ -25,12 +26,12 @@ from .training import (BACKENDS, BF16_PEAK_FLOPS, WIDTHS, bench_backends, bench_
 
 __all__ = ["BACKENDS", "BF16_PEAK_FLOPS", "WIDTHS", "GpuUtilisation", "PeakMemory", "_machine", "baseline_timings",
            "bench_backends", "bench_baselines", "bench_catalog", "bench_cutouts", "bench_fit", "bench_libraries",
-           "bench_memory", "bench_predict", "bench_simulate", "bench_train", "frame_header", "gpu_bf16_peak", "installed_backends",
+           "bench_memory", "bench_predict", "bench_sdss_faults", "bench_simulate", "bench_train", "frame_header", "gpu_bf16_peak", "installed_backends",
            "markdown_table", "measure", "measure_fit", "peak_memory_of_training", "peak_rss_mib", "run_in_subprocess"]
 
 _LAZY = {"baseline_timings": "baselines", "bench_baselines": "baselines", "bench_catalog": "cutouts",
          "bench_cutouts": "cutouts", "frame_header": "cutouts", "bench_simulate": "simulate",
-         "bench_libraries": "libraries"}
+         "bench_libraries": "libraries", "bench_sdss_faults": "sdss_faults"}
 
 
 def __getattr__(name):

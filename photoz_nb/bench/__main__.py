@@ -10,7 +10,8 @@ import sys
 
 #: kind -> (module of photoz_nb.bench, function)
 WORKERS = {"measure": ("training", "measure"), "memory": ("training", "peak_memory_of_training"),
-           "cutouts": ("cutouts", "measure")}
+           "cutouts": ("cutouts", "measure"), "sdss-fetch": ("sdss_faults", "fetch"),
+           "sdss-bomb": ("sdss_faults", "refuse_bomb"), "sdss-verify": ("sdss_faults", "verify_cost")}
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--worker" and sys.argv[2] in WORKERS:
