@@ -104,7 +104,7 @@ def test_hypotheses_command_writes_its_table(tmp_path, capsys):
     assert cli.main(["ceiling", "--hypotheses", "1500", "--sizes", "900", "--n-test", "500",
                      "--out", str(tmp_path)]) == 0
     table = Table.read(tmp_path / "hypotheses.ecsv")
-    assert len(table) == 3 * 8 and set(table["training_size"]) == {900}
+    assert len(table) == 3 * 11 and set(table["training_size"]) == {900}
     ref = table[table["features"] == "noise-free"]
     assert np.all(ref["minus_reference"] == 0)
     assert "noise-free" in (tmp_path / "hypotheses.md").read_text() and "written:" in capsys.readouterr().out
@@ -112,9 +112,11 @@ def test_hypotheses_command_writes_its_table(tmp_path, capsys):
 
 def test_model_fit_removal_is_the_parabola_through_added_variances_extrapolated():
     f = lambda v: 0.011 + 0.0012 * v - 0.0001 * v ** 2  # sigma_MAD against added variance, in units of the error's
+    names = [("noise-free", 0)] + [(f"+ {s}{t}", v) for s in ceiling.MODEL_FIT_SCENARIOS
+                                   for t, v in (("", 1), (" (variance x 2)", 2))]
     rows = [dict(training_size=10, subset="all", features=name, sigma_mad=f(v), sigma_mad_err=1e-4,
-                 minus_reference=f(v) - f(0), minus_reference_err=0.0 if v == 0 else 1e-4)
-            for name, v in (("noise-free", 0), (ceiling.MODEL_FIT_ADDED[0], 1), (ceiling.MODEL_FIT_ADDED[1], 2))]
-    out = ceiling.model_fit_removed(Table(rows=rows))[0]
-    assert out["sigma_mad"] == pytest.approx(f(-1), abs=1e-12)
-    assert out["minus_reference_err"] == pytest.approx(np.hypot(3e-4, 1e-4))
+                 minus_reference=f(v) - f(0), minus_reference_err=0.0 if v == 0 else 1e-4) for name, v in names]
+    out = ceiling.model_fit_removed(Table(rows=rows))
+    assert len(out) == len(ceiling.MODEL_FIT_SCENARIOS)
+    np.testing.assert_allclose(out["sigma_mad"], f(-1), atol=1e-12)
+    np.testing.assert_allclose(out["minus_reference_err"], np.hypot(3e-4, 1e-4))
