@@ -22,13 +22,48 @@ from .stats import markdown_table
 
 #: Labels of reference predictors: summary-table rows only (see :func:`compared`).
 REFERENCES = (ConstantNZ.label,)
+def tail_resolving_edges(values, n_core: int = 4, core_quantile: float = 0.8, ratio: float = 1.5,
+                         min_count: int = 40) -> np.ndarray:
+    """Bin edges for a property with a long upper tail (E(B-V)): equal counts in the core, log spacing in the tail.
+
+    ``n_core`` equal-count bins up to the ``core_quantile`` quantile, then edges that grow by ``ratio`` up to the
+    largest value; a tail bin with fewer than ``min_count`` values is merged into its neighbour (the top one into
+    the one below it), so every bin keeps enough galaxies for bootstrap errors.  Six equal-count bins put every
+    galaxy above ~0.045 mag (a fifth of them, out to 0.3 mag) into one bin plotted at its median, 0.06; on 2,000
+    test galaxies these edges give tail bins near 0.043-0.064, 0.064-0.097 and 0.097 up, each with 40 or more.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 2 * min_count:
+        raise ValueError(f"tail_resolving_edges needs at least {2 * min_count} values, got {len(values)}")
+    core = np.quantile(values, np.linspace(0.0, core_quantile, n_core + 1))
+    start, top = float(core[-1]), float(values.max())
+    if not start > 0:
+        raise ValueError(f"the tail must start above 0 for log spacing, got {start:g}")
+    tail = [start]
+    while tail[-1] * ratio < top:
+        tail.append(tail[-1] * ratio)
+    tail.append(top)
+    while len(tail) > 2:
+        counts = np.histogram(values, tail)[0]
+        sparse = np.flatnonzero(counts < min_count)
+        if not len(sparse):
+            break
+        k = int(sparse[-1])  # merge the highest sparse bin: drop its lower edge (its upper one if it is the first)
+        del tail[k if k > 0 else 1]
+    if np.sum(values >= start) < min_count:  # too few for even one tail bin: the core's last bin takes them
+        return np.append(core[:-1], top)
+    return np.concatenate([core[:-1], tail])
+
+
 #: The bias studies: catalogue column (or "z_phot", each method's own estimate) -> axis label and
-#: bins (a number of equal-count bins, or explicit edges for discrete properties).
+#: bins (a number of equal-count bins, explicit edges for discrete properties, or a function of the
+#: values that returns edges: E(B-V), whose long tail equal-count bins squeeze into one bin).
 PROPERTIES = {
     "z_spec": ("spectroscopic redshift", 6),
     "z_phot": ("photometric redshift", 6),
     "petro_r": ("Petrosian r [mag]", 6),
-    "ebv": ("E(B-V) [mag]", 6),
+    "ebv": ("E(B-V) [mag]", tail_resolving_edges),
     "b_over_a": ("axis ratio b/a", 6),
     "n_neighbours": ("neighbours in the cutout", [-0.5, 0.5, 1.5, 2.5]),
     "psf_fwhm_r": ("PSF FWHM (r) [arcsec]", 6),
@@ -39,9 +74,10 @@ PROPERTIES = {
 TRAINING_FRACTIONS = (0.02, 0.2)
 #: Stable figure names -> the figure family of Pasquet et al. (2019) each one regenerates.
 FIGURE_INDEX = {
+    "galaxy_and_pdf": "one galaxy's ugriz cutout beside its CNN PDF (not in the paper: the README's picture)",
     "redshift_magnitude_distributions": "redshift and r-magnitude distributions of the sample, per split",
     "example_cutouts": "example ugriz cutouts with colour composites",
-    "zphot_vs_zspec": "z_phot vs z_spec, CNN beside a photometry-only method (paper: CNN vs B16)",
+    "zphot_vs_zspec": "z_phot vs z_spec, CNN beside the best photometry-only method (paper: CNN vs B16)",
     "pit_histogram": "PIT histograms (calibration of the PDFs)",
     "pdf_examples": "example PDFs with the true redshift",
     "stacked_nz": "stacked PDFs vs the true n(z)",
@@ -53,6 +89,71 @@ FIGURE_INDEX = {
     **{f"metrics_vs_{c}": f"bias, sigma_MAD and outlier fraction vs {label}, CNN vs photometry"
        for c, (label, _) in PROPERTIES.items()},
     "metrics_vs_ebv_input": "bias etc. vs E(B-V) for the CNN trained with and without E(B-V) as an input",
+    "outlier_gallery": "the CNN's worst outliers, cutouts and PDFs (not in the paper: a diagnostic)",
+}
+_BOOT = "error bars: ±1 bootstrap standard error (200 resamples of the galaxies)"
+_BINNED = ("bias ⟨Δz⟩ (top; dashed line: zero), σ_MAD (middle) and outlier percentage η (bottom) of the test galaxies "
+           "in bins of {what}; each point sits at the median of its bin, series dodged sideways by 15% of a typical "
+           "bin for legibility; " + _BOOT + " of each bin). Δz = (z_phot − z_spec)/(1 + z_spec), z_phot the PDF mean")
+_BINS = {6: "six equal-count bins",
+         "n_neighbours": "0, 1 and 2 neighbours",
+         "ebv": "E(B−V): four equal-count bins up to the 80th percentile, then bins widening by 1.5× (log spacing) "
+                "up to the largest value, each with at least 40 galaxies (`pipeline.tail_resolving_edges`)"}
+
+
+def _binned_caption(column: str, label: str) -> str:
+    bins = PROPERTIES[column][1]
+    how = _BINS.get(column, _BINS.get(bins if isinstance(bins, int) else None, f"{bins} bins"))
+    return _BINNED.format(what=f"{label} ({how})")
+
+
+#: What is drawn in each figure: every band, whisker, error bar and line defined (figures/README.md).
+FIGURE_CAPTIONS = {
+    "galaxy_and_pdf": "Left: the u, g, r, i, z stamps of one test galaxy (64 × 64 pixels of 0.396″), each on its own "
+                      "asinh stretch (darker = brighter), and a Lupton i, r, g colour image (white bar: 10″). Right: "
+                      "its CNN PDF as a probability density on the 180 bins; grey band: central 68% interval; "
+                      "dotted: the PDF mean (z_phot); dashed: the true z_spec. The galaxy is the test galaxy with the "
+                      "median 68% width (ties: the first).",
+    "redshift_magnitude_distributions": "Histograms (probability density) of z_spec (top, 40 bins on [0, 0.4]) and "
+                                        "Petrosian r (bottom), one outline per split with its number of galaxies; "
+                                        "dotted: the r = 17.8 selection limit. No error bars.",
+    "example_cutouts": "Six galaxies drawn at random (seeded), rows sorted by z_spec (row label: z_spec and Petrosian "
+                       "r); columns u–z each on its own asinh stretch (darker = brighter), last column a Lupton i, r, g "
+                       "composite with one stretch for all rows; white bar: 10″.",
+    "zphot_vs_zspec": "Test galaxies in 80 × 80 cells on [0, 0.4]²: colour = galaxies per cell (log scale shared by the "
+                      "panels; empty cells blank). Solid: z_phot = z_spec; dashed: the outlier envelope |Δz| = 0.05. "
+                      "Box: bias, σ_MAD, outlier percentage η and N of the panel (their bootstrap errors are in the "
+                      "summary table). Left: the CNN; right: the photometry-only baseline with the lowest σ_MAD in "
+                      "this run (the random forest, RF, on `small`).",
+    "pit_histogram": "PIT = CDF(z_spec) of each test galaxy in 20 bins, as a density (1 = uniform = calibrated). "
+                     "Light fill with thick outline: the CNN; thin outlines: the other methods. Grey bands: ±1σ "
+                     "(darker) and ±2σ (lighter) Poisson scatter of a histogram of N uniform draws, "
+                     "1 ± k·sqrt(20/N), drawn over the fill; dashed: uniform.",
+    "pdf_examples": "Six test galaxies drawn at random (seeded), sorted by z_spec: the CNN PDF as a density on its 180 "
+                    "bins (steps), and z_spec (dashed). Each panel is zoomed to its PDF's central 99.8% and z_spec.",
+    "stacked_nz": "Top: the sum of the CNN's test PDFs (line) and the histogram of z_spec (grey fill), both densities "
+                  "on the 180 PDF bins. Bottom: stacked minus true; grey band: ±1σ Poisson error of the true "
+                  "histogram in each bin.",
+    "architecture": "Each stage of Net_P as built for the profile, with its output shape (height × width × maps). "
+                    "No statistics.",
+    "learning_curves": "Cross-entropy loss [nat] per epoch of ensemble member 0 on its training (solid) and validation "
+                       "(dashed) galaxies; star: the epoch of lowest validation loss, whose weights are kept.",
+    "pdf_widths": "Top: histogram (probability density) of the central 68% width of each test PDF, per method "
+                  "(legend: the median). Bottom: median |z_phot − z_spec| in 8 equal-count bins of width, each point "
+                  "at its bin's median width (no error bars); dashed: what calibrated Gaussian PDFs give, "
+                  "0.339 × width.",
+    "stripe82_depth": "σ_MAD (top) and outlier percentage (bottom) of normal-depth (circles) and Stripe-82-depth "
+                      "(squares) test galaxies, per method; " + _BOOT + ").",
+    "metrics_vs_training_size": "σ_MAD, outlier percentage and mean CRPS of CNNs trained on 2%, 20% and 100% of the "
+                                "training pool (points; the line joins the means at each size), all on the same test "
+                                "galaxies; horizontal lines: the baselines trained on the full pool. No error bars "
+                                "(the summary table gives the bootstrap errors).",
+    **{f"metrics_vs_{c}": _binned_caption(c, label) for c, (label, _) in PROPERTIES.items()},
+    "metrics_vs_ebv_input": _binned_caption("ebv", "E(B−V)") + "; blue: ensemble member 0 (E(B−V) as an input), "
+                            "orange: its twin trained without E(B−V) (same seed, same galaxies).",
+    "outlier_gallery": "The test galaxies with the largest |Δz| of the CNN, worst first: u–z stamps (each its own asinh "
+                       "stretch, darker = brighter), a Lupton i, r, g image (white bar: 10″), and the CNN PDF (steps; "
+                       "grey band: central 68% interval; dotted: PDF mean; dashed: z_spec).",
 }
 
 
@@ -239,7 +340,8 @@ def studies(ds: catalog.Dataset, pdfs: dict[str, np.ndarray], properties=None, s
         bins = PROPERTIES[column][1]
         values = {name: zp[name] if column == "z_phot" else ds.column(column, split)
                   for name in pdfs}
-        tables = {name: metrics.binned_metrics(values[name], zp[name], z, bins) for name in pdfs}
+        tables = {name: metrics.binned_metrics(values[name], zp[name], z, bins(values[name]) if callable(bins) else bins)
+                  for name in pdfs}
         out[column] = {"tables": tables,
                        "slopes": {name: metrics.fit_slope(t, "bias") for name, t in tables.items()}}
     return out
@@ -322,7 +424,8 @@ def figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], members=N
     the training-size figure.
     """
     pdfs = compared(pdfs)
-    made = {"redshift_magnitude_distributions": plots.redshift_magnitude_distributions(ds.catalog),
+    made = {**galaxy_figures(ds, pdfs["CNN"]),
+            "redshift_magnitude_distributions": plots.redshift_magnitude_distributions(ds.catalog),
             "example_cutouts": plots.example_cutouts(ds.images, ds.catalog, seed=profile.seed),
             **prediction_figures(profile, ds, pdfs)}
     if members:
@@ -348,7 +451,7 @@ def prediction_figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray]
     z = ds.column("z_spec", "test")
     p = {name: v[test] for name, v in compared(pdfs).items()}
     zp = point_estimates(p)
-    baseline = next(n for n in p if n != "CNN")
+    baseline = best_baseline(zp, z)
     pit = {name: pdf.pit(v, edges, z) for name, v in p.items()}
     s82 = ds.column("stripe82", "test", bool)
 
@@ -356,7 +459,8 @@ def prediction_figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray]
         return {**metrics.point_metrics(zp[name][m], z[m]),
                 **{f"{k}_err": v for k, v in metrics.bootstrap(metrics.point_metrics, zp[name][m], z[m]).items()}}
 
-    made = {"zphot_vs_zspec": plots.zphot_vs_zspec(z, zp["CNN"], label="CNN", baseline=(zp[baseline], baseline)),
+    made = {"zphot_vs_zspec": plots.zphot_vs_zspec(z, zp["CNN"], label="CNN",
+                                                   baseline=(zp[baseline], f"{baseline} (best photometry-only method)")),
             "pit_histogram": plots.pit_histogram(pit["CNN"], label="CNN", others={k: v for k, v in pit.items() if k != "CNN"}),
             "pdf_examples": plots.pdf_examples(p["CNN"], edges, z, seed=profile.seed),
             "stacked_nz": plots.stacked_nz(p["CNN"], edges, z),
@@ -365,6 +469,42 @@ def prediction_figures(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray]
         made["stripe82_depth"] = plots.stripe82_depth({name: {"normal": stats(name, ~s82), "stripe82": stats(name, s82)}
                                                        for name in p})
     return made
+
+
+def best_baseline(z_phot: dict[str, np.ndarray], z_spec) -> str:
+    """The method other than the CNN with the lowest sigma_MAD on these galaxies (the one the CNN must beat)."""
+    others = {name: metrics.point_metrics(zp, z_spec)["sigma_mad"] for name, zp in z_phot.items() if name != "CNN"}
+    if not others:
+        raise ValueError(f"no baseline beside the CNN among {sorted(z_phot)}")
+    return min(others, key=others.get)
+
+
+def readme_galaxy(ds: catalog.Dataset, cnn_pdfs: np.ndarray) -> int:
+    """The row of the test galaxy whose CNN PDF has the median central 68% width (ties: the first): a typical PDF."""
+    test = ds.split("test")
+    widths = pdf.width(cnn_pdfs[test], config.redshift_edges())
+    return int(test[np.argsort(widths, kind="stable")[(len(widths) - 1) // 2]])
+
+
+def worst_outliers(ds: catalog.Dataset, cnn_pdfs: np.ndarray, n: int = 6) -> np.ndarray:
+    """Rows of the ``n`` test galaxies with the largest |dz| = |z_phot - z_spec| / (1 + z_spec) (PDF mean), worst first."""
+    test = ds.split("test")
+    z = ds.column("z_spec", "test")
+    dz = np.abs(pdf.point_estimate(cnn_pdfs[test], config.redshift_edges(), "mean") - z) / (1 + z)
+    return test[np.argsort(-dz, kind="stable")[:n]]
+
+
+def galaxy_figures(ds: catalog.Dataset, cnn_pdfs: np.ndarray, n_outliers: int = 6) -> dict:
+    """The README's picture (one typical galaxy and its PDF) and the gallery of the CNN's worst outliers."""
+    edges = config.redshift_edges()
+    row = readme_galaxy(ds, cnn_pdfs)
+    z, r = ds.column("z_spec"), ds.column("petro_r")
+    rows = worst_outliers(ds, cnn_pdfs, n_outliers)
+    stamps = np.asarray(ds.images[np.sort(rows)], dtype=np.float64)[np.argsort(np.argsort(rows))]
+    z_phot = pdf.point_estimate(cnn_pdfs[rows], edges, "mean")
+    titles = [f"|Δz| = {abs(zp - z[k]) / (1 + z[k]):.3f},  r = {r[k]:.1f} mag" for k, zp in zip(rows, z_phot)]
+    return {"galaxy_and_pdf": plots.galaxy_and_pdf(np.asarray(ds.images[row]), cnn_pdfs[row], edges, z[row], r[row]),
+            "outlier_gallery": plots.outlier_gallery(stamps, cnn_pdfs[rows], edges, z[rows], titles)}
 
 
 def _training_size_figure(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], size_runs: dict):
@@ -386,12 +526,37 @@ DATA_FIGURE_INDEX = {
 }
 
 
+#: What is drawn in each figure of the data (see :data:`FIGURE_CAPTIONS`).
+_BOXES = ("Boxes: the simulated values per band, quartiles (box), median (line), whiskers from the 5th to the 95th "
+          "percentile (no fliers drawn); markers: the median of each real SDSS field, bars from its 16th to its 84th "
+          "percentile (a spread of {what}, not an error of the median)")
+DATA_FIGURE_CAPTIONS = {
+    "realism_sky_noise": _BOXES.format(what="cutouts") + "; log scale.",
+    "realism_psf_fwhm": _BOXES.format(what="stars") + ". Top: FWHM of a Moffat fit to the core; bottom: the "
+                        "effective FWHM (from the PSF's effective area).",
+    "realism_galaxy_sizes": "Top: half-light radius against Petrosian r, simulated (grey dots) and real-frame galaxies "
+                            "(diamonds), measured by the same curve of growth. Bottom: histograms (probability "
+                            "density) of the concentration r90/r50; ticks: each real galaxy; dotted: the exponential "
+                            "(2.3) and de Vaucouleurs (3.3) values. No error bars.",
+    "realism_colour_redshift": "Per redshift bin: line, the median simulated colour; grey band, ± the simulated "
+                               "colours' robust scatter (σ_MAD); markers, the median colour of the real MGS galaxies; "
+                               "bars, ± their σ_MAD (a spread of galaxies, not an error of the median).",
+    "sdss_bright_galaxies": "Rows: the brightest galaxies of each real SDSS field; columns u–z share one asinh stretch "
+                            "per band (colour bar below, nanomaggies per pixel), last a Lupton i, r, g image; axes: "
+                            "offsets in arcsec (north up, east left).",
+}
+
+
 def write_figure_index(path: Path) -> None:
-    """``figures/README.md``: which file regenerates which figure of the paper."""
-    def table(index):
-        return ["| file | regenerates |", "|---|---|"] + [f"| `{n}` | {d} |" for n, d in index.items()]
-    lines = ["# Figures", "", "Written by `photoz-nb figures` (or notebook 05) to `figures/<profile>/NAME.pdf|png`.", "",
-             *table(FIGURE_INDEX), "", "Written by notebook 01 (or the command in brackets), same place and formats:", "",
-             *table(DATA_FIGURE_INDEX)]
+    """``figures/README.md``: which file regenerates which figure of the paper, and what each one draws."""
+    def table(index, captions):
+        return (["| file | regenerates | what is drawn |", "|---|---|---|"]
+                + [f"| `{n}` | {d} | {captions.get(n, '')} |" for n, d in index.items()])
+    lines = ["# Figures", "", "Written by `photoz-nb figures` (or notebook 05) to `figures/<profile>/NAME.pdf|png`. "
+             "`figures/readme/` holds the README's copies of the `small` run's PNGs (`cp figures/small/NAME.png figures/readme/`).",
+             "",
+             *table(FIGURE_INDEX, FIGURE_CAPTIONS), "",
+             "Written by notebook 01 (or the command in brackets), same place and formats:", "",
+             *table(DATA_FIGURE_INDEX, DATA_FIGURE_CAPTIONS)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

@@ -846,3 +846,149 @@ def test_inception_block_branches_and_output_count():
     assert not any("5\u00d75" in t for t in last) and "concatenate: 348 maps\n(2 \u00d7 128 + 92)" in last
     with pytest.raises(ValueError, match="positive"):
         plots.inception_block(0, 10)
+
+
+# ------------------------------------------------------------------ figures fit for a referee (issue 31, deliverable 6)
+def _psf_panels():
+    rng = np.random.default_rng(3)
+    fields = {f"00{k}510-4-0030": rng.normal(1.2, 0.1, (20, 5)) for k in range(3)}
+    return {"Moffat core": (rng.normal(1.2, 0.15, (150, 5)), fields),
+            "effective": (rng.normal(1.6, 0.2, (150, 5)), fields)}
+
+
+def test_realism_psf_fwhm_axis_labels_do_not_overlap():
+    """The stacked panels' y labels stay apart: one line per label ran past its panel into the next."""
+    fig = plots.realism_psf_fwhm(_psf_panels())
+    assert_paper_layout(fig)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    boxes = [ax.yaxis.label.get_window_extent(renderer) for ax in fig.axes]
+    assert len(boxes) == 2 and all(b.height > 0 for b in boxes)
+    assert not boxes[0].overlaps(boxes[1]), (boxes[0], boxes[1])
+    for ax, box in zip(fig.axes, boxes):  # each label within the height of its own panel
+        panel = ax.get_window_extent(renderer)
+        assert panel.y0 - 1 <= box.y0 and box.y1 <= panel.y1 + 1, (ax.get_ylabel(), box, panel)
+
+
+def test_pit_histogram_bars_leave_the_uniform_bands_visible():
+    """A filled bar is drawn under the +-1/2 sigma bands (lower z-order) and light; outlines go on top."""
+    fig = plots.pit_histogram(RNG.random(500), others={"RF": RNG.random(500)})
+    ax = fig.axes[0]
+    bands = [p for p in ax.patches if str(p.get_label()).startswith("uniform")]
+    filled = [p for p in ax.patches if p.get_fill() and not str(p.get_label()).startswith("uniform")]
+    assert len(bands) == 2 and filled
+    for patch in filled:
+        assert patch.get_zorder() < min(b.get_zorder() for b in bands)
+        assert patch.get_alpha() is not None and patch.get_alpha() <= 0.3
+    outline = next(p for p in ax.patches if p.get_label() == "CNN")
+    assert not outline.get_fill() and outline.get_zorder() > max(b.get_zorder() for b in bands)
+
+
+def test_ebv_bins_resolve_the_high_reddening_tail():
+    """E(B-V) has a long tail (a lognormal like the MGS's): six equal-count bins start their last bin near 0.05 and
+    plot it at 0.06; the study's bins put edges above 0.06 and keep >= 40 galaxies in every bin."""
+    from photoz_nb import pipeline
+    ebv = 0.025 * np.exp(0.75 * np.random.default_rng(0).standard_normal(2000))
+    z = np.full(len(ebv), 0.1)
+    table = metrics.binned_metrics(ebv, z + 0.01 * np.random.default_rng(1).standard_normal(len(ebv)), z,
+                                   pipeline.tail_resolving_edges(ebv) if callable(pipeline.PROPERTIES["ebv"][1])
+                                   else pipeline.PROPERTIES["ebv"][1])
+    assert np.all(table["n"] >= 40), list(table["n"])
+    tail = table[table["lo"] > 0.06]
+    assert len(tail) >= 1 and np.all(tail["n"] >= 40)
+    assert table["centre"].max() > 0.09  # the last point sits in the tail, not at 0.06
+    assert np.all(np.isfinite(table["bias_err"]))
+
+
+def test_tail_resolving_edges_merges_sparse_bins_and_errors():
+    from photoz_nb import pipeline
+    values = np.concatenate([np.linspace(0.01, 0.04, 300), [0.3]])  # one lone value far out: merged, not a bin
+    edges = pipeline.tail_resolving_edges(values, min_count=20)
+    assert edges[-1] == pytest.approx(0.3) and np.all(np.diff(edges) > 0)
+    assert np.all(np.histogram(values, edges)[0] >= 20)
+    with pytest.raises(ValueError, match="at least 80 values"):
+        pipeline.tail_resolving_edges(values[:50])
+
+
+def test_zphot_figure_compares_the_cnn_with_the_best_baseline(redshifts):
+    """The right panel is the photometry-only method with the lowest sigma_MAD (RF), not the first one listed (kNN)."""
+    from photoz_nb import pipeline
+    z_spec, z_phot = redshifts
+    rng = np.random.default_rng(5)
+    zp = {"CNN": z_phot, "kNN": z_spec + 0.03 * (1 + z_spec) * rng.standard_normal(len(z_spec)),
+          "RF": z_spec + 0.015 * (1 + z_spec) * rng.standard_normal(len(z_spec))}
+    best = pipeline.best_baseline(zp, z_spec)
+    assert best == "RF"
+    fig = plots.zphot_vs_zspec(z_spec, zp["CNN"], baseline=(zp[best], best))
+    assert [ax.get_title() for ax in fig.axes if ax.get_subplotspec()] == ["CNN", "RF"]
+    with pytest.raises(ValueError, match="no baseline"):
+        pipeline.best_baseline({"CNN": z_phot}, z_spec)
+
+
+def test_every_figure_has_a_caption_defining_its_bands_and_error_bars(tmp_path):
+    """figures/README.md gives, for every figure, what each band, whisker and error bar is."""
+    from photoz_nb import pipeline
+    for index, captions in ((pipeline.FIGURE_INDEX, pipeline.FIGURE_CAPTIONS),
+                            (pipeline.DATA_FIGURE_INDEX, pipeline.DATA_FIGURE_CAPTIONS)):
+        assert set(captions) == set(index)
+    drawn_with = {"error bar": ("stripe82_depth", *[n for n in pipeline.FIGURE_INDEX if n.startswith("metrics_vs_")
+                                                    and n != "metrics_vs_training_size"]),
+                  "band": ("pit_histogram", "stacked_nz", "galaxy_and_pdf", "realism_colour_redshift"),
+                  "whisker": ("realism_sky_noise", "realism_psf_fwhm")}
+    captions = {**pipeline.FIGURE_CAPTIONS, **pipeline.DATA_FIGURE_CAPTIONS}
+    for word, names in drawn_with.items():
+        for name in names:
+            assert word in captions[name].lower(), (name, word)
+    assert "bootstrap" in captions["metrics_vs_ebv"] and "1.5" in captions["metrics_vs_ebv"]
+    assert "σ" in captions["pit_histogram"] and "sqrt(20/N)" in captions["pit_histogram"]
+    pipeline.write_figure_index(tmp_path / "README.md")
+    written = (tmp_path / "README.md").read_text()
+    assert all(c in written for c in captions.values())
+    committed = (Path(__file__).parents[1] / "figures" / "README.md").read_text()
+    assert committed == written, "figures/README.md is stale: rewrite it with pipeline.write_figure_index"
+
+
+# ------------------------------------------------------------------ the README's picture and the outlier gallery
+def _galaxy_stamp():
+    yy, xx = np.mgrid[:64, :64] - 31.5
+    return (np.exp(-(xx ** 2 + 0.5 * yy ** 2) / 20.0)[..., None] * np.array([0.2, 1, 2, 3, 3.5])
+            + np.random.default_rng(2).normal(0, 0.03, (64, 64, 5)))
+
+
+def test_galaxy_and_pdf_shows_five_bands_a_colour_image_and_the_pdf():
+    edges = config.redshift_edges()
+    pdf_row = gaussian_pdfs(np.array([0.12]), edges, width=0.01)[0]
+    fig = plots.galaxy_and_pdf(_galaxy_stamp(), pdf_row, edges, 0.11, petro_r=16.9)
+    assert fig.get_size_inches()[0] == pytest.approx(plots.TEXT_WIDTH)  # readable at README width
+    assert not [t for t in visible_texts(fig) if t.get_fontsize() < 8]
+    images, pdf_ax = fig.axes[:6], fig.axes[6]
+    assert [ax.get_title() for ax in images] == ["u", "g", "r", "i", "z", "i, r, g colour"]
+    assert all(len(ax.images) == 1 for ax in images)
+    assert images[5].images[0].get_array().shape == (64, 64, 3)
+    assert pdf_ax.get_xlabel() == "redshift z" and "p(z)" in pdf_ax.get_ylabel()
+    density = stairs(pdf_ax)["CNN PDF"][0]
+    assert np.allclose(density, pdf_row / np.diff(edges))
+    truth = [ln for ln in pdf_ax.get_lines() if "z_\\mathrm{spec}" in ln.get_label()]
+    assert len(truth) == 1 and truth[0].get_xdata()[0] == pytest.approx(0.11)
+    assert "0.110" in pdf_ax.get_title() and "16.9" in pdf_ax.get_title()
+    lo, hi = pdf_ax.get_xlim()
+    assert lo < 0.11 < hi and hi - lo < 0.2  # zoomed on the PDF and the truth
+
+
+def test_outlier_gallery_rows_and_input_errors():
+    edges = config.redshift_edges()
+    z = np.array([0.05, 0.3, 0.2])
+    pdfs = gaussian_pdfs(np.array([0.2, 0.1, 0.05]), edges)
+    stamps = np.stack([_galaxy_stamp()] * 3)
+    fig = plots.outlier_gallery(stamps, pdfs, edges, z, titles=["a", "b", "c"])
+    assert len(fig.axes) == 3 * 7
+    pdf_axes = fig.axes[6::7]
+    assert [ax.get_title() for ax in pdf_axes] == ["a", "b", "c"]
+    for ax, zs in zip(pdf_axes, z):
+        assert any(ln.get_xdata()[0] == pytest.approx(zs) for ln in ax.get_lines())
+    assert pdf_axes[-1].get_xlabel() == "redshift z"
+    assert fig.legends and "central 68%" in [t.get_text() for t in fig.legends[0].get_texts()]
+    with pytest.raises(ValueError, match="got 2 stamps for 3 PDFs"):
+        plots.outlier_gallery(stamps[:2], pdfs, edges, z)
+    with pytest.raises(ValueError, match="got 1 titles for 3 PDFs"):
+        plots.outlier_gallery(stamps, pdfs, edges, z, titles=["a"])

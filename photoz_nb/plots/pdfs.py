@@ -11,6 +11,10 @@ from .style import COLOURS, _as_mapping, _figure, _pdf_inputs, _pick, _same_leng
 
 
 # --------------------------------------------------------------------------- PIT
+#: Drawing order of :func:`pit_histogram`: filled bars, then the uniform bands, then outlines and lines.
+BAR_ZORDER, BAND_ZORDER, LINE_ZORDER = 1.0, 1.5, 2.5
+
+
 def _pit_vector(pit, name: str) -> np.ndarray:
     pit = _vector(pit, name)
     if pit.min() < -1e-6 or pit.max() > 1 + 1e-6:
@@ -22,7 +26,9 @@ def pit_histogram(pit, label: str = "CNN", others: Mapping | None = None, n_bins
     """PIT histogram (density: 1 for calibrated PDFs) with the uniform expectation.
 
     The shaded bands are the +-1 and +-2 sigma Poisson scatter of a histogram of
-    ``len(pit)`` uniform draws: 1 +- k sqrt(n_bins / N) in density units.
+    ``len(pit)`` uniform draws: 1 +- k sqrt(n_bins / N) in density units.  The bars of ``pit``
+    are a light fill *below* the bands (``BAR_ZORDER`` < ``BAND_ZORDER``) with their outline on
+    top, so a bar never hides the band it should be read against.
 
     Parameters
     ----------
@@ -42,13 +48,16 @@ def pit_histogram(pit, label: str = "CNN", others: Mapping | None = None, n_bins
     with paper_style():
         fig, axes = _figure(height=2.4)
         ax = axes[0, 0]
-        for k, alpha in ((2, 0.15), (1, 0.3)):
-            ax.axhspan(1 - k * sigma, 1 + k * sigma, color="0.5", alpha=alpha, lw=0,
+        for k, alpha in ((2, 0.2), (1, 0.35)):
+            ax.axhspan(1 - k * sigma, 1 + k * sigma, color="0.45", alpha=alpha, lw=0, zorder=BAND_ZORDER,
                        label=rf"uniform $\pm{k}\sigma$")
-        ax.axhline(1.0, color="k", lw=0.8, ls="--", label="uniform")
+        ax.axhline(1.0, color="k", lw=0.8, ls="--", label="uniform", zorder=LINE_ZORDER)
         for i, (name, values) in enumerate(series.items()):
-            ax.hist(values, bins=bins, density=True, histtype="stepfilled" if i == 0 else "step",
-                    alpha=0.5 if i == 0 else 1.0, color=COLOURS[i], lw=1.2, label=name)
+            if i == 0:  # a light fill under the bands, its outline over them
+                ax.hist(values, bins=bins, density=True, histtype="stepfilled", color=COLOURS[0], alpha=0.18,
+                        lw=0, zorder=BAR_ZORDER)
+            ax.hist(values, bins=bins, density=True, histtype="step", color=COLOURS[i], lw=1.5 if i == 0 else 1.1,
+                    zorder=LINE_ZORDER, label=name)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, None)
         ax.set_xlabel("PIT")

@@ -51,13 +51,16 @@ def realism_psf_fwhm(panels) -> Figure:
     """PSF widths of simulated point sources and real stars, one panel per measure.
 
     ``panels`` maps a measure name (e.g. "Moffat core") to (simulated (n, 5), real {field: (m, 5)}).
+    Each panel's y label is the measure on one line and the unit on the next, so that two stacked
+    labels never run into each other (one line, "PSF FWHM, Moffat core [arcsec]", was longer than its
+    panel and overlapped the next one's).
     """
     if not isinstance(panels, Mapping) or not panels:
         raise ValueError("panels must be a non-empty dict measure -> (simulated, {field: real})")
     with paper_style():
         fig, axes = _figure(len(panels), 1, height=0.4 + 2.0 * len(panels), sharex=True)
         for ax, (measure, (sim, real)) in zip(axes[:, 0], panels.items()):
-            _band_distribution_panel(ax, sim, real, f"PSF FWHM, {measure} [arcsec]")
+            _band_distribution_panel(ax, sim, real, f"PSF FWHM, {measure}\n[arcsec]")
             if not ax.get_subplotspec().is_last_row():
                 ax.set_xlabel("")
         fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncols=1)

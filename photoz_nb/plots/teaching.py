@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from .. import config
 from ..pdf import crps, edge_cdf, pit, point_estimate, quantile
 from ..stats import sigma_mad
-from .data import _band_norm
+from .data import _band_norm, _lupton_rgb, _scale_bar
 from .pdfs import _pit_vector, _zoom_range
 from .style import COLOURS, COLUMN_WIDTH, TEXT_WIDTH, _as_mapping, _figure, _pdf_inputs, _text_box, _vector, paper_style
 
@@ -293,4 +293,127 @@ def pit_shapes(pits, n_bins: int = 20) -> Figure:
         for col in axes.T:
             [ax for ax in col if ax.get_visible()][-1].set_xlabel("PIT")
         axes[0, 0].set(xlim=(0, 1), ylim=(0, None))
+    return fig
+
+
+# --------------------------------------------------------------------------- one galaxy and its PDF
+def _band_display_norm(image):
+    """An asinh stretch from 2 noise sigmas below the sky to the brightest pixels (at least 10 sigmas above it):
+    the sky stays a light grey in every band, so a faint u-band galaxy is not lost in stretched noise."""
+    sky, noise = float(np.median(image)), max(sigma_mad(image.ravel()), 1e-12)
+    top = max(float(np.percentile(image, 99.9)), sky + 10 * noise)
+    return ImageNormalize(vmin=sky - 2 * noise, vmax=top, stretch=AsinhStretch(0.1))
+
+
+def _stamp_panels(axes, stamp, scale_bar: bool = True) -> None:
+    """u, g, r, i, z (each its own asinh stretch, darker = brighter) and the Lupton i, r, g colour image."""
+    for ax, (b, band) in zip(axes, enumerate(config.BANDS)):
+        ax.imshow(stamp[..., b], cmap="gray_r", norm=_band_display_norm(stamp[..., b]))
+    axes[len(config.BANDS)].imshow(_lupton_rgb(stamp[None])[0])
+    for ax in axes[:len(config.BANDS) + 1]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if scale_bar:
+        _scale_bar(axes[len(config.BANDS)])
+
+
+def _pdf_panel(ax, pdf_row, edges, z_spec: float, min_width: float = 0.1, legend: bool = True) -> None:
+    """One PDF as a density, its central 68% interval (shaded), its mean z_phot (dotted) and z_spec (dashed)."""
+    block = pdf_row[None, :]
+    interval = quantile(block, edges, [0.16, 0.84])[0]
+    z_mean = float(point_estimate(block, edges, "mean")[0])
+    density = pdf_row / np.diff(edges)
+    ax.axvspan(*interval, color="0.85", lw=0, label="central 68%")
+    ax.stairs(density, edges, color=COLOURS[0], lw=1.2, label="CNN PDF")
+    ax.axvline(z_spec, color=COLOURS[1], ls="--", lw=1.2, label=r"true $z_\mathrm{spec}$")
+    ax.axvline(z_mean, color=COLOURS[2], ls=":", lw=1.2, label=r"$z_\mathrm{phot}$ (PDF mean)")
+    ax.set_xlim(*_zoom_range(pdf_row, edges, z_spec, min_width=min_width))
+    ax.set_ylim(0, density.max() * 1.3)
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(4))
+    if legend:
+        ax.legend(loc="upper right", fontsize=8, handlelength=1.4)
+
+
+def galaxy_and_pdf(stamp, pdf_row, edges, z_spec: float, petro_r: float | None = None) -> Figure:
+    """One galaxy's five-band cutout beside its CNN redshift PDF, with the true redshift marked.
+
+    Left, two rows of three: the u, g, r (top) and i, z stamps, each on its own asinh stretch
+    (darker = brighter), and a Lupton i, r, g colour image with a 10 arcsec bar. Right: the PDF
+    as a probability density [1/redshift] with its central 68% interval (shaded), its mean
+    (the point estimate, dotted) and the spectroscopic redshift (dashed).  Drawn page-wide
+    (``TEXT_WIDTH``) so that it stays readable at the README's width.
+
+    Parameters
+    ----------
+    stamp : array (64, 64, 5), nanomaggies, bands u, g, r, i, z last
+    pdf_row : array (n_bins,), bin probabilities; edges : (n_bins + 1,)
+    z_spec : the galaxy's spectroscopic redshift
+    petro_r : its Petrosian r magnitude, written in the title if given
+    """
+    stamp = np.nan_to_num(_check_stamps("stamp", stamp))
+    block, edges, z = _pdf_inputs(np.asarray(pdf_row, float)[None, :], edges, [z_spec])
+    with paper_style():
+        fig = Figure(figsize=(TEXT_WIDTH, 2.9), layout="constrained")
+        fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.03, hspace=0.03)
+        grid = fig.add_gridspec(2, 5, width_ratios=(1, 1, 1, 0.15, 3.1))
+        image_axes = [fig.add_subplot(grid[r, c]) for r in range(2) for c in range(3)]
+        _stamp_panels(image_axes, stamp)
+        for ax, title in zip(image_axes, list(config.BANDS) + ["i, r, g colour"]):
+            ax.set_title(title, pad=2)
+        image_axes[0].set_ylabel(f'{config.STAMP} pixels = {config.STAMP * config.PIXEL_SCALE:.1f}"')
+        image_axes[3].set_ylabel(f'{config.STAMP} pixels = {config.STAMP * config.PIXEL_SCALE:.1f}"')
+        ax = fig.add_subplot(grid[:, 4])
+        _pdf_panel(ax, block[0], edges, float(z[0]))
+        ax.set(xlabel="redshift z", ylabel="probability density p(z)")
+        title = rf"$z_\mathrm{{spec}}$ = {z[0]:.3f}"
+        if petro_r is not None:
+            title += f",  Petrosian r = {float(petro_r):.1f} mag"
+        ax.set_title(title, pad=3)
+    return fig
+
+
+def outlier_gallery(stamps, pdfs, edges, z_spec, titles=None) -> Figure:
+    """One row per galaxy: its u, g, r, i, z stamps and colour image, then its PDF with z_spec marked.
+
+    Made for the worst outliers (largest |z_phot - z_spec| / (1 + z_spec)), where the cutout often shows
+    why: a neighbour, a faint or unusual galaxy, a PDF with its mass at the wrong peak.  Each band is on its
+    own asinh stretch (darker = brighter); the PDF panel shades the central 68% interval and marks the PDF
+    mean (dotted) and z_spec (dashed).
+
+    Parameters
+    ----------
+    stamps : array (n, 64, 64, 5), nanomaggies; pdfs : (n, n_bins) bin probabilities; edges : (n_bins + 1,)
+    z_spec : (n,)
+    titles : n strings written above each row's PDF (e.g. its |dz| and magnitude), optional
+    """
+    stamps = np.asarray(stamps, dtype=np.float64)
+    if stamps.ndim != 4 or not len(stamps):
+        raise ValueError(f"stamps must have shape (n, {config.STAMP}, {config.STAMP}, {len(config.BANDS)}) "
+                         f"with n >= 1, got {stamps.shape}")
+    stamps = np.stack([np.nan_to_num(_check_stamps(f"stamps[{k}]", s)) for k, s in enumerate(stamps)])
+    pdfs, edges, z_spec = _pdf_inputs(pdfs, edges, z_spec)
+    if len(pdfs) != len(stamps):
+        raise ValueError(f"got {len(stamps)} stamps for {len(pdfs)} PDFs")
+    if titles is not None and len(titles) != len(pdfs):
+        raise ValueError(f"got {len(titles)} titles for {len(pdfs)} PDFs")
+    n = len(stamps)
+    with paper_style():
+        fig = Figure(figsize=(TEXT_WIDTH, 0.45 + 0.95 * n), layout="constrained")
+        fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.04)
+        grid = fig.add_gridspec(n, 7, width_ratios=(1,) * 6 + (3.2,))
+        for r in range(n):
+            image_axes = [fig.add_subplot(grid[r, c]) for c in range(6)]
+            _stamp_panels(image_axes, stamps[r], scale_bar=r == n - 1)
+            ax = fig.add_subplot(grid[r, 6])
+            _pdf_panel(ax, pdfs[r], edges, float(z_spec[r]), legend=False)
+            if r == 0:  # above the rows, where it hides no PDF
+                fig.legend(*ax.get_legend_handles_labels(), loc="outside upper right", ncols=4, fontsize=8)
+            ax.set_ylabel("p(z)")
+            if titles is not None:
+                ax.set_title(titles[r], pad=2)
+            if r == 0:
+                for a, t in zip(image_axes, list(config.BANDS) + ["irg"]):
+                    a.set_title(t, pad=2)
+            image_axes[0].set_ylabel(f"#{r + 1}")
+        ax.set_xlabel("redshift z")
     return fig
