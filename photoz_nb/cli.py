@@ -127,6 +127,27 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(run=lambda a: _headline(a.epochs, a.members))
     _sdss_parser(sub)
     _baselines_parser(command)
+    c = command("learning-curve", lambda a: __import__("photoz_nb.learning_curve", fromlist=["cli_run"]).cli_run(a),
+                "CNN, kNN and RF at nested training sizes on one data set, scored on the same test galaxies with "
+                "paired bootstrap errors (all, red, blue); resumable; writes data/learning_curve/<name>/")
+    c.add_argument("--curve", choices=["smoke", "small", "full"], default=None,
+                   help="preset: smoke (a minute), small (minutes), full (the 1k-100k curve); default: the profile's "
+                        "(smoke->smoke, small->small, paper->full)")
+    c.add_argument("--name", default=None, help="folder under data/learning_curve/ (needed with any option below)")
+    c.add_argument("--sizes", default=None, help="training sizes, comma-separated (nested subsets of one pool)")
+    for flag, kind, text in (("--n-test", int, "test galaxies"), ("--n-val", int, "validation galaxies"),
+                             ("--n-galaxies", int, "data set size (default n_test + n_val + largest size)"),
+                             ("--members", int, "CNNs per size (seeds seed+k, PDFs averaged)"),
+                             ("--width", float, "Net_P width"), ("--steps-per-galaxy", float,
+                              "CNN budget: steps = clip(a * n, min, max)"), ("--min-steps", int, ""),
+                             ("--max-steps", int, ""), ("--sigma-rel-error", float, "refuse a test split giving "
+                              "sigma_MAD a larger relative error (~1.166/sqrt(n_test))"),
+                             ("--n-boot", int, "paired bootstrap resamples"),
+                             ("--seed", int, "data set, splits, CNN members, forest, bootstrap")):
+        c.add_argument(flag, type=kind, default=None, help=text)
+    c.add_argument("--dataset", type=Path, default=None, help="use this data set (contract) instead of building one")
+    c.add_argument("--plan", action="store_true", help="print the plan, check sizes and disk space; fit nothing")
+    c.add_argument("--no-figure", action="store_true", help="skip the figures")
     c = command("bench", _bench, "print throughput tables (img/s, peak memory; `libraries`: our renderer and "
                 "CRPS against GalSim and properscoring, which need the test extra)")
     c.add_argument("what", choices=["backends", "train", "predict", "fit", "memory", "simulate", "cutouts", "baselines",

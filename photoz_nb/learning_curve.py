@@ -413,8 +413,16 @@ def _load_pdfs(path: Path, key: str, rows: np.ndarray):
         return None
 
 
+def _baseline(s: CurveSettings, label: str) -> PhotometricEstimator:
+    """kNN with ``s.knn_k`` neighbours, or RF with ``s.rf_trees`` trees (each keeps the other's default, so that
+    changing one does not refit the other)."""
+    if label == "kNN":
+        return PhotometricEstimator("knn", k=s.knn_k, seed=s.seed)
+    return PhotometricEstimator("rf", n_trees=s.rf_trees, seed=s.seed)
+
+
 def _fit_baseline(ds, s: CurveSettings, label: str, train, val, test) -> tuple[np.ndarray, dict]:
-    est = PhotometricEstimator(BASELINES[label], k=s.knn_k, n_trees=s.rf_trees, seed=s.seed)
+    est = _baseline(s, label)
     t0 = time.perf_counter()
     est.fit(ds, train, val)
     fit_s = time.perf_counter() - t0
@@ -424,7 +432,7 @@ def _fit_baseline(ds, s: CurveSettings, label: str, train, val, test) -> tuple[n
 
 
 def _baseline_key(ds, s: CurveSettings, label: str, train, val, test) -> str:
-    est = PhotometricEstimator(BASELINES[label], k=s.knn_k, n_trees=s.rf_trees, seed=s.seed)
+    est = _baseline(s, label)
     return _key(label, est.params(), catalog.input_checksums(ds, est.reads), rows_digest(train), rows_digest(val),
                 rows_digest(test))
 

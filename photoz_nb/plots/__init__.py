@@ -35,6 +35,7 @@ from .data import (
                     redshift_magnitude_distributions,
                     sdss_bright_galaxies,
 )
+from .learning import LEARNING_STATS, PAPER_B16_LEVELS, PAPER_CNN_POINTS, learning_curve_comparison  # noqa: F401
 from .pdfs import (
                     BAND_ZORDER,
                     BAR_ZORDER,

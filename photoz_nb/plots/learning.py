@@ -15,7 +15,7 @@ PAPER_CNN_POINTS = {"training_size": (10_100, 99_001, 393_219), "sigma_mad": (0.
 PAPER_B16_LEVELS = {"sigma_mad": 0.01350, "outliers_pct": 1.34}
 #: Panels of the figure: statistic -> axis label (units in brackets; dz = (z_phot - z_spec) / (1 + z_spec)).
 LEARNING_STATS = {"sigma_mad": r"$\sigma_\mathrm{MAD}$ of $\Delta z/(1+z)$",
-                  "outliers_pct": r"outliers $|\Delta z|/(1+z)>0.05$ [%]",
+                  "outliers_pct": r"outliers $\eta$ [%]",
                   "crps": "mean CRPS [redshift]"}
 _METHOD_STYLE = {"CNN": (COLOURS[0], "o"), "kNN": (COLOURS[1], "s"), "RF": (COLOURS[2], "^")}
 
@@ -55,7 +55,7 @@ def learning_curve_comparison(table, subset: str = "all", paper: bool = True, ra
             colour, marker = _METHOD_STYLE[method]
             for ax, stat in zip(axes, LEARNING_STATS):
                 ax.errorbar(n, np.asarray(sel[stat], float), yerr=np.asarray(sel[f"{stat}_err"], float), color=colour,
-                            marker=marker, ms=3.5, capsize=2, lw=1, label=f"{method} (this run)")
+                            marker=marker, ms=3.5, capsize=2, lw=1, label=method)
         if paper:
             for ax, stat in zip(axes, LEARNING_STATS):
                 ax.plot(PAPER_CNN_POINTS["training_size"], PAPER_CNN_POINTS[stat], ls=":", marker="*", ms=7,
@@ -67,8 +67,8 @@ def learning_curve_comparison(table, subset: str = "all", paper: bool = True, ra
         sel = sel[np.argsort(sel["training_size"])]
         if len(sel):
             n, r, e = (np.asarray(sel[c], float) for c in ("training_size", "sigma_mad", "sigma_mad_err"))
-            ax.fill_between(n, r - e, r + e, color=COLOURS[0], alpha=0.25, lw=0, label=f"±1σ (paired bootstrap)")
-            ax.plot(n, r, "o-", color=COLOURS[0], ms=3.5, label=f"{ratio} (this run)")
+            ax.fill_between(n, r - e, r + e, color=COLOURS[0], alpha=0.25, lw=0, label="±1σ (paired bootstrap)")
+            ax.plot(n, r, "o-", color=COLOURS[0], ms=3.5, label=ratio)
             sizes_all += list(n)
         if paper:
             ax.plot(PAPER_CNN_POINTS["training_size"],
@@ -76,9 +76,9 @@ def learning_curve_comparison(table, subset: str = "all", paper: bool = True, ra
                     ms=7, color="black", lw=0.8, label="CNN/B16, paper")
         ax.axhline(1.0, color="0.3", lw=0.6)
         ax.set_ylabel(r"$\sigma_\mathrm{MAD}$ ratio " + ratio)
-        for a, stat in zip(axes, LEARNING_STATS):
+        for a, stat in zip(axes, LEARNING_STATS):  # learning curves span decades: log y (errors clipped at 0)
             a.set_ylabel(LEARNING_STATS[stat])
-            a.yaxis.get_major_formatter().set_powerlimits((-2, 3))
+            a.set_yscale("log")
         axes[0].set_xscale("log")
         xs = sizes_all + (list(PAPER_CNN_POINTS["training_size"]) if paper else [])
         if xs:
@@ -87,7 +87,7 @@ def learning_curve_comparison(table, subset: str = "all", paper: bool = True, ra
         label = {"all": "all test galaxies", "red": "red test galaxies (u-r > 2.22)",
                  "blue": "blue test galaxies (u-r ≤ 2.22)"}.get(subset, subset)
         n_test = int(rows["n_test"][0]) if "n_test" in rows.colnames else None
-        axes[0].set_title(label + (f", {n_test:,}" if n_test else ""))
+        axes[0].set_title(label + (f" ({n_test:,});" if n_test else ";") + r" $\eta$: $|\Delta z|/(1+z) > 0.05$")
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside upper center", ncols=2)
         ax.legend(loc="best", fontsize=7)
