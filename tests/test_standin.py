@@ -187,12 +187,12 @@ def keys_of(n_fields, start=100):
 
 
 def test_a_small_faulted_run_verifies_every_file(tmp_path):
-    keys = keys_of(4)  # 20 distinct frames, 40 % of requests faulted
-    with S.StandIn(seed=3, fault_rate=0.4, hang_s=3.0, slow_bytes_per_s=2e7, any_field=True) as s:
+    keys = keys_of(2)  # 10 distinct frames, half the requests faulted
+    with S.StandIn(seed=3, fault_rate=0.5, hang_s=3.0, slow_bytes_per_s=2e7, any_field=True) as s:
         cache = F.FrameCache(tmp_path, base=s.sas_url, backoff=0.01, timeout=TIMEOUT, retries=4, max_downloads=4)
         paths = cache.get_many(keys, progress=False)
     faulted = sum(v for k, v in s.counts.items() if k != "ok")
-    assert faulted >= 6 and len(set(s.counts) - {"ok"}) >= 4, s.counts
+    assert faulted >= 4 and len(set(s.counts) - {"ok"}) >= 3, s.counts
     assert cache.stats["retries"] == faulted - s.counts["slow"]
     for key, path in zip(keys, paths):
         assert path.read_bytes() == s.frame_bytes(path.name)
@@ -211,7 +211,7 @@ print(json.dumps(dict(cache.stats)))
 
 
 def test_two_processes_filling_one_cache_corrupt_nothing_and_share_the_work(tmp_path):
-    keys = keys_of(3)  # 15 frames, both processes ask for all of them
+    keys = keys_of(2)  # 10 frames, both processes ask for all of them
     with S.StandIn(seed=5, fault_rate=0.2, hang_s=3.0, slow_bytes_per_s=2e7, any_field=True) as s:
         args = [sys.executable, "-c", CHILD, str(tmp_path), s.sas_url, json.dumps(keys)]
         children = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True) for _ in range(2)]
