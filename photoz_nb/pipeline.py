@@ -533,7 +533,7 @@ _BOXES = ("Boxes: the simulated values per band, quartiles (box), median (line),
 DATA_FIGURE_CAPTIONS = {
     "realism_sky_noise": _BOXES.format(what="cutouts") + "; log scale.",
     "realism_psf_fwhm": _BOXES.format(what="stars") + ". Top: FWHM of a Moffat fit to the core; bottom: the "
-                        "effective FWHM (from the PSF's effective area).",
+                        "effective (noise-equivalent) FWHM.",
     "realism_galaxy_sizes": "Top: half-light radius against Petrosian r, simulated (grey dots) and real-frame galaxies "
                             "(diamonds), measured by the same curve of growth. Bottom: histograms (probability "
                             "density) of the concentration r90/r50; ticks: each real galaxy; dotted: the exponential "
