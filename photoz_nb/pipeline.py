@@ -31,11 +31,12 @@ def tail_resolving_edges(values, n_core: int = 4, core_quantile: float = 0.8, ra
     the one below it), so every bin keeps enough galaxies for bootstrap errors.  Six equal-count bins put every
     galaxy above ~0.045 mag (a fifth of them, out to 0.3 mag) into one bin plotted at its median, 0.06; on 2,000
     test galaxies these edges give tail bins near 0.043-0.064, 0.064-0.097 and 0.097 up, each with 40 or more.
+    Fewer than ``2 * min_count`` values get ``n_core + 1`` equal-count bins.
     """
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
-    if len(values) < 2 * min_count:
-        raise ValueError(f"tail_resolving_edges needs at least {2 * min_count} values, got {len(values)}")
+    if len(values) < 2 * min_count:  # too few to give the tail bins of its own: n_core + 1 equal-count bins
+        return np.quantile(values, np.linspace(0.0, 1.0, n_core + 2))
     core = np.quantile(values, np.linspace(0.0, core_quantile, n_core + 1))
     start, top = float(core[-1]), float(values.max())
     if not start > 0:

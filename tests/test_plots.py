@@ -906,8 +906,8 @@ def test_tail_resolving_edges_merges_sparse_bins_and_errors():
     edges = pipeline.tail_resolving_edges(values, min_count=20)
     assert edges[-1] == pytest.approx(0.3) and np.all(np.diff(edges) > 0)
     assert np.all(np.histogram(values, edges)[0] >= 20)
-    with pytest.raises(ValueError, match="at least 80 values"):
-        pipeline.tail_resolving_edges(values[:50])
+    few = pipeline.tail_resolving_edges(values[:50])  # too few for a tail of its own: equal-count bins
+    assert np.allclose(few, np.quantile(values[:50], np.linspace(0, 1, 6)))
 
 
 def test_zphot_figure_compares_the_cnn_with_the_best_baseline(redshifts):
