@@ -211,7 +211,7 @@ print(json.dumps(dict(cache.stats)))
 
 
 def test_two_processes_filling_one_cache_corrupt_nothing_and_share_the_work(tmp_path):
-    keys = keys_of(2)  # 10 frames, both processes ask for all of them
+    keys = keys_of(1)  # 5 frames, both processes ask for all of them
     with S.StandIn(seed=5, fault_rate=0.2, hang_s=3.0, slow_bytes_per_s=2e7, any_field=True) as s:
         args = [sys.executable, "-c", CHILD, str(tmp_path), s.sas_url, json.dumps(keys)]
         children = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True) for _ in range(2)]
