@@ -109,8 +109,9 @@ def skyserver_fn(data_release: int = 12, base: str | None = None, timeout: float
         text = body.decode("utf-8", "replace")
         if not text.strip():
             return Table()
-        if not text.lstrip().startswith("#Table"):
-            raise net.TransientError(url, f"answer is not SkyServer CSV (starts {text[:40]!r})")
+        first = text.lstrip().splitlines()[0]
+        if "error_message" in text[:4096] or not (first.startswith("#Table") or "," in first):
+            raise net.TransientError(url, f"answer is not SkyServer CSV (starts {' '.join(text[:60].split())!r})")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # specobjid > 2**63 is read as a string
