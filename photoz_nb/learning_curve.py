@@ -106,6 +106,8 @@ CNN_MEMBER_BYTES_WIDTH1 = 1_200_000_000
 #: Training throughput measured with ``photoz-nb bench backends`` on 2 CPU cores (config.DEFAULT_BACKEND;
 #: Net_P width 0.25, batch 64): only for the time estimate of :meth:`CurveSettings.plan`.
 CPU_TRAIN_IMG_PER_S = 423.0
+#: Prediction throughput measured the same way (the validation pass of every epoch, the test PDFs).
+CPU_PREDICT_IMG_PER_S = 1337.0
 
 #: Pasquet et al. (2019), Table 1: the CNN at 2 %, 20 % and 80 % of the training pool.
 PAPER_CNN = {10_100: {"bias": -0.00001, "sigma_mad": 0.01440, "outliers_pct": 1.29, "crps": 0.01013},
@@ -146,7 +148,7 @@ class CurveSettings:
     """Everything that determines a learning curve (see the module docstring for what each part means)."""
 
     name: str
-    profile: str = "small"  # the base profile: the simulation's profile tag and verify_checksums
+    profile: str = "small"  # base profile: the simulated data set's profile tag, verify_checksums; the rest is here
     sizes: tuple = DEFAULT_SIZES
     n_test: int = 20_000
     n_val: int = 5_000
@@ -214,19 +216,21 @@ class CurveSettings:
                                    learning_rate=float(self.learning_rate), epochs=self.budget(n_train)["epochs_budget"],
                                    ensemble_size=int(self.members), tta=bool(self.tta), seed=int(self.seed))
 
-    def plan(self, img_per_s: float = CPU_TRAIN_IMG_PER_S) -> Table:
-        """One row per size: the CNN budget and a training-time estimate at ``img_per_s`` (the validation
-        passes and early stopping are not in it: at most the planned steps are run)."""
+    def plan(self, img_per_s: float = CPU_TRAIN_IMG_PER_S, predict_img_per_s: float = CPU_PREDICT_IMG_PER_S) -> Table:
+        """One row per size: the CNN budget and a time estimate for the whole budget, training at ``img_per_s``
+        plus a validation pass per epoch and the test PDFs at ``predict_img_per_s`` [min] (an upper bound:
+        early stopping runs fewer steps; the photometric fits and the data set build are not in it)."""
         rows = []
         for n in self.sizes:
             b = self.budget(n)
             images = b["steps_budget"] * self.batch_size * self.members
+            predicted = (b["epochs_budget"] * self.n_val + self.n_test * (8 if self.tta else 1)) * self.members
             rows.append((n, b["steps_asked"], b["steps_budget"], b["epochs_budget"], b["patience"], self.members,
-                         images, images / img_per_s / 60))
+                         images, images / img_per_s / 60, predicted / predict_img_per_s / 60))
         table = Table(rows=rows, names=("training_size", "steps_asked", "steps_budget", "epochs_budget", "patience",
-                                        "members", "images_budget", "est_train_min"))
-        table["est_train_min"].format = ".1f"
-        table.meta["img_per_s"] = img_per_s
+                                        "members", "images_budget", "est_train_min", "est_predict_min"))
+        table["est_train_min"].format = table["est_predict_min"].format = ".1f"
+        table.meta.update(img_per_s=img_per_s, predict_img_per_s=predict_img_per_s)
         return table
 
     def to_json(self) -> dict:
@@ -241,7 +245,7 @@ PRESETS = {
                            model_width=0.125, steps_per_galaxy=0.2, min_steps=40, max_steps=120, n_boot=100),
     "small": CurveSettings("small", profile="small", sizes=(500, 1_500, 5_000), n_test=3_000, n_val=1_000,
                            model_width=0.25, steps_per_galaxy=0.3, min_steps=500, max_steps=3_000),
-    "full": CurveSettings("full", profile="small", sizes=DEFAULT_SIZES, n_test=20_000, n_val=5_000,
+    "full": CurveSettings("full", profile="paper", sizes=DEFAULT_SIZES, n_test=20_000, n_val=5_000,
                           model_width=0.25, steps_per_galaxy=0.4, min_steps=2_000, max_steps=40_000,
                           sigma_rel_error=0.0085),
 }
@@ -810,16 +814,21 @@ def to_markdown(table: Table) -> str:
                   f"{int(r['steps_run']):,}", int(r["epochs_budget"]), int(r["epochs_run"]), int(r["best_epoch"]),
                   "early (val loss)" if r["stop"] == "early" else "at the budget", f"{r['train_s'] / 60:.1f}",
                   f"{r['wall_s'] / 60:.1f}",
-                  f"{sum(float(base[(int(r['training_size']), m)]['wall_s']) for m in ('kNN', 'RF') if (int(r['training_size']), m) in base):.1f}"]
-                 for r in cnn]
+                  f"{_baseline_wall(base, int(r['training_size'])):.1f}"] for r in cnn]
         out.append(markdown_table(cells, headers=headers, align=["---:"] * len(headers)) + "\n")
         total = float(np.nansum(table[table["subset"] == "all"]["wall_s"]))
         out.append(f"Total fit and predict time of the points: {total / 60:.1f} min.\n")
     meta = table.meta
-    out.append(f"sigma_MAD, outliers (|dz| > {meta.get('outlier_cut', 0.05)}) and bias of dz = (z_phot - z_spec)/(1 + z_spec), "
-               f"z_phot the PDF mean on bin centres; CRPS the mean over galaxies. Errors: {meta.get('bootstrap', 'bootstrap')} "
-               "(the same galaxies for every method, so differences and ratios carry their paired errors).\n")
+    out.append(f"sigma_MAD, outliers (|dz| > {meta.get('outlier_cut', 0.05)}) and bias of "
+               "dz = (z_phot - z_spec)/(1 + z_spec), z_phot the PDF mean on bin centres; CRPS the mean over galaxies. "
+               f"Errors: {meta.get('bootstrap', 'bootstrap')} (the same galaxies for every method, so differences "
+               "and ratios carry their paired errors).\n")
     return "\n".join(out)
+
+
+def _baseline_wall(rows: dict, n: int) -> float:
+    """kNN + RF fit and predict time [s] at size ``n`` (``rows``: (size, method) -> row)."""
+    return sum(float(rows[(n, m)]["wall_s"]) for m in ("kNN", "RF") if (n, m) in rows)
 
 
 # --------------------------------------------------------------------------- the command
@@ -833,16 +842,16 @@ def _csv_ints(text: str | None):
 
 
 def cli_settings(args) -> CurveSettings:
-    """The settings of ``photoz-nb learning-curve``: ``--curve`` (default the profile's preset) with the options given."""
+    """The settings of ``photoz-nb learning-curve``: ``--curve`` (default the preset of ``--profile``) with the options
+    given.  The profile only picks the preset: each preset keeps its own base profile (the tag of its simulated
+    data set, whether checksums are verified), so that the same curve never rebuilds its data for a flag."""
     preset = args.curve or PROFILE_PRESETS[config.get_profile(args.profile).name]
     changes = {k: v for k, v in {
         "name": args.name, "sizes": _csv_ints(args.sizes), "n_test": args.n_test, "n_val": args.n_val,
         "n_galaxies": args.n_galaxies, "members": args.members, "model_width": args.width,
         "steps_per_galaxy": args.steps_per_galaxy, "min_steps": args.min_steps, "max_steps": args.max_steps,
         "sigma_rel_error": args.sigma_rel_error, "n_boot": args.n_boot, "seed": args.seed}.items() if v is not None}
-    if args.profile is not None:
-        changes["profile"] = args.profile
-    if args.name is None and len(changes) > ("profile" in changes):
+    if args.name is None and changes:
         raise CurveError("options that change the curve need --name NAME (its own folder), so that the preset's "
                          f"folder {preset!r} keeps the preset's points")
     return settings(preset, **changes)
@@ -854,14 +863,19 @@ def cli_run(args) -> int:
     if args.dataset is None:
         check(s)
     plan = s.plan()
+    data = f"(given) {args.dataset}" if args.dataset else f"{s.dataset_size:,} galaxies"
     print(f"learning curve {s.name!r}: sizes {', '.join(f'{n:,}' for n in s.sizes)}; {s.n_test:,} test and "
-          f"{s.n_val:,} validation galaxies; data set {'(given) ' + str(args.dataset) if args.dataset else f'{s.dataset_size:,} galaxies'}; "
-          f"Net_P width {s.model_width}, batch {s.batch_size}, {s.members} member(s); steps = clip({s.steps_per_galaxy} x n, "
-          f"{s.min_steps:,}, {s.max_steps:,}); folder {curve_dir(s)}")
+          f"{s.n_val:,} validation galaxies; data set {data}; Net_P width {s.model_width}, batch {s.batch_size}, "
+          f"{s.members} member(s); steps = clip({s.steps_per_galaxy} x n, {s.min_steps:,}, {s.max_steps:,}); "
+          f"folder {curve_dir(s)}")
     print(markdown_table([[f"{r['training_size']:,}", f"{r['steps_budget']:,}", r["epochs_budget"], r["patience"],
-                           r["members"], f"{r['est_train_min']:.1f}"] for r in plan],
+                           r["members"], f"{r['est_train_min']:.1f}", f"{r['est_predict_min']:.1f}"] for r in plan],
                          headers=["training size", "steps (whole epochs)", "epochs", "patience [epochs]", "members",
-                                  f"training at {CPU_TRAIN_IMG_PER_S:.0f} img/s [min]"]))
+                                  f"training at {CPU_TRAIN_IMG_PER_S:.0f} img/s [min]",
+                                  f"validation + test at {CPU_PREDICT_IMG_PER_S:.0f} img/s [min]"]))
+    total = float(np.sum(plan["est_train_min"]) + np.sum(plan["est_predict_min"]))
+    print(f"whole budget: about {total / 60:.1f} h of CNN time at those rates on 2 CPU cores (`photoz-nb bench "
+          "backends`, width 0.25, batch 64: other widths and machines differ; early stopping shortens it)")
     if args.plan:
         if args.dataset is None:
             check_disk(s, curve_dir(s), build=not (curve_dir(s) / "dataset").exists())
