@@ -712,6 +712,51 @@ def _row(n, subset, label, n_test, stats, errors, record) -> tuple:
     return (n, subset, label, n_test, *values, *budget)
 
 
+# --------------------------------------------------------------------------- where the curves cross
+def _log_crossing(n, r) -> float | None:
+    """The size where the piecewise log-linear curve ``r(log n)`` first goes from above 1 to at or below it."""
+    for i in range(len(n) - 1):
+        if r[i] > 1 >= r[i + 1]:
+            t = (r[i] - 1) / (r[i] - r[i + 1])
+            return float(10 ** (np.log10(n[i]) + t * (np.log10(n[i + 1]) - np.log10(n[i]))))
+    return None
+
+
+def crossing(table: Table, subset: str = "all", versus: str = "RF") -> dict:
+    """Where the CNN's sigma_MAD falls below ``versus``'s: the ratio CNN/``versus`` against training size.
+
+    Returns ``{"sizes", "ratio", "ratio_err", "n_cross", "n_cross_range", "paper_n_cross", "sentence"}``:
+    ``n_cross`` the size where the ratio, interpolated linearly in log size, first reaches 1 (None when it
+    does not within the sizes run), ``n_cross_range`` the same for ratio - error and ratio + error (a 1-sigma
+    range; None at an end that does not cross), and the paper's crossing of CNN/B16 the same way.
+    """
+    label = f"CNN/{versus}"
+    rows = table[(np.asarray(table["subset"]).astype(str) == subset) & (np.asarray(table["method"]).astype(str) == label)]
+    rows = rows[np.argsort(rows["training_size"])]
+    n = np.asarray(rows["training_size"], float)
+    r, e = np.asarray(rows["sigma_mad"], float), np.asarray(rows["sigma_mad_err"], float)
+    paper_n = sorted(PAPER_CNN)
+    paper = _log_crossing(paper_n, [PAPER_CNN[k]["sigma_mad"] / PAPER_B16["sigma_mad"] for k in paper_n])
+    out = {"sizes": n.tolist(), "ratio": r.tolist(), "ratio_err": e.tolist(), "n_cross": _log_crossing(n, r) if len(n) else None,
+           "n_cross_range": (_log_crossing(n, r - e), _log_crossing(n, r + e)) if len(n) else (None, None),
+           "paper_n_cross": paper}
+    paper_text = f"the paper's CNN/B16 crosses 1 at about {paper:,.0f} galaxies (1.07 at 10,100, 0.68 at 99,001)"
+    if not len(n):
+        out["sentence"] = f"no CNN/{versus} ratio in the table yet; {paper_text}"
+    elif out["n_cross"] is not None:
+        lo, hi = out["n_cross_range"]
+        span = (f" (1 sigma: {'below ' + format(n[0], ',.0f') if lo is None else format(lo, ',.0f')} to "
+                f"{'beyond ' + format(n[-1], ',.0f') if hi is None else format(hi, ',.0f')})")
+        out["sentence"] = (f"CNN/{versus} sigma_MAD ({subset} test galaxies) crosses 1 at about {out['n_cross']:,.0f} "
+                           f"training galaxies{span}; {paper_text}")
+    else:
+        side = "above" if r[-1] > 1 else "below"
+        out["sentence"] = (f"CNN/{versus} sigma_MAD ({subset} test galaxies) stays {side} 1 from {n[0]:,.0f} to "
+                           f"{n[-1]:,.0f} training galaxies ({r[0]:.3f} ± {e[0]:.3f} to {r[-1]:.3f} ± {e[-1]:.3f}): "
+                           f"the curves do not cross within the sizes run; {paper_text}")
+    return out
+
+
 # --------------------------------------------------------------------------- outputs
 def write_results(table: Table, folder: Path) -> list[Path]:
     """``results.ecsv`` (full precision), ``results.json`` (rows and meta) and ``results.md``, atomically."""
@@ -818,6 +863,10 @@ def to_markdown(table: Table) -> str:
         out.append(markdown_table(cells, headers=headers, align=["---:"] * len(headers)) + "\n")
         total = float(np.nansum(table[table["subset"] == "all"]["wall_s"]))
         out.append(f"Total fit and predict time of the points: {total / 60:.1f} min.\n")
+    if (table["method"] == "CNN/RF").any():
+        out.append("**Crossing.** " + "; ".join(crossing(table, sub)["sentence"].split("; ")[0] for sub in SUBSETS
+                                                if ((table["subset"] == sub) & (table["method"] == "CNN/RF")).any())
+                   + f"; {crossing(table)['sentence'].split('; ')[-1]}.\n")
     meta = table.meta
     out.append(f"sigma_MAD, outliers (|dz| > {meta.get('outlier_cut', 0.05)}) and bias of "
                "dz = (z_phot - z_spec)/(1 + z_spec), z_phot the PDF mean on bin centres; CRPS the mean over galaxies. "
@@ -890,7 +939,7 @@ def cli_run(args) -> int:
 
 __all__ = ["BASELINES", "COMPARISONS", "CurveError", "CurveResult", "CurveSettings", "DEFAULT_SIZES", "METHODS",
            "NoRoomOnDisk", "PAPER_B16", "PAPER_CNN", "PRESETS", "SIGMA_MAD_REL_ERROR", "SUBSETS", "STATS",
-           "SizeTooLarge", "Splits", "TestSplitTooSmall", "check", "check_disk", "colour_subsets", "curve_dir",
+           "SizeTooLarge", "Splits", "TestSplitTooSmall", "check", "check_disk", "colour_subsets", "crossing", "curve_dir",
            "disk_needed", "ensure_dataset", "fit_point", "load", "make_splits", "paired_bootstrap",
            "paired_statistics", "required_test_size", "results_table", "run", "settings", "to_markdown",
            "write_figures", "write_results", "cli_run", "cli_settings"]

@@ -366,3 +366,18 @@ def test_the_curve_builds_its_own_simulated_data_set_once(home, monkeypatch):
     assert again.manifest["files"] == ds.manifest["files"]
     with pytest.raises(AssertionError, match="built again"):  # another size is another build
         lc.ensure_dataset(dataclasses.replace(s, n_galaxies=90), progress=False)
+
+
+def test_the_crossing_is_interpolated_in_log_size_with_its_error_range():
+    def table(ratios, errors):
+        rows = [(n, "all", "CNN/RF", 100, np.nan, np.nan, r, e, 1.0, 0.1, 1.0, 0.1) for n, r, e in
+                zip((1_000, 10_000, 100_000), ratios, errors)]
+        return Table(rows=rows, names=("training_size", "subset", "method", "n_test", "bias", "bias_err", "sigma_mad",
+                                       "sigma_mad_err", "outliers_pct", "outliers_pct_err", "crps", "crps_err"))
+    c = lc.crossing(table((1.2, 0.8, 0.7), (0.1, 0.1, 0.1)))
+    assert c["n_cross"] == pytest.approx(10 ** 3.5)  # halfway from 1.2 to 0.8 in log n
+    lo, hi = c["n_cross_range"]  # ratio - err crosses at 10^3.25, ratio + err at 10^3.75
+    assert lo == pytest.approx(10 ** 3.25) and hi == pytest.approx(10 ** 3.75)
+    assert c["paper_n_cross"] == pytest.approx(14_959, abs=1)  # 1.067 at 10,100, 0.679 at 99,001
+    c = lc.crossing(table((1.3, 1.2, 1.1), (0.01, 0.01, 0.01)))
+    assert c["n_cross"] is None and "do not cross within the sizes run" in c["sentence"]
