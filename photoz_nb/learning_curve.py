@@ -71,6 +71,7 @@ import json
 import math
 import shutil
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -412,7 +413,7 @@ def _load_pdfs(path: Path, key: str, rows: np.ndarray):
             return f["pdfs"], record
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError) as err:  # torn or garbled: refit, keeping the file for a look
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:  # torn or garbled: refit, kept aside
         safeio.set_aside(path, f"unreadable learning-curve point ({type(err).__name__}: {str(err)[:80]})")
         return None
 

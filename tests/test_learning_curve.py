@@ -381,3 +381,16 @@ def test_the_crossing_is_interpolated_in_log_size_with_its_error_range():
     assert c["paper_n_cross"] == pytest.approx(14_959, abs=1)  # 1.067 at 10,100, 0.679 at 99,001
     c = lc.crossing(table((1.3, 1.2, 1.1), (0.01, 0.01, 0.01)))
     assert c["n_cross"] is None and "do not cross within the sizes run" in c["sentence"]
+
+
+def test_a_torn_point_file_is_set_aside_and_refitted(tmp_path, capfd):
+    rows = np.arange(5)
+    path = tmp_path / "points" / "rf_n0000100.npz"
+    lc._save_pdfs(path, np.full((5, config.N_BINS), 1 / config.N_BINS), rows, {"key": "abc"})
+    assert lc._load_pdfs(path, "abc", rows)[1]["key"] == "abc"
+    assert lc._load_pdfs(path, "other", rows) is None and path.exists()  # another key: refit, file kept to replace
+    assert lc._load_pdfs(path, "abc", rows[:4]) is None  # other test rows: not these PDFs
+    path.write_bytes(path.read_bytes()[:100])  # torn
+    assert lc._load_pdfs(path, "abc", rows) is None
+    assert not path.exists() and (tmp_path / "points" / "rf_n0000100.npz.corrupt").exists()
+    assert "unreadable learning-curve point" in capfd.readouterr().err
