@@ -87,7 +87,8 @@ def learning_curve_comparison(table, subset: str = "all", paper: bool = True, ra
         label = {"all": "all test galaxies", "red": "red test galaxies (u-r > 2.22)",
                  "blue": "blue test galaxies (u-r ≤ 2.22)"}.get(subset, subset)
         n_test = int(rows["n_test"][0]) if "n_test" in rows.colnames else None
-        axes[0].set_title(label + (f" ({n_test:,});" if n_test else ";") + r" $\eta$: $|\Delta z|/(1+z) > 0.05$")
+        axes[0].set_title(label + (f", {n_test:,}" if n_test else "") + "\n" + r"$\eta$: $|\Delta z|/(1+z) > 0.05$"
+                          + ("" if subset == "all" or not paper else "; paper: all galaxies"))
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside upper center", ncols=2)
         ax.legend(loc="best", fontsize=7)
