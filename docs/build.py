@@ -3,7 +3,7 @@
     python docs/build.py [--profile small] [--out build/docs]
 
 Stages ``<out>/src`` (this folder's conf.py, a landing page, the README and its images, this folder's pages
-(results, simulation, realism, benchmarks, architecture, usage) and CHANGELOG.md, ``build/notebooks/<profile>/*.ipynb``
+(results, simulation, realism, information, benchmarks, usage, real_survey, architecture) and CHANGELOG.md, ``build/notebooks/<profile>/*.ipynb``
 as written by ``photoz-nb reproduce``, the figure index with ``figures/<profile>/*.png``), then runs Sphinx
 with myst-nb into ``<out>/html``.  Nothing is executed: the notebooks are shown as the run left them.
 """
@@ -25,8 +25,11 @@ from photoz_nb.cli import NOTEBOOKS  # noqa: E402  (the notebooks, in reading or
 PAGES = {"results": "the `small` run's tables: summary, bias studies, the reddening test, ensemble, calibration",
          "simulation": "the embedded simulation: how the galaxies, the images and the catalogue are made",
          "realism": "the realism report: the simulation against real SDSS frames and galaxies",
+         "information": "how much redshift information the simulated galaxies hold, what could add more, and their "
+                        "colour gradients against the real SDSS catalogue",
          "benchmarks": "speed and memory: our code against libraries, Keras backends, GPUs, simulation, wall times",
          "usage": "the command line, the profiles, running on a GPU and your own data in full",
+         "real_survey": "running on the real survey: disk and time, mirrors, the public cube, failed downloads",
          "architecture": "the package's layers and what the tests check"}
 #: Each chapter's title and one line, for the landing page.
 CHAPTERS = {
@@ -83,7 +86,7 @@ def landing_page(profile: str) -> str:
     record = report.load_record()
     chapters = "\n".join(f"{i}. [{CHAPTERS[name][0]}](notebooks/{name}): {CHAPTERS[name][1]}"
                           for i, name in enumerate(NOTEBOOKS, 1))
-    pages = "\n".join(f"- [{name.capitalize()}]({name}.md): {line}" for name, line in PAGES.items())
+    pages = "\n".join(f"- [{name.replace('_', ' ').capitalize()}]({name}.md): {line}" for name, line in PAGES.items())
     return (f"# photoz-nb: photometric redshifts from galaxy images\n\n"
             "A convolutional network reads 64×64-pixel *ugriz* SDSS cutouts and returns a redshift PDF: a "
             "reproducible, notebook-driven re-analysis of Pasquet et al. 2019 (A&A 621, A26) on an embedded "

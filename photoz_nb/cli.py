@@ -113,6 +113,17 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--write-record", action="store_true", help="rewrite photoz_nb/expected_small.json (profile small)")
     c.add_argument("--update", action="store_true", help="rewrite the marked blocks of README.md and docs/results.md")
     c.add_argument("--check", action="store_true", help="exit 1 if a marked block differs from the record")
+    c = command("ceiling", _ceiling, "how much redshift information the simulation holds: random-forest sigma_MAD on "
+                "catalogue quantities and on noise-free truths, or (--hypotheses) bounds on what extra information "
+                "could add")
+    c.add_argument("dataset", type=Path, nargs="?", default=None,
+                   help="simulated data set directory for the ceiling table (default: the profile's)")
+    c.add_argument("--hypotheses", type=int, metavar="N", default=None,
+                   help="instead: bound each hypothesis on N drawn galaxies (no rendering; the issue's: 60000)")
+    c.add_argument("--sizes", default="1000,10000,50000", help="training sizes, comma-separated (nested)")
+    c.add_argument("--n-test", type=int, default=10_000, help="test galaxies (default 10000)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--out", type=Path, default=None, help="output folder (default data/ceiling)")
     c = command("reproduce", _reproduce, "run notebooks 01..05 in order with papermill, writing figures and tables")
     c.add_argument("--data-source", choices=["simulation", "sdss", "cube"], default="simulation",
                    help="the embedded simulation (default), cutouts of SDSS frames, or the authors' public cube")
@@ -268,6 +279,21 @@ def _sdss_call(name: str, *args, **kwargs):
 
 def _profile(args) -> config.Profile:
     return config.get_profile(args.profile)
+
+
+def _ceiling(args):
+    from . import ceiling  # lazy: scikit-learn, see the note at the top
+    from .catalog import open_dataset
+    sizes = [int(n) for n in args.sizes.split(",")]
+    if args.hypotheses is not None:
+        table, name = ceiling.hypothesis_bounds(ceiling.truth_table(args.hypotheses, args.seed), n_train=max(sizes),
+                                                n_test=args.n_test, seed=args.seed), "hypotheses"
+    else:
+        ds = open_dataset(args.dataset or _profile(args).dataset_dir, verify_checksums=False)
+        table, name = ceiling.ceiling_table(ds.catalog, sizes, n_test=args.n_test, seed=args.seed), "ceiling"
+    paths = ceiling.write(table, args.out or config.data_root() / "ceiling", name)
+    print(ceiling.to_markdown(table))
+    print(f"written: {', '.join(map(str, paths))}")
 
 
 def _simulate(args):

@@ -100,7 +100,7 @@ def test_readme_is_a_first_page():
     assert "make reproduce" in first and "make test" in first and "figures/readme/" in first
     section = text.index("## What limits the simulation's redshift information")
     assert text.index("<!-- /report:results -->") < section
-    assert "<!-- written by the simulation developer -->" in text[section:section + 200]
+    assert "(docs/information.md)" in text[section:text.index("\n## ", section + 1)]
 
 
 # --------------------------------------------------------------------------- a run against the recorded one
