@@ -151,7 +151,8 @@ def _parser() -> argparse.ArgumentParser:
                              ("--members", int, "CNNs per size (seeds seed+k, PDFs averaged)"),
                              ("--width", float, "Net_P width"), ("--steps-per-galaxy", float,
                               "CNN budget: steps = clip(a * n, min, max)"), ("--min-steps", int, ""),
-                             ("--max-steps", int, ""), ("--sigma-rel-error", float, "refuse a test split giving "
+                             ("--max-steps", int, ""), ("--patience-steps", int, "early stopping waits at least "
+                              "this many steps"), ("--sigma-rel-error", float, "refuse a test split giving "
                               "sigma_MAD a larger relative error (~1.166/sqrt(n_test))"),
                              ("--n-boot", int, "paired bootstrap resamples"),
                              ("--seed", int, "data set, splits, CNN members, forest, bootstrap")):

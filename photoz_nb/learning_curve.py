@@ -22,7 +22,10 @@ What the curve holds fixed, so that only the number of training galaxies changes
   rounded up to whole epochs (``epochs = ceil(steps / (n // batch_size))``).  The learning rate drops
   by 5 at a third and two thirds of those steps (the trainer's scaled paper schedule), and the run stops
   early when the validation loss has not improved for a fifth of the planned epochs (at least 3; the
-  trainer's :func:`~photoz_nb.estimators.cnn.train.default_patience`): the best epoch's weights are kept.
+  trainer's :func:`~photoz_nb.estimators.cnn.train.default_patience`) and for at least ``patience_steps``
+  optimiser steps: at small sizes an epoch is a few steps, and the loss sits on the n(z) plateau for a few
+  hundred steps before the images start to help (the small curve's first version, without this floor, stopped
+  its 500-galaxy CNN after 126 steps, best epoch 4).  The best epoch's weights are kept.
   Each point records the steps and epochs planned and run, its best epoch, whether it stopped early
   (converged on validation loss) or ran out of budget, the number of ensemble members and the wall time.
   Every size gets the same number of members and the same network.
@@ -161,6 +164,7 @@ class CurveSettings:
     steps_per_galaxy: float = 0.4
     min_steps: int = 2_000
     max_steps: int = 40_000
+    patience_steps: int = 300  # early stopping waits at least this many steps (and a fifth of the epochs)
     tta: bool = False
     knn_k: int = 24
     rf_trees: int = 100
@@ -179,6 +183,7 @@ class CurveSettings:
             raise CurveError(f"training sizes must be distinct, got {list(sizes)}")
         object.__setattr__(self, "sizes", tuple(sorted(sizes)))
         for field, low in (("n_test", 2), ("n_val", 1), ("batch_size", 1), ("members", 1), ("min_steps", 1),
+                           ("patience_steps", 0),
                            ("knn_k", 1), ("rf_trees", 1), ("n_boot", 2)):
             value = getattr(self, field)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
@@ -207,8 +212,9 @@ class CurveSettings:
         asked = int(np.clip(round(self.steps_per_galaxy * n_train), self.min_steps, self.max_steps))
         per_epoch = max(1, n_train // self.batch_size)  # the trainer drops the last partial batch
         epochs = max(1, math.ceil(asked / per_epoch))
+        patience = max(default_patience(epochs), math.ceil(self.patience_steps / per_epoch))
         return {"steps_asked": asked, "steps_per_epoch": per_epoch, "epochs_budget": epochs,
-                "steps_budget": epochs * per_epoch, "patience": default_patience(epochs)}
+                "steps_budget": epochs * per_epoch, "patience": patience}
 
     def training_profile(self, n_train: int) -> config.Profile:
         """The profile the CNN trainer gets at ``n_train`` (width, batch, learning rate, the epochs of the budget)."""
@@ -243,9 +249,10 @@ class CurveSettings:
 #: CPU width of Net_P, the one to run on the settled simulation.
 PRESETS = {
     "smoke": CurveSettings("smoke", profile="smoke", sizes=(200, 400, 800), n_test=1_000, n_val=200,
-                           model_width=0.125, steps_per_galaxy=0.2, min_steps=40, max_steps=120, n_boot=100),
+                           model_width=0.125, steps_per_galaxy=0.2, min_steps=40, max_steps=120, patience_steps=30,
+                           n_boot=100),
     "small": CurveSettings("small", profile="small", sizes=(500, 1_500, 5_000), n_test=3_000, n_val=1_000,
-                           model_width=0.25, steps_per_galaxy=0.3, min_steps=500, max_steps=3_000),
+                           model_width=0.25, steps_per_galaxy=0.5, min_steps=600, max_steps=4_000),
     "full": CurveSettings("full", profile="paper", sizes=DEFAULT_SIZES, n_test=20_000, n_val=5_000,
                           model_width=0.25, steps_per_galaxy=0.4, min_steps=2_000, max_steps=40_000,
                           sigma_rel_error=0.0085),
@@ -900,6 +907,7 @@ def cli_settings(args) -> CurveSettings:
         "name": args.name, "sizes": _csv_ints(args.sizes), "n_test": args.n_test, "n_val": args.n_val,
         "n_galaxies": args.n_galaxies, "members": args.members, "model_width": args.width,
         "steps_per_galaxy": args.steps_per_galaxy, "min_steps": args.min_steps, "max_steps": args.max_steps,
+        "patience_steps": args.patience_steps,
         "sigma_rel_error": args.sigma_rel_error, "n_boot": args.n_boot, "seed": args.seed}.items() if v is not None}
     if args.name is None and changes:
         raise CurveError("options that change the curve need --name NAME (its own folder), so that the preset's "

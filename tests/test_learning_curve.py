@@ -98,7 +98,8 @@ def test_the_budget_is_steps_growing_with_size_in_whole_epochs():
         assert b["steps_per_epoch"] == n // s.batch_size  # the trainer's epoch: full batches only
         assert b["steps_budget"] == b["epochs_budget"] * b["steps_per_epoch"]
         assert asked <= b["steps_budget"] < asked + b["steps_per_epoch"]  # rounded up to whole epochs, no more
-        assert b["patience"] == max(3, b["epochs_budget"] // 5)
+        assert b["patience"] == max(3, b["epochs_budget"] // 5, -(-s.patience_steps // b["steps_per_epoch"]))
+        assert b["patience"] * b["steps_per_epoch"] >= s.patience_steps  # never stops within 300 steps of a best
         steps.append(b["steps_budget"])
     assert steps == sorted(steps) and 2_000 <= steps[0] < 2_000 + 500 // 64 and steps[-1] >= 40_000
     assert s.budget(100_000)["steps_asked"] == 40_000
