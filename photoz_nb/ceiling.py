@@ -134,24 +134,33 @@ def _subsets(red: np.ndarray):
 
 
 def ceiling_table(table, sizes=(1000, 10_000, 50_000), n_test: int = 10_000, seed: int = 0,
-                  n_boot: int = 200) -> Table:
+                  n_boot: int = 200, rows: tuple | None = None) -> Table:
     """RF sigma_MAD on each of :func:`feature_sets` at each training size (nested subsets), on the same
-    ``n_test`` test galaxies; ``red`` / ``blue``: u - r above / below 2.22 (dereddened catalogue)."""
+    ``n_test`` test galaxies; ``red`` / ``blue``: u - r above / below 2.22 (dereddened catalogue).
+
+    ``rows``: (test rows, training pool in order) to use instead of a seeded split, e.g. a learning
+    curve's, so that the table's numbers stand beside the curve's on the same galaxies.
+    """
     sets = feature_sets(table)
     z = _col(table, "z_spec")
     usable = np.all([np.isfinite(x).all(axis=1) for x in sets.values()], axis=0)
-    test, pool = split_rows(len(z), usable, n_test, seed)
+    if rows is None:
+        test, pool = split_rows(len(z), usable, n_test, seed)
+    else:
+        test, pool = (np.asarray(r) for r in rows)
+        if not usable[test].all() or not usable[pool[:max(sizes)]].all():
+            raise ValueError("ceiling: some of the given rows have non-finite features (catalogue or truths)")
     if max(sizes) > len(pool):
         raise ValueError(f"ceiling: training size {max(sizes)} exceeds the {len(pool)} galaxies left after "
-                         f"{n_test} test galaxies")
+                         f"{len(test)} test galaxies")
     red = (_col(table, "mag_u") - _col(table, "mag_r"))[test] > galaxies.EARLY_TYPE_U_MINUS_R
-    rows = []
+    out = []
     for n in sizes:
         pred = {name: rf_redshifts(x, z, pool[:n], test, seed) for name, x in sets.items()}
         for subset, keep in _subsets(red):
             for row in _scored({k: v[keep] for k, v in pred.items()}, z[test][keep], "colours + r", n_boot, seed):
-                rows.append(dict(training_size=n, subset=subset, **row))
-    return Table(rows=rows)
+                out.append(dict(training_size=n, subset=subset, **row))
+    return Table(rows=out)
 
 
 # -- hypothesis bounds ------------------------------------------------------------------------------

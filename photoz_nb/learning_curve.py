@@ -49,6 +49,8 @@ The folder (``data/learning_curve/<name>/``, ``$PHOTOZ_HOME`` moves it; nothing 
     points/<method>_n<size>.npz     the test galaxies' PDFs of one fit, with its key and record (.json beside)
     models/cnn_n<size>_m<k>/        the trainer's folder of CNN member k (checkpoints while it trains)
     results.ecsv / .json / .md      the table (one row per size, subset and method or comparison)
+    information.ecsv / .md          RF on catalogue colours, + sizes, + b/a and on the noise-free truths, at the
+                                    same sizes on the same test galaxies (simulated data sets; :func:`information_table`)
     learning_curve[_red|_blue].pdf/.png   the figure (:func:`photoz_nb.plots.learning_curve_comparison`)
 
 Resuming: each point's file is written atomically (:mod:`photoz_nb.safeio`) when it is done, under a key
@@ -84,7 +86,7 @@ from astropy.table import Table
 from scipy.stats import norm
 from tqdm.auto import tqdm
 
-from . import catalog, config, metrics, pdf, plots, safeio
+from . import catalog, ceiling, config, metrics, pdf, plots, safeio
 from .estimators import PhotometricEstimator, rows_digest
 from .simulate import build_dataset
 from .simulate.build import build_meta
@@ -576,9 +578,37 @@ def run(s: "str | CurveSettings | None" = None, dataset=None, progress: bool = T
                 bar.update(1)
         table = results_table(ds, s, splits, folder)
         paths = write_results(table, folder)
+        if information_table(ds, s, splits, folder) is not None:
+            paths += [folder / "information.ecsv", folder / "information.md"]
         if figure:
             paths += write_figures(table, folder)
     return CurveResult(s, folder, table, paths, time.perf_counter() - t_start)
+
+
+def information_table(ds, s: CurveSettings, splits: Splits, folder: Path) -> Table | None:
+    """What the images could carry beyond the catalogue, beside the curve (issue 30, item 4): an RF on the
+    catalogue's colours, + Petrosian size and deficit (measured on the stamps), + b/a, and on the noise-free
+    truths (:func:`photoz_nb.ceiling.ceiling_table`), at the curve's sizes on its test galaxies.
+
+    Written to ``information.{ecsv,md}`` and reused while the data set, rows and settings are the same;
+    None for a data set without a simulation's truths (real images).
+    """
+    if not set(ceiling.TRUTH_COLUMNS) <= set(ds.catalog.colnames):
+        return None
+    key = _key(catalog.input_checksums(ds), splits.digest(), s.sizes, s.seed, s.n_boot, ceiling.RF_SETTINGS)
+    path = Path(folder) / "information.ecsv"
+    if path.is_file():
+        try:
+            cached = Table.read(path, format="ascii.ecsv")
+            if cached.meta.get("key") == key:
+                return cached
+        except Exception:  # unreadable: computed again and rewritten
+            pass
+    table = ceiling.ceiling_table(ds.catalog, s.sizes, seed=s.seed, n_boot=s.n_boot,
+                                  rows=(splits.test, splits.pool))
+    table.meta["key"] = key
+    ceiling.write(table, folder, "information")
+    return table
 
 
 def fit_point(ds, s: CurveSettings, splits: Splits, method: str, n: int, folder: Path, progress: bool = False,

@@ -369,6 +369,24 @@ def test_the_curve_builds_its_own_simulated_data_set_once(home, monkeypatch):
         lc.ensure_dataset(dataclasses.replace(s, n_galaxies=90), progress=False)
 
 
+def test_the_information_table_stands_beside_the_curve_on_its_galaxies(home, synthetic, monkeypatch):
+    s = lc.settings("smoke", name="built", sizes=(30,), n_test=40, n_val=10, knn_k=8, n_boot=20)
+    ds = lc.ensure_dataset(s, progress=False)  # the simulated set of the test above (built once per module)
+    splits, folder = lc.make_splits(len(ds), s), lc.curve_dir(s)
+    table = lc.information_table(ds, s, splits, folder)
+    assert set(table["features"]) == {"colours + r", "+ Petrosian size, deficit", "+ b/a", "noise-free"}
+    assert set(table["training_size"]) == {30} and (folder / "information.md").is_file()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed again")
+    monkeypatch.setattr(lc.ceiling, "ceiling_table", refuse)
+    again = lc.information_table(ds, s, splits, folder)  # same data, rows and settings: read back
+    np.testing.assert_array_equal(again["sigma_mad"], table["sigma_mad"])
+    with pytest.raises(AssertionError, match="computed again"):  # other rows: computed again
+        lc.information_table(ds, dataclasses.replace(s, seed=s.seed + 1), lc.make_splits(len(ds), s), folder)
+    assert lc.information_table(synthetic, s, splits, folder) is None  # no simulation truths: nothing to say
+
+
 def test_the_crossing_is_interpolated_in_log_size_with_its_error_range():
     def table(ratios, errors):
         rows = [(n, "all", "CNN/RF", 100, np.nan, np.nan, r, e, 1.0, 0.1, 1.0, 0.1) for n, r, e in
