@@ -58,3 +58,15 @@ def test_gradient_table_compares_like_with_like_and_reports_what_it_sees():
                                                 table["sigma_sim_err"] / table["sigma_sim"])
     assert np.all(np.abs(table["sigma_ratio"] - 0.25) < 4 * ratio_err)  # 0.01 / 0.04; 4 sigma over 24 rows
     np.testing.assert_allclose(table["median_real"], -0.02, atol=5 * np.max(table["median_real_err"]))
+
+
+def test_a_blended_galaxy_gets_finite_model_fluxes_where_the_deblender_gives_pixels_away():
+    params = galaxies.draw_galaxies(200, seed=5).params
+    i = 34  # a galaxy with a neighbour whose template holds some pixels wholly (found by search, seed 5)
+    rendered = photometry.render_galaxy(params, i)
+    weight = photometry.deblend_weight(rendered.stamp, rendered, params, i)
+    assert (weight == 0).any()  # pixels wholly a neighbour's: no noise, no information
+    image = photometry.noisy_image(params, i, 5, i, rendered.stamp)
+    with np.errstate(all="raise"):
+        model = modelfit.sdss_model_fluxes(image, rendered, params, i)
+    assert np.isfinite(model).all() and (model > 0).all()

@@ -43,24 +43,27 @@ def _shape(profile: str, p, params: dict, i: int, bands=BANDS) -> np.ndarray:
     return render.render_stamp([c], psf, bands=tuple(bands), wing_scale=params["psf_wing_scale"][i])
 
 
-def child_and_sigma(image: np.ndarray, rendered: photometry.Rendered, params: dict, i: int):
-    """Row ``i``'s deblended child (n_bands, 64, 64) and each pixel's noise (sky and photons)."""
+def child_and_weights(image: np.ndarray, rendered: photometry.Rendered, params: dict, i: int):
+    """Row ``i``'s deblended child (n_bands, 64, 64) and each pixel's inverse noise (sky and photons); a
+    pixel the deblender gives wholly to a neighbour carries no noise and no light of the galaxy: weight 0."""
     clean = rendered.stamp
     weight = photometry.deblend_weight(clean, rendered, params, i)
     w = np.ones_like(clean) if weight is None else weight
     variance = (params["noise_native"][i][:, None, None] ** 2 * w * w
                 + np.maximum(clean * w * w, 0) / params["electrons_per_nmgy"][i][:, None, None])
-    return image * w, np.sqrt(variance)
+    inverse = np.divide(1.0, np.sqrt(variance), out=np.zeros_like(variance), where=variance > 0)
+    return image * w, inverse
 
 
-def fit_r_shape(child_r: np.ndarray, sigma_r: np.ndarray, params: dict, i: int) -> tuple[str, np.ndarray]:
-    """(profile, shape) of the better of the de Vaucouleurs and exponential fits to the r child."""
+def fit_r_shape(child_r: np.ndarray, inverse_r: np.ndarray, params: dict, i: int) -> tuple[str, np.ndarray]:
+    """(profile, shape) of the better of the de Vaucouleurs and exponential fits to the r child, each pixel
+    weighted by its inverse noise ``inverse_r``."""
     centre = photometry.centre(params, i)
-    y = (child_r / sigma_r).ravel()
+    y = (child_r * inverse_r).ravel()
     fits = []
     for profile in TRUNCATED_TOTAL:
         def residual(p):
-            t = (_shape(profile, p, params, i, ("r",))[0] / sigma_r).ravel()
+            t = (_shape(profile, p, params, i, ("r",))[0] * inverse_r).ravel()
             return y - (t @ y) / (t @ t) * t
         guess = params["hlr_bulge" if profile == "devaucouleurs" else "hlr_disk"][i]
         # diff_step: the float32 render does not register least_squares' default steps (~1e-8): the
@@ -75,9 +78,9 @@ def fit_r_shape(child_r: np.ndarray, sigma_r: np.ndarray, params: dict, i: int) 
 def sdss_model_fluxes(image: np.ndarray, rendered: photometry.Rendered, params: dict, i: int) -> np.ndarray:
     """SDSS model fluxes (n_bands,) of row ``i`` on its stamp ``image`` (n_bands, 64, 64): the r fit's
     shape, convolved with each band's PSF, fitted in amplitude to each band's deblended child."""
-    child, sigma = child_and_sigma(image, rendered, params, i)
-    profile, shape = fit_r_shape(child[R], sigma[R], params, i)
-    t = _shape(profile, shape, params, i) / sigma
-    y = child / sigma
+    child, inverse = child_and_weights(image, rendered, params, i)
+    profile, shape = fit_r_shape(child[R], inverse[R], params, i)
+    t = _shape(profile, shape, params, i) * inverse
+    y = child * inverse
     amplitude = np.einsum("bij,bij->b", t, y) / np.einsum("bij,bij->b", t, t)
     return amplitude * TRUNCATED_TOTAL[profile]
