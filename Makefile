@@ -10,7 +10,7 @@ PROFILE ?= $(or $(PHOTOZ_PROFILE),small)
 help:
 	@echo "make reproduce   build data, train, calibrate, evaluate, figures (PROFILE=$(PROFILE))"
 	@echo "make test        unit tests + notebooks in the smoke profile"
-	@echo "make bench       throughput tables (Keras backends, training, prediction, simulation, own code vs libraries)"
+	@echo "make bench       throughput tables (Keras backends, training, prediction, simulation, own code vs libraries, faulted downloads)"
 	@echo "make docs        the tutorial site of the last reproduce run (PROFILE=$(PROFILE)) in build/docs/html"
 
 install: $(STAMP)
@@ -74,6 +74,7 @@ bench: install
 	$(BIN)/photoz-nb bench fit
 	$(BIN)/photoz-nb bench simulate
 	$(BIN)/photoz-nb bench libraries
+	$(BIN)/photoz-nb bench sdss-faults  # 2,000 frame requests from the local stand-in, 20 % faulted (~15 min)
 
 figures: install
 	$(BIN)/photoz-nb figures --profile $(PROFILE)
