@@ -29,15 +29,14 @@ reference feature set on the same test galaxies.
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table, vstack
 
 from .simulate import galaxies, observe
-from .safeio import write_atomic
-from .stats import bootstrap, markdown_table, nanomaggies_to_mag, require_columns, sigma_mad
+from .safeio import write_atomic, write_table
+from .stats import bootstrap, markdown_table, require_columns, sigma_mad
 
 BANDS = galaxies.BANDS
 #: The RF of the issue's measurements (shared/ceiling/rf_info.py): fixed so tables stay comparable.
@@ -133,6 +132,32 @@ def _subsets(red: np.ndarray):
             yield name, keep
 
 
+def _rf_table(sets: dict, z: np.ndarray, red: np.ndarray, test: np.ndarray, pool: np.ndarray, sizes,
+              reference: str, n_boot: int, seed: int) -> Table:
+    """An RF on each feature set of ``sets`` at each training size (the pool's first ``n`` rows), scored
+    on the ``test`` rows against ``reference`` (:func:`_scored`) for all, red and blue test galaxies."""
+    if max(sizes) > len(pool):
+        raise ValueError(f"ceiling: training size {max(sizes)} exceeds the {len(pool)} galaxies left after "
+                         f"{len(test)} test galaxies")
+    out = []
+    for n in sizes:
+        pred = {name: rf_redshifts(x, z, pool[:n], test, seed) for name, x in sets.items()}
+        for subset, keep in _subsets(red[test]):
+            for row in _scored({k: v[keep] for k, v in pred.items()}, z[test][keep], reference, n_boot, seed):
+                out.append(dict(training_size=n, subset=subset, **row))
+    return Table(rows=out)
+
+
+def _usable(sets: dict) -> np.ndarray:
+    """Rows whose every feature is finite."""
+    return np.all([np.isfinite(x).all(axis=1) for x in sets.values()], axis=0)
+
+
+def _red(table, prefix: str) -> np.ndarray:
+    """u - r above 2.22 in the ``prefix`` magnitudes (``mag`` measured, ``mag_true`` noise-free)."""
+    return (_col(table, f"{prefix}_u") - _col(table, f"{prefix}_r")) > galaxies.EARLY_TYPE_U_MINUS_R
+
+
 def ceiling_table(table, sizes=(1000, 10_000, 50_000), n_test: int = 10_000, seed: int = 0,
                   n_boot: int = 200, rows: tuple | None = None) -> Table:
     """RF sigma_MAD on each of :func:`feature_sets` at each training size (nested subsets), on the same
@@ -142,25 +167,14 @@ def ceiling_table(table, sizes=(1000, 10_000, 50_000), n_test: int = 10_000, see
     curve's, so that the table's numbers stand beside the curve's on the same galaxies.
     """
     sets = feature_sets(table)
-    z = _col(table, "z_spec")
-    usable = np.all([np.isfinite(x).all(axis=1) for x in sets.values()], axis=0)
+    usable = _usable(sets)
     if rows is None:
-        test, pool = split_rows(len(z), usable, n_test, seed)
+        test, pool = split_rows(len(table), usable, n_test, seed)
     else:
         test, pool = (np.asarray(r) for r in rows)
         if not usable[test].all() or not usable[pool[:max(sizes)]].all():
             raise ValueError("ceiling: some of the given rows have non-finite features (catalogue or truths)")
-    if max(sizes) > len(pool):
-        raise ValueError(f"ceiling: training size {max(sizes)} exceeds the {len(pool)} galaxies left after "
-                         f"{len(test)} test galaxies")
-    red = (_col(table, "mag_u") - _col(table, "mag_r"))[test] > galaxies.EARLY_TYPE_U_MINUS_R
-    out = []
-    for n in sizes:
-        pred = {name: rf_redshifts(x, z, pool[:n], test, seed) for name, x in sets.items()}
-        for subset, keep in _subsets(red):
-            for row in _scored({k: v[keep] for k, v in pred.items()}, z[test][keep], "colours + r", n_boot, seed):
-                out.append(dict(training_size=n, subset=subset, **row))
-    return Table(rows=out)
+    return _rf_table(sets, _col(table, "z_spec"), _red(table, "mag"), test, pool, sizes, "colours + r", n_boot, seed)
 
 
 # -- hypothesis bounds ------------------------------------------------------------------------------
@@ -235,34 +249,19 @@ def model_fit_removed(table: Table) -> Table:
 
 def hypothesis_bounds(table, n_train: int = 50_000, n_test: int = 10_000, seed: int = 0, n_boot: int = 200) -> Table:
     """RF sigma_MAD of each of :func:`hypothesis_features` with ``n_train`` training galaxies, and its
-    paired difference from the noise-free ceiling; ``subset`` all / red / blue as in :func:`ceiling_table`."""
+    paired difference from the noise-free ceiling; ``subset`` all / red / blue (true u - r) as in
+    :func:`ceiling_table`, then :func:`model_fit_removed`'s extrapolated rows."""
     sets = hypothesis_features(table, seed)
-    z = _col(table, "z_spec")
-    usable = np.all([np.isfinite(x).all(axis=1) for x in sets.values()], axis=0)
-    test, pool = split_rows(len(z), usable, n_test, seed)
-    if n_train > len(pool):
-        raise ValueError(f"ceiling: n_train={n_train} exceeds the {len(pool)} galaxies left after {n_test} test")
-    true_mags = np.column_stack([_col(table, f"mag_true_{b}") for b in BANDS])
-    red = (true_mags[:, 0] - true_mags[:, 2])[test] > galaxies.EARLY_TYPE_U_MINUS_R
-    pred = {name: rf_redshifts(x, z, pool[:n_train], test, seed) for name, x in sets.items()}
-    rows = []
-    for subset, keep in _subsets(red):
-        for row in _scored({k: v[keep] for k, v in pred.items()}, z[test][keep], "noise-free", n_boot, seed):
-            rows.append(dict(training_size=n_train, subset=subset, **row))
-    table = Table(rows=rows)
-    return vstack([table, model_fit_removed(table)])
+    test, pool = split_rows(len(table), _usable(sets), n_test, seed)
+    bounds = _rf_table(sets, _col(table, "z_spec"), _red(table, "mag_true"), test, pool, [n_train], "noise-free",
+                       n_boot, seed)
+    return vstack([bounds, model_fit_removed(bounds)])
 
 
 def truth_table(n: int, seed: int = 0) -> Table:
-    """The noise-free columns :func:`hypothesis_features` reads, for ``n`` simulated galaxies, without
-    rendering any stamp (seconds rather than a build)."""
-    draws = galaxies.draw_galaxies(n, seed)
-    m = draws.morph
-    mags = nanomaggies_to_mag(m["bulge_flux"] + m["disk_flux"])
-    b_over_a = m["bulge_frac"] * m["q_bulge"] + (1 - m["bulge_frac"]) * m["q_disk"]
-    return Table({"z_spec": draws.pop.z, **{f"mag_true_{b}": mags[:, i] for i, b in enumerate(BANDS)},
-                  "early_type": m["early"], "hlr_bulge_arcsec": m["hlr_bulge"], "hlr_disk_arcsec": m["hlr_disk"],
-                  "bulge_frac": m["bulge_frac"], "b_over_a": b_over_a})
+    """The catalogue of ``n`` simulated galaxies with its truths (what :func:`hypothesis_features` reads),
+    without rendering any stamp: the measured photometry is left provisional (seconds rather than a build)."""
+    return galaxies.catalog_table(galaxies.draw_galaxies(n, seed), seed)
 
 
 def to_markdown(table: Table) -> str:
@@ -281,9 +280,7 @@ def write(table: Table, out_dir, name: str) -> list:
     """``name``.ecsv and ``name``.md under ``out_dir`` (atomic writes)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    table.write(buffer, format="ascii.ecsv")
     paths = [out / f"{name}.ecsv", out / f"{name}.md"]
-    write_atomic(paths[0], buffer.getvalue())
+    write_table(paths[0], table)
     write_atomic(paths[1], to_markdown(table) + "\n")
     return paths

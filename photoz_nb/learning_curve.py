@@ -72,7 +72,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import hashlib
 import io
 import json
 import math
@@ -87,7 +86,7 @@ from scipy.stats import norm
 from tqdm.auto import tqdm
 
 from . import catalog, ceiling, config, metrics, pdf, plots, safeio
-from .estimators import PhotometricEstimator, rows_digest
+from .estimators import PhotometricEstimator, parts_digest, rows_digest
 from .simulate import build_dataset
 from .simulate.build import build_meta
 from .simulate.galaxies import EARLY_TYPE_U_MINUS_R
@@ -396,10 +395,6 @@ def colour_subsets(ds: catalog.Dataset, rows: np.ndarray) -> dict[str, np.ndarra
 
 
 # --------------------------------------------------------------------------- points on disk
-def _key(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def point_path(folder: Path, method: str, n: int) -> Path:
     return Path(folder) / "points" / f"{method.lower()}_n{n:07d}.npz"
 
@@ -449,8 +444,8 @@ def _fit_baseline(ds, s: CurveSettings, label: str, train, val, test) -> tuple[n
 
 def _baseline_key(ds, s: CurveSettings, label: str, train, val, test) -> str:
     est = _baseline(s, label)
-    return _key(label, est.params(), catalog.input_checksums(ds, est.reads), rows_digest(train), rows_digest(val),
-                rows_digest(test))
+    return parts_digest(label, est.params(), catalog.input_checksums(ds, est.reads), rows_digest(train),
+                        rows_digest(val), rows_digest(test))
 
 
 def _epoch_clock(path: Path, key: str):
@@ -486,7 +481,7 @@ def _cnn_member(ds, s: CurveSettings, folder: Path, n: int, k: int, train, val, 
     seed = profile.seed + k
     mixed = gpu_count() > 0
     identity = run_identity(ds, profile, seed, True, train, val, budget["patience"], mixed)
-    key = _key(identity, {"tta": profile.tta, "test": rows_digest(test)})
+    key = parts_digest(identity, {"tta": profile.tta, "test": rows_digest(test)})
     out = folder / "models" / f"cnn_n{n:07d}_m{k}"
     saved = _load_pdfs(out / "test_pdfs.npz", key, test)
     if saved is not None:
@@ -516,8 +511,8 @@ def _cnn_key(ds, s: CurveSettings, n: int, train, val, test) -> str:
     profile, budget = s.training_profile(n), s.budget(n)
     members = [run_settings(profile, profile.seed + k, True, budget["patience"], gpu_count() > 0)
                for k in range(s.members)]
-    return _key("CNN", members, profile.tta, catalog.input_checksums(ds, READS), rows_digest(train),
-                rows_digest(val), rows_digest(test))
+    return parts_digest("CNN", members, profile.tta, catalog.input_checksums(ds, READS), rows_digest(train),
+                        rows_digest(val), rows_digest(test))
 
 
 def _fit_cnn(ds, s: CurveSettings, folder: Path, n: int, train, val, test, progress, callbacks):
@@ -595,7 +590,7 @@ def information_table(ds, s: CurveSettings, splits: Splits, folder: Path) -> Tab
     """
     if not set(ceiling.TRUTH_COLUMNS) <= set(ds.catalog.colnames):
         return None
-    key = _key(catalog.input_checksums(ds), splits.digest(), s.sizes, s.seed, s.n_boot, ceiling.RF_SETTINGS)
+    key = parts_digest(catalog.input_checksums(ds), splits.digest(), s.sizes, s.seed, s.n_boot, ceiling.RF_SETTINGS)
     path = Path(folder) / "information.ecsv"
     if path.is_file():
         try:
@@ -802,9 +797,7 @@ def write_results(table: Table, folder: Path) -> list[Path]:
     """``results.ecsv`` (full precision), ``results.json`` (rows and meta) and ``results.md``, atomically."""
     folder = Path(folder)
     paths = [folder / f"results.{ext}" for ext in ("ecsv", "json", "md")]
-    buf = io.StringIO()
-    table.write(buf, format="ascii.ecsv")
-    safeio.write_atomic(paths[0], buf.getvalue())
+    safeio.write_table(paths[0], table)
     rows = [{c: _plain(row[c]) for c in table.colnames} for row in table]
     safeio.write_atomic(paths[1], json.dumps(_plain({"meta": dict(table.meta), "rows": rows}), indent=1,
                                              allow_nan=False))

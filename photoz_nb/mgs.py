@@ -42,6 +42,12 @@ def asinh_mag(flux, band: str, softening: float | None = None) -> np.ndarray:
     return -POGSON * (np.arcsinh(np.asarray(flux, dtype=float) * 1e-9 / (2 * b)) + np.log(b))
 
 
+def asinh_mags(flux) -> np.ndarray:
+    """:func:`asinh_mag` of fluxes (n, 5) in nanomaggies, band by band (u, g, r, i, z)."""
+    flux = np.asarray(flux, dtype=float)
+    return np.column_stack([asinh_mag(flux[:, j], b) for j, b in enumerate(BANDS)])
+
+
 def asinh_mag_error(flux, flux_error, band: str, softening: float | None = None) -> np.ndarray:
     """1-sigma error of :func:`asinh_mag` (flux and its error in nanomaggies)."""
     b = (softening or ASINH_SOFTENING[BANDS[config.band_index(band)]]) * 1e9

@@ -7,15 +7,13 @@ Data sets are validated; models are keyed by their run identity, predictions by 
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 
 from . import calibrate, catalog, config, metrics, pdf, plots
-from .estimators import ConstantNZ, NotTrained, registry, rows_digest
+from .estimators import ConstantNZ, NotTrained, parts_digest, registry, rows_digest
 from .sdss import prepare_real_dataset
 from .simulate import ensure_dataset
 from .stats import markdown_table
@@ -219,8 +217,8 @@ def member_pdfs(profile, ds: catalog.Dataset, name: str = "cnn", fit: bool = Fal
 def prediction_key(ds: catalog.Dataset, estimator, train, val) -> str:
     """The cache key of an estimator's PDFs: the checksums of what it reads of ``ds``, ``estimator.params()``
     and the digests of the rows it is fitted on (train) and tuned or early-stopped on (val)."""
-    return _key(catalog.input_checksums(ds, estimator.reads), estimator.params(), rows_digest(train),
-                rows_digest(val))
+    return parts_digest(catalog.input_checksums(ds, estimator.reads), estimator.params(), rows_digest(train),
+                        rows_digest(val))
 
 
 def predictions(profile, ds: catalog.Dataset, estimator, train=None, val=None, fit: bool = False) -> np.ndarray:
@@ -297,10 +295,6 @@ def summary(profile, ds: catalog.Dataset, pdfs: dict[str, np.ndarray], size_runs
                                         pdf.point_estimate(p, edges, kind), z, pdf.crps(p, edges, z),
                                         n_boot=n_boot, seed=profile.seed))
     return metrics.summary_table(rows)
-
-
-def _key(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def point_estimates(pdfs: dict[str, np.ndarray], kind: str = "mean") -> dict[str, np.ndarray]:

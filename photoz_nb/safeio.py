@@ -5,7 +5,7 @@ that nothing a user owns is lost:
 
 * :class:`FolderLock` guards an output folder: a second writer gets :class:`FolderInUse`
   ("in use by PID ..."); the lock of a killed process is taken over.
-* :func:`write_atomic` / :func:`replace_file` publish a file under its final name only once its
+* :func:`write_atomic` / :func:`write_table` / :func:`replace_file` publish a file under its final name only once its
   bytes are on disk (temporary file, ``fsync``, rename, ``fsync`` of the folder).
 * :func:`replace_folder` puts a finished folder in place of an old one without a moment where
   neither exists under its name (Linux ``renameat2(RENAME_EXCHANGE)``), and removes the old one
@@ -22,6 +22,7 @@ import ctypes
 import errno
 import fcntl
 import hashlib
+import io
 import os
 import shutil
 import sys
@@ -179,6 +180,13 @@ def write_atomic(path, data: str | bytes) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     fsync_folder(path.parent)
+
+
+def write_table(path, table, format: str = "ascii.ecsv") -> None:
+    """Write an astropy ``table`` to ``path`` in ``format`` through :func:`write_atomic`."""
+    buffer = io.StringIO()
+    table.write(buffer, format=format)
+    write_atomic(path, buffer.getvalue())
 
 
 def set_aside(path, why: str) -> Path:

@@ -9,11 +9,11 @@
 """
 from __future__ import annotations
 
-from .base import Estimator, NotTrained, rows_digest
+from .base import Estimator, NotTrained, parts_digest, rows_digest
 from .constant import ConstantNZ
 from .photometric import PhotometricEstimator
 
-__all__ = ["Estimator", "NotTrained", "rows_digest", "ConstantNZ", "PhotometricEstimator", "registry"]
+__all__ = ["Estimator", "NotTrained", "parts_digest", "rows_digest", "ConstantNZ", "PhotometricEstimator", "registry"]
 
 
 def registry(profile) -> dict[str, Estimator]:

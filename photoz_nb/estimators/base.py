@@ -9,6 +9,7 @@ its cached predictions by ``params()``, the checksums of what it ``reads`` and d
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -40,6 +41,11 @@ class Estimator(Protocol):
 class NotTrained(FileNotFoundError):
     """A model or its predictions are missing or made from other inputs, and the step asked does not
     train: the message names the step that does (a FileNotFoundError, so the CLI prints one line)."""
+
+
+def parts_digest(*parts) -> str:
+    """A cache key (16 hex digits) of JSON-able ``parts`` (checksums, parameters, row digests), in any dict order."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def rows_digest(rows) -> str:

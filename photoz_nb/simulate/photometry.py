@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from .. import catalog, config
 from ..measure import growth
 from ..measure.deblend import template
-from ..mgs import asinh_mag, asinh_mag_error
+from ..mgs import asinh_mag_error, asinh_mags
 from . import observe, render
 from .streams import STREAM_NOISE, STREAM_PHOTOMETRY
 
@@ -248,7 +248,7 @@ def photometry_columns(phot: dict, transmission: np.ndarray) -> dict:
     columns = {"fluxerr": phot["error"], "area_eff": phot["area"]}
     errors = {"error": phot["error"], "petro_error": quoted_petrosian_error(phot["petro_flux"], phot["petro_error"])}
     for prefix, flux, error in (("mag", "flux", "error"), ("petromag", "petro_flux", "petro_error")):
-        columns[prefix] = np.column_stack([asinh_mag(phot[flux][:, i], b) for i, b in enumerate(BANDS)]) - extinction
+        columns[prefix] = asinh_mags(phot[flux]) - extinction
         columns[prefix + "err"] = np.column_stack([asinh_mag_error(phot[flux][:, i], errors[error][:, i], b)
                                                    for i, b in enumerate(BANDS)])
     out = {f"{name}_{b}": values[:, i] for name, values in columns.items() for i, b in enumerate(BANDS)}

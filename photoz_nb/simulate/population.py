@@ -115,7 +115,7 @@ def real_measurements(path: str | None = None) -> dict:
 def dereddened_mags(flux, error, extinction) -> tuple[np.ndarray, np.ndarray]:
     """SDSS asinh magnitudes of fluxes (n, 5) minus the extinction, and their linearised errors
     (the catalogue's magnitudes)."""
-    mags = np.column_stack([mgs.asinh_mag(flux[:, j], b) for j, b in enumerate(BANDS)]) - extinction
+    mags = mgs.asinh_mags(flux) - extinction
     errs = np.column_stack([mgs.asinh_mag_error(flux[:, j], error[:, j], b) for j, b in enumerate(BANDS)])
     return mags, errs
 

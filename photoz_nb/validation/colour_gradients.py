@@ -28,13 +28,9 @@ COLOURS = tuple(f"{a}-{b}" for a, b in zip(BANDS, BANDS[1:]))
 Z_EDGES = (0.0, 0.08, 0.14, 0.4)
 
 
-def _asinh_mags(flux: np.ndarray) -> np.ndarray:
-    return np.column_stack([mgs.asinh_mag(flux[:, j], b) for j, b in enumerate(BANDS)])
-
-
 def gradient_sample(z, model_flux, petro_flux, extinction=None) -> dict:
     """z, dereddened model u - r, and Petrosian minus model colours (n, 4) from fluxes (n, 5) in nanomaggies."""
-    model, petro = _asinh_mags(model_flux), _asinh_mags(petro_flux)
+    model, petro = mgs.asinh_mags(model_flux), mgs.asinh_mags(petro_flux)
     u_minus_r = model[:, 0] - model[:, 2]
     if extinction is not None:
         u_minus_r = u_minus_r - (extinction[:, 0] - extinction[:, 2])
