@@ -105,8 +105,9 @@ def split_rows(n_rows: int, usable: np.ndarray, n_test: int, seed: int) -> tuple
 def rf_redshifts(x: np.ndarray, z: np.ndarray, train: np.ndarray, test: np.ndarray, seed: int = 0) -> np.ndarray:
     """Redshifts of the ``test`` rows from an RF (:data:`RF_SETTINGS`) fitted on the ``train`` rows."""
     from sklearn.ensemble import RandomForestRegressor  # lazy: scikit-learn's import is slow
-    rf = RandomForestRegressor(**RF_SETTINGS, n_jobs=-1, random_state=seed)
-    return rf.fit(x[train], z[train]).predict(x[test])
+    rf = RandomForestRegressor(**RF_SETTINGS, n_jobs=-1, random_state=seed).fit(x[train], z[train])
+    # predicted in one thread: parallel prediction sums the trees in thread order (last bits vary run to run)
+    return rf.set_params(n_jobs=1).predict(x[test])
 
 
 def _scored(z_pred: dict[str, np.ndarray], z_true: np.ndarray, reference: str, n_boot: int, seed: int) -> list[dict]:
