@@ -36,7 +36,7 @@ from astropy.table import Table, vstack
 
 from .simulate import galaxies, observe
 from .safeio import write_atomic, write_table
-from .stats import bootstrap, markdown_table, require_columns, sigma_mad
+from .stats import bootstrap, markdown_table, plus_minus, require_columns, sigma_mad
 
 BANDS = galaxies.BANDS
 #: The RF of the issue's measurements (shared/ceiling/rf_info.py): fixed so tables stay comparable.
@@ -270,7 +270,7 @@ def to_markdown(table: Table) -> str:
     brackets the paired difference from the first feature set ± its error (x 1e-5)."""
     rows = {}
     for r in table:
-        cell = f"{r['sigma_mad']:.5f} ± {r['sigma_mad_err']:.5f}"
+        cell = plus_minus(r["sigma_mad"], r["sigma_mad_err"], ".5f")
         if r["minus_reference_err"] > 0:
             cell += f" ({1e5 * r['minus_reference']:+.0f} ± {1e5 * r['minus_reference_err']:.0f})"
         rows.setdefault((int(r["training_size"]), str(r["subset"])), {})[str(r["features"])] = cell

@@ -90,7 +90,7 @@ from .estimators import PhotometricEstimator, parts_digest, rows_digest
 from .simulate import build_dataset
 from .simulate.build import build_meta
 from .simulate.galaxies import EARLY_TYPE_U_MINUS_R
-from .stats import bootstrap, markdown_table
+from .stats import bootstrap, markdown_table, plus_minus
 
 #: The issue's sizes: 10k and 100k are the paper's 2 % and 20 % rows.
 DEFAULT_SIZES = (1_000, 3_000, 10_000, 30_000, 100_000)
@@ -839,13 +839,6 @@ def write_figures(table: Table, folder: Path) -> list[Path]:
     return paths
 
 
-def _pm(value, error, fmt: str) -> str:
-    if not np.isfinite(value):
-        return ""
-    text = fmt.format(value)
-    return f"{text} ± {fmt.replace('+', '').format(error)}" if np.isfinite(error) else text
-
-
 #: Order of the methods in the Markdown tables.
 SHOWN = ("CNN", "kNN", "RF")
 
@@ -864,15 +857,15 @@ def to_markdown(table: Table) -> str:
 
         def cell(n, method, stat, fmt):
             r = get.get((n, method))
-            return "" if r is None else _pm(float(r[stat]), float(r[f"{stat}_err"]), fmt)
+            return "" if r is None else plus_minus(float(r[stat]), float(r[f"{stat}_err"]), fmt)
 
-        fmts = {"sigma_mad": "{:.5f}", "outliers_pct": "{:.2f}", "crps": "{:.5f}", "bias": "{:+.5f}"}
+        fmts = {"sigma_mad": ".5f", "outliers_pct": ".2f", "crps": ".5f", "bias": "+.5f"}
         out.append(f"### {subset} test galaxies ({n_test:,}; "
                    f"{'u - r > 2.22' if subset == 'red' else 'u - r <= 2.22' if subset == 'blue' else 'every colour'})\n")
         headers = ["training size"] + [f"σ_MAD {m}" for m in SHOWN] + ["σ_MAD CNN/RF"] + \
                   [f"outliers % {m}" for m in SHOWN] + [f"CRPS {m}" for m in SHOWN]
         cells = [[f"{n:,}"] + [cell(n, m, "sigma_mad", fmts["sigma_mad"]) for m in SHOWN]
-                 + [cell(n, "CNN/RF", "sigma_mad", "{:.3f}")]
+                 + [cell(n, "CNN/RF", "sigma_mad", ".3f")]
                  + [cell(n, m, "outliers_pct", fmts["outliers_pct"]) for m in SHOWN]
                  + [cell(n, m, "crps", fmts["crps"]) for m in SHOWN] for n in sizes]
         out.append(markdown_table(cells, headers=headers, align=["---:"] * len(headers)) + "\n")

@@ -30,7 +30,7 @@ import numpy as np
 from astropy.table import Table
 
 from . import calibrate, config, metrics, pipeline, tutorial
-from .stats import markdown_table
+from .stats import markdown_table, plus_minus
 
 #: The committed record of the ``small`` run the README quotes.
 RECORD_PATH = tutorial.EXPECTED_PATH
@@ -153,10 +153,6 @@ def summary_table(record: dict) -> Table:
     return metrics.summary_table(rows)
 
 
-def _pm(value: float, error: float, fmt: str) -> str:
-    return f"{value:{fmt}} ± {error:{fmt.lstrip('+')}}"
-
-
 def _md(rows: list[list], names: list[str]) -> str:
     """A Markdown table, the first column left-aligned and the numbers right-aligned."""
     return markdown_table(rows, headers=names, align=["---"] + ["---:"] * (len(names) - 1)) + "\n"
@@ -170,13 +166,13 @@ def headline(record: dict) -> str:
     ratio = cnn["sigma_mad"] / rf["sigma_mad"]
     return (f"On the last `{record['profile']}` run (simulator {record['simulator']}; {d['n_galaxies']:,} simulated "
             f"galaxies: {d['n_train']:,} to train, {d['n_val']:,} to validate, {d['n_test']:,} to test), the "
-            f"test-split σ_MAD is **CNN {_pm(cnn['sigma_mad'], cnn['sigma_mad_err'], '.5f')}**, random forest "
-            f"{_pm(rf['sigma_mad'], rf['sigma_mad_err'], '.5f')}, kNN {_pm(knn['sigma_mad'], knn['sigma_mad_err'], '.5f')}"
-            f" and the constant n(z) floor {_pm(const['sigma_mad'], const['sigma_mad_err'], '.5f')}. At this training "
+            f"test-split σ_MAD is **CNN {plus_minus(cnn['sigma_mad'], cnn['sigma_mad_err'], '.5f')}**, random forest "
+            f"{plus_minus(rf['sigma_mad'], rf['sigma_mad_err'], '.5f')}, kNN {plus_minus(knn['sigma_mad'], knn['sigma_mad_err'], '.5f')}"
+            f" and the constant n(z) floor {plus_minus(const['sigma_mad'], const['sigma_mad_err'], '.5f')}. At this training "
             f"size the CNN does not beat photometry: CNN/RF = {ratio:.2f}, against the paper's "
             f"{PAPER_CNN_OVER_B16:.2f} (CNN over B16) with {PAPER_TRAINING_SIZE:,} training galaxies. The paper's "
             f"reddening test {'reproduces' if tutorial.significance(diff, err) > 2 else 'is not resolved at this size'}"
-            f": trained without E(B−V) as an input, the CNN's bias grows with E(B−V) by {_pm(diff, err, '+.3f')} per "
+            f": trained without E(B−V) as an input, the CNN's bias grows with E(B−V) by {plus_minus(diff, err, '+.3f')} per "
             f"magnitude more than with it ({tutorial.significance(diff, err):.1f}σ over {len(record['ebv_pairs'])} "
             f"seed{'s' if len(record['ebv_pairs']) > 1 else ''}).\n")
 
@@ -190,8 +186,8 @@ def results_table(record: dict) -> str:
             continue
         label = method if subset == "full test sample" else f"{method}, {subset}"
         rows.append([label, f"{r.get('training_size', record['dataset']['n_train']):,d}",
-                     _pm(r["sigma_mad"], r["sigma_mad_err"], ".5f"), _pm(r["bias"], r["bias_err"], "+.5f"),
-                     _pm(r["outliers_pct"], r["outliers_pct_err"], ".2f"), _pm(r["crps"], r["crps_err"], ".5f")])
+                     plus_minus(r["sigma_mad"], r["sigma_mad_err"], ".5f"), plus_minus(r["bias"], r["bias_err"], "+.5f"),
+                     plus_minus(r["outliers_pct"], r["outliers_pct_err"], ".2f"), plus_minus(r["crps"], r["crps_err"], ".5f")])
     return _md(rows, ["method (test split)", "training galaxies", "σ_MAD", "bias", "outliers %", "CRPS"])
 
 
@@ -205,18 +201,18 @@ def slopes_table(record: dict) -> str:
 
 def ebv_table(record: dict) -> str:
     """The E(B-V) test per seed and over the seeds."""
-    rows = [[f"seed {p['seed']}", _pm(p["slope_with"], p["slope_with_err"], "+.3f"),
-             _pm(p["slope_without"], p["slope_without_err"], "+.3f"), _pm(p["difference"], p["difference_err"], "+.3f")]
+    rows = [[f"seed {p['seed']}", plus_minus(p["slope_with"], p["slope_with_err"], "+.3f"),
+             plus_minus(p["slope_without"], p["slope_without_err"], "+.3f"), plus_minus(p["difference"], p["difference_err"], "+.3f")]
             for p in record["ebv_pairs"]]
     diff, err = record["ebv_difference"]
     rows.append([f"mean over {len(record['ebv_pairs'])} seeds", "", "",
-                 f"{_pm(diff, err, '+.3f')} ({tutorial.significance(diff, err):.1f} sigma)"])
+                 f"{plus_minus(diff, err, '+.3f')} ({tutorial.significance(diff, err):.1f} sigma)"])
     return _md(rows, ["pair", "slope with E(B−V) [per mag]", "slope without", "difference (without − with)"])
 
 
 def ebv_val_sentence(record: dict) -> str:
     """The validation split's E(B-V) slopes, with the call that produces them."""
-    parts = [f"{_pm(s, e, '+.3f')} ({m})" for m, (s, e) in record["ebv_slopes_val"].items()]
+    parts = [f"{plus_minus(s, e, '+.3f')} ({m})" for m, (s, e) in record["ebv_slopes_val"].items()]
     return (f"On the {record['dataset']['n_val']:,} validation galaxies the slopes of the bias against E(B−V) are "
             + ", ".join(parts) + " per magnitude (`pipeline.studies(ds, pdfs, [\"ebv\"], split=\"val\")`, the CNN "
             "being the first seed's network with the input; `photoz-nb report` computes them).\n")
@@ -231,10 +227,10 @@ def ensemble_table(record: dict) -> str:
 def calibration_table(record: dict) -> str:
     rows = []
     for c in record["calibration"]:
-        change = ([_pm(c["crps_change"], c["crps_change_err"], "+.5f"),
-                   _pm(c["sigma_mad_change"], c["sigma_mad_change_err"], "+.5f")] if "crps_change" in c else ["", ""])
-        rows.append([c["method"], f"{c['ks']:.3f}", _pm(100 * c["coverage68"], 100 * c["coverage68_err"], ".1f"),
-                     _pm(100 * c["coverage95"], 100 * c["coverage95_err"], ".1f"), *change])
+        change = ([plus_minus(c["crps_change"], c["crps_change_err"], "+.5f"),
+                   plus_minus(c["sigma_mad_change"], c["sigma_mad_change_err"], "+.5f")] if "crps_change" in c else ["", ""])
+        rows.append([c["method"], f"{c['ks']:.3f}", plus_minus(100 * c["coverage68"], 100 * c["coverage68_err"], ".1f"),
+                     plus_minus(100 * c["coverage95"], 100 * c["coverage95_err"], ".1f"), *change])
     return _md(rows, ["method", "PIT KS", "68 % coverage [%]", "95 % coverage [%]", "CRPS change", "σ_MAD change"])
 
 
@@ -244,7 +240,7 @@ def paired_lines(record: dict) -> str:
     lines = []
     for method, p in record["paired"].items():
         ratio = r["CNN: full test sample"]["sigma_mad"] / r[f"{method}: full test sample"]["sigma_mad"]
-        lines.append(f"- CNN − {method}: {_pm(p['difference'], p['error'], '+.4f')} "
+        lines.append(f"- CNN − {method}: {plus_minus(p['difference'], p['error'], '+.4f')} "
                      f"({tutorial.significance(p['difference'], p['error']):+.1f}σ, paired bootstrap); "
                      f"σ_MAD ratio CNN/{method} {ratio:.2f}")
     return "\n".join(lines) + "\n"

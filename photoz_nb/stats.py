@@ -138,6 +138,15 @@ def fit_slope(table, stat: str = "bias") -> tuple[float, float]:
     return float(slope), float(np.sqrt(cov[0, 0]))
 
 
+def plus_minus(value: float, error: float, fmt: str) -> str:
+    """``value ± error`` in the format spec ``fmt`` (e.g. ``"+.5f"``; the error without the sign); the value
+    alone when the error is not finite, and "" when the value is not."""
+    if not np.isfinite(value):
+        return ""
+    text = f"{value:{fmt}}"
+    return f"{text} ± {error:{fmt.replace('+', '')}}" if np.isfinite(error) else text
+
+
 def markdown_table(rows, headers=None, align=None) -> str:
     """A Markdown pipe table: the one writer of the package.
 
